@@ -1,0 +1,46 @@
+/* The crypto port: the only way bootloader, agent and tools reach hashing and signature checks.
+ * One implementation (crypto_mbedtls.c) serves the host, where it links Debian's libmbedcrypto,
+ * and the device, where a minimal build of the same mbedTLS 2.28 allocates from a static pool. */
+#ifndef FOTA_CRYPTO_H
+#define FOTA_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_SHA256_SIZE 32
+#define CRYPTO_P256_PUBKEY_SIZE 65 /* uncompressed point: 0x04 || X || Y */
+#define CRYPTO_P256_SIG_SIZE 64    /* r || s, each 32 bytes big-endian */
+
+typedef enum {
+    CRYPTO_OK = 0,
+    CRYPTO_ERR_BAD_KEY,       /* the public key is not a point on P-256 */
+    CRYPTO_ERR_BAD_SIGNATURE, /* the signature does not verify */
+    CRYPTO_ERR_NO_MEMORY,     /* the static pool is too small: a build configuration bug */
+    CRYPTO_ERR_INTERNAL,      /* any other library failure */
+} crypto_err_t;
+
+/* Streaming SHA-256. The layout is private: do not rely on its size or contents. */
+typedef struct {
+    uint64_t opaque[16];
+} crypto_sha256_ctx;
+
+void crypto_sha256_start(crypto_sha256_ctx *ctx);
+void crypto_sha256_update(crypto_sha256_ctx *ctx, const uint8_t *data, size_t len);
+void crypto_sha256_finish(crypto_sha256_ctx *ctx, uint8_t hash[CRYPTO_SHA256_SIZE]);
+void crypto_sha256(const uint8_t *data, size_t len, uint8_t hash[CRYPTO_SHA256_SIZE]);
+
+/* Checks an ECDSA-P256 signature over a SHA-256 digest. Returns CRYPTO_OK only when it verifies. */
+crypto_err_t crypto_p256_verify(const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE],
+                                const uint8_t hash[CRYPTO_SHA256_SIZE],
+                                const uint8_t sig[CRYPTO_P256_SIG_SIZE]);
+
+/* Constant-time comparison: 0 when equal. */
+int crypto_memcmp_ct(const uint8_t *a, const uint8_t *b, size_t len);
+
+const char *crypto_strerror(crypto_err_t err);
+
+/* Provided by the platform's crypto port file: prepares the allocator before the first verify
+ * (the device hands mbedTLS its static pool; the host has nothing to do). */
+void crypto_port_init(void);
+
+#endif
