@@ -1,5 +1,5 @@
 /* ELF32 (ARM, little endian) to flat binary: the bytes a programmer would write to flash,
- * taken from the PT_LOAD segments at their load (physical) addresses. Every offset and size is
+ * taken from the allocated sections at their load (physical) addresses. Every offset and size is
  * checked against the file before use. */
 #include <elf.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@ int fota_is_elf(const uint8_t *data, size_t len)
     return len >= 4 && memcmp(data, ELFMAG, SELFMAG) == 0;
 }
 
-#define MAX_SEGMENTS 16
+#define MAX_SECTIONS 64
 
 int fota_elf_to_bin(const uint8_t *elf, size_t len, uint8_t **bin, size_t *bin_len, uint32_t *base, char *err,
                     size_t errlen)
@@ -46,39 +46,65 @@ int fota_elf_to_bin(const uint8_t *elf, size_t len, uint8_t **bin, size_t *bin_l
         return -1;
     }
 
+    uint32_t shoff = le_get32(elf + offsetof(Elf32_Ehdr, e_shoff));
+    uint16_t shentsize = le_get16(elf + offsetof(Elf32_Ehdr, e_shentsize));
+    uint16_t shnum = le_get16(elf + offsetof(Elf32_Ehdr, e_shnum));
+    if (shentsize != sizeof(Elf32_Shdr) || shnum == 0 || shoff > len ||
+        (uint64_t)shnum * shentsize > len - shoff) {
+        snprintf(err, errlen, "ELF section header table is missing or out of bounds (stripped too far?)");
+        return -1;
+    }
+
+    /* Like objcopy -O binary: the allocated sections with contents, each at its load address
+     * (the physical address of the segment that carries it, plus its offset in that segment).
+     * Segments alone would also carry the ELF headers that ld may place in front of .text. */
     struct {
         uint32_t off, addr, size;
-    } seg[MAX_SEGMENTS];
+    } seg[MAX_SECTIONS];
     int nseg = 0;
     uint64_t lo = UINT64_MAX, hi = 0;
-    for (uint16_t i = 0; i < phnum; i++) {
-        const uint8_t *ph = elf + phoff + (size_t)i * phentsize;
-        if (le_get32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD) {
-            continue;
+    for (uint16_t i = 0; i < shnum; i++) {
+        const uint8_t *sh = elf + shoff + (size_t)i * shentsize;
+        uint32_t sh_type = le_get32(sh + offsetof(Elf32_Shdr, sh_type));
+        uint32_t flags = le_get32(sh + offsetof(Elf32_Shdr, sh_flags));
+        uint32_t off = le_get32(sh + offsetof(Elf32_Shdr, sh_offset));
+        uint32_t size = le_get32(sh + offsetof(Elf32_Shdr, sh_size));
+        if ((flags & SHF_ALLOC) == 0 || sh_type == SHT_NOBITS || size == 0) {
+            continue; /* debug info, .bss, the stack: nothing in flash */
         }
-        uint32_t off = le_get32(ph + offsetof(Elf32_Phdr, p_offset));
-        uint32_t paddr = le_get32(ph + offsetof(Elf32_Phdr, p_paddr));
-        uint32_t filesz = le_get32(ph + offsetof(Elf32_Phdr, p_filesz));
-        if (filesz == 0) {
-            continue; /* .bss and the stack: nothing in flash */
-        }
-        if (off > len || filesz > len - off) {
-            snprintf(err, errlen, "ELF segment %u lies outside the file", i);
+        if (off > len || size > len - off) {
+            snprintf(err, errlen, "ELF section %u lies outside the file", i);
             return -1;
         }
-        if (nseg == MAX_SEGMENTS) {
-            snprintf(err, errlen, "ELF has more than %d loadable segments", MAX_SEGMENTS);
+        int found = 0;
+        uint32_t paddr = 0;
+        for (uint16_t k = 0; k < phnum && !found; k++) {
+            const uint8_t *ph = elf + phoff + (size_t)k * phentsize;
+            uint32_t p_off = le_get32(ph + offsetof(Elf32_Phdr, p_offset));
+            uint32_t p_filesz = le_get32(ph + offsetof(Elf32_Phdr, p_filesz));
+            if (le_get32(ph + offsetof(Elf32_Phdr, p_type)) == PT_LOAD && off >= p_off &&
+                (uint64_t)off + size <= (uint64_t)p_off + p_filesz) {
+                paddr = le_get32(ph + offsetof(Elf32_Phdr, p_paddr)) + (off - p_off);
+                found = 1;
+            }
+        }
+        if (!found) {
+            snprintf(err, errlen, "ELF section %u has contents but no loadable segment", i);
+            return -1;
+        }
+        if (nseg == MAX_SECTIONS) {
+            snprintf(err, errlen, "ELF has more than %d sections to load", MAX_SECTIONS);
             return -1;
         }
         seg[nseg].off = off;
         seg[nseg].addr = paddr;
-        seg[nseg].size = filesz;
+        seg[nseg].size = size;
         nseg++;
         if (paddr < lo) {
             lo = paddr;
         }
-        if ((uint64_t)paddr + filesz > hi) {
-            hi = (uint64_t)paddr + filesz;
+        if ((uint64_t)paddr + size > hi) {
+            hi = (uint64_t)paddr + size;
         }
     }
     if (nseg == 0) {
@@ -106,7 +132,7 @@ int fota_elf_to_bin(const uint8_t *elf, size_t len, uint8_t **bin, size_t *bin_l
             if (written[at + k]) {
                 free(out);
                 free(written);
-                snprintf(err, errlen, "ELF segments overlap at 0x%08x", (unsigned)(seg[i].addr + k));
+                snprintf(err, errlen, "ELF sections overlap at 0x%08x", (unsigned)(seg[i].addr + k));
                 return -1;
             }
             written[at + k] = 1;

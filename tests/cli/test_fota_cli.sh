@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The `fota` tool as a user meets it: every subcommand, its messages and its documented exit codes
+# (0 ok, 1 rejected, 2 usage, 3 bad input, 4 output), and no output file left behind on failure.
+set -uo pipefail
+FOTA=${1:?fota tool}; FW=${2:?firmware build dir}
+w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+pass=0; fail=0
+
+# expect CODE REGEX CMD...: runs CMD, checks its exit code and that stdout+stderr match REGEX.
+expect() {
+  local want=$1 re=$2; shift 2
+  local out code=0
+  out=$("$@" 2>&1) || code=$?
+  if [ "$code" -eq "$want" ] && grep -qE -- "$re" <<<"$out"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | sed 's/^/    /'; echo "    (wanted /$re/)"
+  fi
+}
+absent() { if [ -e "$1" ]; then fail=$((fail + 1)); echo "FAIL: $1 was written"; else pass=$((pass + 1)); fi; }
+
+# General
+expect 0 "Usage: fota COMMAND" "$FOTA" --help
+expect 2 "Usage: fota COMMAND" "$FOTA"
+expect 2 "unknown command 'frobnicate'" "$FOTA" frobnicate
+for c in keygen pubkey sign verify inspect compose; do
+  expect 0 "^Usage: fota $c" "$FOTA" $c --help
+  expect 2 "$c: unknown option '--bogus'" "$FOTA" $c --bogus
+done
+
+# keygen
+expect 0 "wrote private key" "$FOTA" keygen -o "$w/k.pem"
+[ "$(stat -c %a "$w/k.pem")" = 600 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: private key mode"; }
+expect 0 "BEGIN PUBLIC KEY" cat "$w/k.pub.pem"
+expect 4 "exists; refusing to overwrite" "$FOTA" keygen -o "$w/k.pem"
+expect 2 "-o KEY.pem is required" "$FOTA" keygen
+expect 0 "wrote" "$FOTA" keygen -o "$w/k2.pem" --pub "$w/k2-public.pem"
+
+# pubkey
+expect 0 "BEGIN PUBLIC KEY" "$FOTA" pubkey "$w/k.pem"
+expect 0 "^point:  04[0-9a-f]{128}" "$FOTA" pubkey --format hex "$w/k.pub.pem"
+expect 0 "fota_trusted_pubkey\[CRYPTO_P256_PUBKEY_SIZE\]" "$FOTA" pubkey --format c "$w/k.pem"
+expect 2 "unknown format 'der'" "$FOTA" pubkey --format der "$w/k.pem"
+expect 3 "cannot load key '$w/nope.pem'" "$FOTA" pubkey "$w/nope.pem"
+echo "not a key" >"$w/junk.pem"
+expect 3 "cannot load key '$w/junk.pem': " "$FOTA" pubkey "$w/junk.pem"
+[ "$("$FOTA" pubkey "$w/k.pem")" = "$(cat "$w/k.pub.pem")" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: pubkey of private != public file"; }
+
+# sign
+A_ELF=$FW/app-probe-a.elf; B_ELF=$FW/app-probe-b.elf
+expect 0 "bank A, version 1.2.3\+7, security counter 4" "$FOTA" sign -k "$w/k.pem" -b a -v 1.2.3+7 -s 4 -o "$w/a.img" "$A_ELF"
+expect 0 "bank B" "$FOTA" sign -k "$w/k.pem" -b B -v 1.2.4 -o "$w/b.img" "$B_ELF"
+expect 0 "bank A" "$FOTA" sign -k "$w/k.pem" -b a -v 1.2.3+7 -s 4 -o "$w/a-bin.img" "$FW/app-probe-a.bin"
+cmp -s "$w/a.img" "$w/a-bin.img" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: ELF and binary inputs differ"; }
+expect 3 "is linked for bank A \(0x08020200\), not bank B" "$FOTA" sign -k "$w/k.pem" -b b -v 1.0.0 -o "$w/x.img" "$A_ELF"
+absent "$w/x.img"
+expect 3 "is linked for bank B \(reset vector 0x0806.*\), not bank A" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img" "$FW/app-probe-b.bin"
+expect 3 "is linked at 0x08000000, not at bank A's application origin" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img" "$FW/verifier-probe.elf"
+head -c 4096 /dev/urandom >"$w/random.bin"
+expect 3 "reset vector 0x[0-9a-f]+ is in no bank|is linked for bank" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img" "$w/random.bin"
+expect 2 "version '1.2' is not X.Y.Z" "$FOTA" sign -k "$w/k.pem" -b a -v 1.2 -o "$w/x.img" "$A_ELF"
+expect 2 "bank 'c' is not 'a' or 'b'" "$FOTA" sign -k "$w/k.pem" -b c -v 1.0.0 -o "$w/x.img" "$A_ELF"
+expect 2 "--key is required" "$FOTA" sign -b a -v 1.0.0 -o "$w/x.img" "$A_ELF"
+expect 2 "security counter '-1' is not a number" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -s -1 -o "$w/x.img" "$A_ELF"
+expect 2 "exactly one INPUT" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img"
+expect 3 "is a public key; signing needs the private key" "$FOTA" sign -k "$w/k.pub.pem" -b a -v 1.0.0 -o "$w/x.img" "$A_ELF"
+expect 3 "cannot open '$w/missing.elf'" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img" "$w/missing.elf"
+head -c 100 "$A_ELF" >"$w/cut.elf"
+expect 3 "program header table|section header table" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/x.img" "$w/cut.elf"
+absent "$w/x.img"
+
+# verify
+expect 0 "OK: version 1.2.3\+7, bank A, security counter 4" "$FOTA" verify -p "$w/k.pub.pem" "$w/a.img"
+expect 0 "OK" "$FOTA" verify -p "$w/k.pem" -b a -m 4 "$w/a.img"
+expect 1 "REJECTED: image is signed with another key" "$FOTA" verify -p "$w/k2-public.pem" "$w/a.img"
+expect 1 "REJECTED: image is linked for the other bank" "$FOTA" verify -p "$w/k.pem" -b b "$w/a.img"
+expect 1 "REJECTED: security counter is below" "$FOTA" verify -p "$w/k.pem" -m 5 "$w/a.img"
+head -c 1000 "$w/a.img" >"$w/trunc.img"
+expect 1 "REJECTED: image is truncated" "$FOTA" verify -p "$w/k.pem" "$w/trunc.img"
+cp "$w/a.img" "$w/corrupt.img"; printf '\x00' | dd of="$w/corrupt.img" bs=1 seek=700 conv=notrunc status=none
+expect 1 "REJECTED: SHA-256 mismatch" "$FOTA" verify -p "$w/k.pem" "$w/corrupt.img"
+expect 1 "REJECTED: not a FOTA image" "$FOTA" verify -p "$w/k.pem" "$w/random.bin"
+expect 2 "--pubkey is required" "$FOTA" verify "$w/a.img"
+
+# inspect
+expect 0 "bank:             A" "$FOTA" inspect "$w/a.img"
+expect 0 "version:          1.2.3\+7" "$FOTA" inspect "$w/a.img"
+expect 0 "load address:     0x08020200" "$FOTA" inspect "$w/a.img"
+expect 0 "verdict:          intact; signature not checked" "$FOTA" inspect "$w/a.img"
+expect 0 "verdict:          valid" "$FOTA" inspect -p "$w/k.pem" "$w/a.img"
+expect 1 "signature: +[0-9a-f]{128} \(INVALID\)" "$FOTA" inspect -p "$w/k2.pem" "$w/a.img"
+expect 0 '"bank":[[:space:]]*"A"' "$FOTA" inspect --json "$w/a.img"
+expect 0 '"security_counter":[[:space:]]*4' "$FOTA" inspect --json "$w/a.img"
+expect 1 '"valid":[[:space:]]*false' "$FOTA" inspect --json "$w/corrupt.img"
+expect 1 "not a valid image: not a FOTA image" "$FOTA" inspect "$w/random.bin"
+
+# compose
+expect 0 "composed" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/a.img" --bank-b "$w/b.img" -p "$w/k.pem" -o "$w/flash.bin"
+[ "$(stat -c %s "$w/flash.bin")" = 1048576 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: flash image size"; }
+cmp -s -n "$(stat -c %s "$w/a.img")" "$w/a.img" <(tail -c +$((0x20000 + 1)) "$w/flash.bin") && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: bank A contents"; }
+cmp -s -n "$(stat -c %s "$w/b.img")" "$w/b.img" <(tail -c +$((0x60000 + 1)) "$w/flash.bin") && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: bank B contents"; }
+cmp -s -n "$(stat -c %s "$FW/verifier-probe.bin")" "$FW/verifier-probe.bin" "$w/flash.bin" && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: bootloader contents"; }
+[ "$(head -c $((0x8000 + 4)) "$w/flash.bin" | tail -c 4)" = "META" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: metadata record"; }
+expect 0 "metadata \(erased\)" "$FOTA" compose --bootloader "$FW/verifier-probe.bin" --bank-a "$w/a.img" --blank-meta -o "$w/blank.bin"
+[ "$(head -c $((0x8000 + 4)) "$w/blank.bin" | tail -c 4 | od -An -tx1 | tr -d ' ')" = ffffffff ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: blank metadata"; }
+expect 3 "bank B image '.*a.img': image is linked for the other bank" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-b "$w/a.img" -o "$w/y.bin"
+expect 3 "bank A image .*signed with another key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/a.img" -p "$w/k2.pem" -o "$w/y.bin"
+expect 3 "bank A image .*truncated" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/trunc.img" -o "$w/y.bin"
+head -c 40000 /dev/zero >"$w/big-boot.bin"
+expect 3 "more than its 32768-byte region" "$FOTA" compose --bootloader "$w/big-boot.bin" -o "$w/y.bin"
+expect 3 "bootloader .* is linked at 0x08020200, not 0x08000000" "$FOTA" compose --bootloader "$A_ELF" -o "$w/y.bin"
+expect 2 "trial bank must differ" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial a --boot-bank a -o "$w/y.bin"
+expect 2 "--bootloader is required" "$FOTA" compose -o "$w/y.bin"
+absent "$w/y.bin"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
