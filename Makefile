@@ -1,0 +1,32 @@
+# The project's two commands (see README.md); each installs whatever is missing first.
+#   make demo   the main job: build everything and show a signed image verified on the emulated STM32
+#   make test   build host and firmware, run every test (CI runs exactly this)
+BUILD ?= build
+HOST_DIR := $(abspath $(BUILD)/host)
+FW_DIR := $(abspath $(BUILD)/fw)
+JOBS ?= $(shell nproc)
+
+.PHONY: all setup host firmware test demo clean
+
+all: firmware
+
+setup:
+	bash scripts/setup.sh
+
+host: setup
+	cmake -S . -B $(HOST_DIR) -DFOTA_FW_BUILD_DIR=$(FW_DIR)
+	cmake --build $(HOST_DIR) -j $(JOBS)
+
+firmware: host
+	cmake -S firmware -B $(FW_DIR) -DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/arm-none-eabi.cmake \
+	      -DFOTA_TOOL=$(HOST_DIR)/fota
+	cmake --build $(FW_DIR) -j $(JOBS)
+
+test: firmware
+	ctest --test-dir $(HOST_DIR) --output-on-failure -j $(JOBS)
+
+demo: firmware
+	bash scripts/demo.sh $(HOST_DIR) $(FW_DIR)
+
+clean:
+	rm -rf $(BUILD)
