@@ -11,6 +11,7 @@ PKGS=(
   libmbedtls-dev libcmocka-dev
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev
   openssl
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

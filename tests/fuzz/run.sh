@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a bounded number of
+# inputs from a seed corpus of real signed images, ELF files and metadata records. A crash, a
+# sanitizer report or a leak fails the test. Longer runs: FUZZ_RUNS=1000000 tests/fuzz/run.sh ...
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+FOTA=${1:?fota tool}; FW=${2:?firmware build dir}; OUT=${3:?output dir}
+RUNS=${FUZZ_RUNS:-100000}
+mkdir -p "$OUT"
+INC="-I$TOP/layout/include -I$TOP/common/include -I$TOP/config/include -I$TOP/crypto/include -I$TOP/image/include -I$TOP/meta/include -I$TOP/tools/fota"
+CORE="$TOP/layout/layout.c $TOP/common/crc32.c $TOP/crypto/crypto_mbedtls.c $TOP/crypto/port_host.c $TOP/image/image.c $TOP/meta/meta_record.c"
+CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Werror"
+
+build() { # name sources...
+  local name=$1; shift
+  if [ ! -x "$OUT/$name" ] || [ -n "$(find "$TOP/tests/fuzz" "$TOP/image" "$TOP/meta" "$TOP/tools/fota" -newer "$OUT/$name" -name '*.[ch]' | head -1)" ]; then
+    clang $CFLAGS $INC "$@" -o "$OUT/$name" -lmbedcrypto
+  fi
+}
+build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE
+build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
+build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/tools/fota/elf.c" "$TOP/tools/fota/util.c" $CORE
+
+# Seeds: the real thing, so the fuzzer starts deep inside the formats.
+seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta}
+"$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/a.img" "$FW/app-probe-a.elf" >/dev/null
+{ printf '\x00'; cat "$seeds/a.img"; } >"$seeds/image/a"
+{ printf '\x05'; head -c 700 "$seeds/a.img"; } >"$seeds/image/a-cut"
+cp "$FW/app-probe-a.elf" "$FW/verifier-probe.elf" "$seeds/elf/"
+"$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial b -o "$seeds/flash.bin" >/dev/null
+dd if="$seeds/flash.bin" of="$seeds/meta/record" bs=1 skip=$((0x8000)) count=64 status=none
+
+fail=0
+for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta; do
+  corpus=${h%%:*}; bin=${h##*:}
+  work=$OUT/corpus-$corpus; mkdir -p "$work"
+  if "$OUT/$bin" -runs="$RUNS" -seed=1 -max_len=4096 -timeout=10 "$work" "$seeds/$corpus" >"$OUT/$bin.log" 2>&1; then
+    echo "ok   $bin: $(grep -oE 'Done [0-9]+ runs' "$OUT/$bin.log")"
+  else
+    echo "FAIL $bin"; tail -40 "$OUT/$bin.log"; fail=1
+  fi
+done
+exit $fail
