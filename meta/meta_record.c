@@ -95,6 +95,12 @@ const char *meta_strerror(meta_err_t err)
         return "metadata record from an unknown format version";
     case META_ERR_FIELD:
         return "metadata record field out of range";
+    case META_ERR_NO_STATE:
+        return "no metadata: blank device";
+    case META_ERR_FLASH:
+        return "metadata flash write failed";
+    case META_ERR_STATE:
+        return "metadata transition not allowed in this state";
     }
     return "unknown metadata error";
 }

@@ -19,6 +19,9 @@ typedef enum {
     META_ERR_CRC,     /* record damaged, e.g. a program cut by power loss */
     META_ERR_VERSION, /* record written by a newer format */
     META_ERR_FIELD,   /* CRC fine but a field is out of range */
+    META_ERR_NO_STATE, /* no valid record in either half: a blank device */
+    META_ERR_FLASH,   /* erase or program failed, or did not read back */
+    META_ERR_STATE,   /* the transition makes no sense in this state (e.g. stage the boot bank) */
 } meta_err_t;
 
 /* The state the bootloader acts on. */
@@ -39,5 +42,33 @@ void meta_record_encode(uint32_t seq, const meta_state_t *st, uint8_t rec[META_R
 meta_err_t meta_record_decode(const uint8_t rec[META_RECORD_SIZE], uint32_t *seq, meta_state_t *st);
 
 const char *meta_strerror(meta_err_t err);
+
+/* The log over the two metadata sectors (docs/flash-layout.md). The current state is the valid record
+ * with the highest sequence number; a write appends a record, rotating to the other half when full. */
+#include "fota/flash.h"
+
+#define META_SLOTS (LAYOUT_META_SECTOR_SIZE / META_RECORD_SIZE) /* records per half */
+
+typedef struct {
+    const flash_port_t *flash;
+    meta_state_t state; /* valid when have_state */
+    uint32_t seq;       /* sequence number of the current record */
+    uint8_t half;       /* half (0 or 1) that holds the current record */
+    uint16_t next_slot; /* where the next append may go in that half; META_SLOTS when full */
+    uint8_t have_state;
+} meta_log_t;
+
+/* Scans both halves. META_OK, META_ERR_NO_STATE (blank device: log->have_state is 0, writing
+ * initialises it) or META_ERR_FLASH. */
+meta_err_t meta_log_open(meta_log_t *log, const flash_port_t *flash);
+/* Makes st the new state, power-safely: until this returns META_OK the previous state stands. */
+meta_err_t meta_log_write(meta_log_t *log, const meta_state_t *st);
+
+/* Transitions shared by the bootloader, the agent and the application. */
+/* Agent: the image in bank is complete and verified; boot it on trial at the next reset. */
+meta_err_t meta_stage_trial(meta_log_t *log, layout_bank_t bank);
+/* Application: the running image works. If it was on trial it becomes the boot bank, and the
+ * device's security counter rises to the image's. */
+meta_err_t meta_confirm(meta_log_t *log, layout_bank_t running, uint32_t image_security_counter);
 
 #endif

@@ -1,0 +1,335 @@
+/* The bootloader core's decisions: every row of the boot table in docs/boot.md, on a simulated
+ * device, with the metadata it leaves behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "device_fixture.h"
+
+static uint8_t *img_a, *img_b, *img_b_other, *img_a_sec5;
+static size_t len_a, len_b, len_b_other, len_a_sec5;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (fx_setup_keys() != 0) {
+        return -1;
+    }
+    img_a = fx_image(fx_key, LAYOUT_BANK_A, 1, 0, 2000, &len_a);
+    img_b = fx_image(fx_key, LAYOUT_BANK_B, 2, 0, 2000, &len_b);
+    img_b_other = fx_image(fx_other, LAYOUT_BANK_B, 2, 0, 2000, &len_b_other);
+    img_a_sec5 = fx_image(fx_key, LAYOUT_BANK_A, 1, 5, 2000, &len_a_sec5);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(img_a), free(img_b), free(img_b_other), free(img_a_sec5);
+    fx_teardown_keys();
+    return 0;
+}
+
+static meta_state_t st(layout_bank_t boot, layout_bank_t trial, uint8_t attempts, uint32_t sec)
+{
+    meta_state_t s = {(uint8_t)boot, (uint8_t)trial, attempts, 0, sec};
+    return s;
+}
+
+static void run(device_t *d, boot_decision_t *dec)
+{
+    d->jumped = d->halted = d->watchdog = 0;
+    boot_run(&d->port, fx_pub, dec);
+}
+
+static void test_boot_runs_bank_named_by_metadata(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b);
+    meta_state_t s = st(LAYOUT_BANK_B, LAYOUT_BANK_NONE, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.err, BOOT_OK);
+    assert_int_equal(dec.bank, LAYOUT_BANK_B);
+    assert_int_equal(dec.path, BOOT_PATH_NORMAL);
+    assert_int_equal(d.jumped, 1);
+    assert_int_equal(d.jump_addr, LAYOUT_APP_B_ORIGIN);
+    assert_int_equal(d.watchdog, 0);
+    fx_device_free(&d);
+}
+
+static void test_boot_initialises_blank_metadata(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b); /* only B */
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_B);
+    assert_int_equal(dec.path, BOOT_PATH_INIT);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(log.state.boot_bank, LAYOUT_BANK_B);
+    fx_device_free(&d);
+}
+
+static void test_boot_falls_back_when_boot_bank_corrupt(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b);
+    d.mem[LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE + 700] ^= 0x01;
+    meta_state_t s = st(LAYOUT_BANK_B, LAYOUT_BANK_NONE, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.path, BOOT_PATH_FALLBACK);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_B], IMG_ERR_HASH);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(log.state.boot_bank, LAYOUT_BANK_A);
+    assert_true(log.state.flags & META_F_FELL_BACK);
+    fx_device_free(&d);
+}
+
+static void test_boot_refuses_foreign_key_and_halts_when_nothing_valid(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_B, img_b_other, len_b_other);
+    meta_state_t s = st(LAYOUT_BANK_B, LAYOUT_BANK_NONE, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.err, BOOT_ERR_NO_IMAGE);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_B], IMG_ERR_KEY_ID);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_MAGIC);
+    assert_int_equal(d.jumped, 0);
+    assert_int_equal(d.halted, 1);
+    assert_non_null(strstr(d.last_log, "no valid image"));
+    fx_device_free(&d);
+}
+
+static void test_boot_trial_counts_attempts_then_reverts(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_B, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    for (int i = 1; i <= FOTA_TRIAL_ATTEMPTS; i++) {
+        run(&d, &dec);
+        assert_int_equal(dec.bank, LAYOUT_BANK_B);
+        assert_int_equal(dec.path, BOOT_PATH_TRIAL);
+        assert_int_equal(dec.state.trial_attempts, i);
+        assert_int_equal(d.watchdog, 1);
+    }
+    run(&d, &dec); /* the image never confirmed itself */
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.path, BOOT_PATH_REVERTED);
+    assert_int_equal(d.watchdog, 0);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+    assert_true(log.state.flags & META_F_REVERTED);
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.path, BOOT_PATH_NORMAL);
+    fx_device_free(&d);
+}
+
+static void test_boot_confirmed_trial_becomes_boot_bank_and_raises_counter(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    size_t len;
+    uint8_t *b3 = fx_image(fx_key, LAYOUT_BANK_B, 3, 3, 1000, &len);
+    fx_place(&d, LAYOUT_BANK_B, b3, len);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_B, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.path, BOOT_PATH_TRIAL);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(meta_confirm(&log, LAYOUT_BANK_B, 3), META_OK);
+    for (int i = 0; i < 5; i++) {
+        run(&d, &dec);
+        assert_int_equal(dec.bank, LAYOUT_BANK_B);
+        assert_int_equal(dec.path, BOOT_PATH_NORMAL);
+        assert_int_equal(d.watchdog, 0);
+    }
+    assert_int_equal(dec.state.security_counter, 3);
+    /* Bank A (security counter 0) is now below the device's counter: no fallback to it. */
+    d.mem[LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE + 600] ^= 0x40;
+    run(&d, &dec);
+    assert_int_equal(dec.err, BOOT_ERR_NO_IMAGE);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_ROLLBACK);
+    free(b3);
+    fx_device_free(&d);
+}
+
+static void test_boot_rejects_corrupt_trial_image(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b);
+    d.mem[LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE + 900] ^= 0x10;
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_B, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.path, BOOT_PATH_REVERTED);
+    assert_int_equal(d.watchdog, 0);
+    fx_device_free(&d);
+}
+
+static void test_boot_rejects_rollback_of_security_counter(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    fx_place(&d, LAYOUT_BANK_A, img_a_sec5, len_a_sec5);
+    fx_place(&d, LAYOUT_BANK_B, img_b, len_b); /* security counter 0 */
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_B, 0, 5);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_B], IMG_ERR_ROLLBACK);
+    assert_int_equal(dec.path, BOOT_PATH_REVERTED);
+    fx_device_free(&d);
+}
+
+static void test_meta_transitions_refuse_nonsense(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_ERR_NO_STATE);
+    assert_int_equal(meta_stage_trial(&log, LAYOUT_BANK_B), META_ERR_STATE);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 0);
+    fx_meta(&d, &s);
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(meta_stage_trial(&log, LAYOUT_BANK_A), META_ERR_STATE); /* the running bank */
+    assert_int_equal(meta_confirm(&log, LAYOUT_BANK_B, 0), META_ERR_STATE);  /* not staged */
+    uint32_t seq = log.seq;
+    assert_int_equal(meta_confirm(&log, LAYOUT_BANK_A, 0), META_OK);
+    assert_int_equal(log.seq, seq); /* nothing to change, nothing written */
+    assert_int_equal(meta_stage_trial(&log, LAYOUT_BANK_B), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_B);
+    fx_device_free(&d);
+}
+
+static void test_meta_log_rotates_and_keeps_latest(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    meta_log_t log;
+    (void)meta_log_open(&log, &d.port.flash);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 0);
+    /* Three times around both halves. */
+    for (uint32_t i = 0; i < 3 * 2 * META_SLOTS + 7; i++) {
+        s.security_counter = i;
+        assert_int_equal(meta_log_write(&log, &s), META_OK);
+        if (i % 97 == 0 || i % META_SLOTS == META_SLOTS - 1 || i % META_SLOTS == 0) {
+            meta_log_t again;
+            assert_int_equal(meta_log_open(&again, &d.port.flash), META_OK);
+            assert_int_equal(again.state.security_counter, i);
+            assert_int_equal(again.seq, log.seq);
+            assert_int_equal(again.half, log.half);
+            assert_int_equal(again.next_slot, log.next_slot);
+        }
+    }
+    /* Each half was erased about three times: wear spreads over both. */
+    int s0 = layout_sector_of(LAYOUT_META0_BASE), s1 = layout_sector_of(LAYOUT_META1_BASE);
+    assert_in_range(d.sim.erases[s0], 3, 4);
+    assert_in_range(d.sim.erases[s1], 3, 4);
+    fx_device_free(&d);
+}
+
+static void test_meta_log_skips_torn_slot(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 1);
+    fx_meta(&d, &s);
+    /* A torn record in the next slot: half its words programmed. */
+    memset(d.mem + (LAYOUT_META0_BASE - LAYOUT_FLASH_BASE) + META_RECORD_SIZE, 0x00, 12);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(log.state.security_counter, 1);
+    assert_int_equal(log.next_slot, 2);
+    s.security_counter = 2;
+    assert_int_equal(meta_log_write(&log, &s), META_OK);
+    assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+    assert_int_equal(log.state.security_counter, 2);
+    fx_device_free(&d);
+}
+
+static void test_flash_sim_enforces_nor_rules_and_counts_time(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    const flash_port_t *f = &d.port.flash;
+    uint8_t w[8] = {0x0F, 0xF0, 0x00, 0xFF, 1, 2, 3, 4};
+    assert_int_equal(flash_program(f, LAYOUT_BANK_A_BASE + 2, w, 4), FLASH_ERR_ALIGN);
+    assert_int_equal(flash_program(f, LAYOUT_BANK_A_BASE, w, 6), FLASH_ERR_ALIGN);
+    assert_int_equal(flash_program(f, LAYOUT_FLASH_BASE + LAYOUT_FLASH_SIZE, w, 4), FLASH_ERR_RANGE);
+    assert_int_equal(flash_program(f, LAYOUT_BANK_A_BASE, w, 8), FLASH_OK);
+    assert_int_equal(flash_program(f, LAYOUT_BANK_A_BASE, w, 4), FLASH_ERR_NOT_ERASED);
+    uint8_t r[8];
+    assert_int_equal(flash_read(f, LAYOUT_BANK_A_BASE, r, 8), FLASH_OK);
+    assert_memory_equal(r, w, 8);
+    assert_int_equal(d.sim.program_us, 2 * SIM_PROGRAM_WORD_US);
+    assert_int_equal(flash_erase_sector(f, 12), FLASH_ERR_RANGE);
+    assert_int_equal(flash_erase_sector(f, 5), FLASH_OK);
+    assert_int_equal(flash_erase_sector(f, 2), FLASH_OK);
+    assert_int_equal(flash_erase_sector(f, 4), FLASH_OK);
+    assert_int_equal(d.sim.erase_us, SIM_ERASE_128K_US + SIM_ERASE_16K_US + SIM_ERASE_64K_US);
+    assert_int_equal(flash_read(f, LAYOUT_BANK_A_BASE, r, 8), FLASH_OK);
+    assert_int_equal(r[2], 0xFF);
+    fx_device_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_boot_runs_bank_named_by_metadata),
+        cmocka_unit_test(test_boot_initialises_blank_metadata),
+        cmocka_unit_test(test_boot_falls_back_when_boot_bank_corrupt),
+        cmocka_unit_test(test_boot_refuses_foreign_key_and_halts_when_nothing_valid),
+        cmocka_unit_test(test_boot_trial_counts_attempts_then_reverts),
+        cmocka_unit_test(test_boot_confirmed_trial_becomes_boot_bank_and_raises_counter),
+        cmocka_unit_test(test_boot_rejects_corrupt_trial_image),
+        cmocka_unit_test(test_boot_rejects_rollback_of_security_counter),
+        cmocka_unit_test(test_meta_transitions_refuse_nonsense),
+        cmocka_unit_test(test_meta_log_rotates_and_keeps_latest),
+        cmocka_unit_test(test_meta_log_skips_torn_slot),
+        cmocka_unit_test(test_flash_sim_enforces_nor_rules_and_counts_time),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
