@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for a bounded number of
 # inputs from a seed corpus of real signed images, ELF files and metadata records. A crash, a
-# sanitizer report or a leak fails the test. Longer runs: FUZZ_RUNS=1000000 tests/fuzz/run.sh ...
+# sanitizer report or a leak fails the test. Longer runs: FUZZ_RUNS=1000000 ctest -R fuzz.
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 FOTA=${1:?fota tool}; FW=${2:?firmware build dir}; OUT=${3:?output dir}
 RUNS=${FUZZ_RUNS:-100000}
 mkdir -p "$OUT"
-INC="-I$TOP/layout/include -I$TOP/common/include -I$TOP/config/include -I$TOP/crypto/include -I$TOP/image/include -I$TOP/meta/include -I$TOP/tools/fota"
-CORE="$TOP/layout/layout.c $TOP/common/crc32.c $TOP/crypto/crypto_mbedtls.c $TOP/crypto/port_host.c $TOP/image/image.c $TOP/meta/meta_record.c"
+# The core's sources and include folders, from CMake's fota_core target (tests/CMakeLists.txt).
+: "${FUZZ_CORE_SRC:?run through ctest, which passes the core sources}" "${FUZZ_CORE_INC:?}"
+INC="-I$TOP/tools/fota"
+for d in $FUZZ_CORE_INC; do INC="$INC -I$d"; done
+CORE=$FUZZ_CORE_SRC
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Werror"
 
 build() { # name sources...
   local name=$1; shift
-  if [ ! -x "$OUT/$name" ] || [ -n "$(find "$TOP/tests/fuzz" "$TOP/image" "$TOP/meta" "$TOP/tools/fota" -newer "$OUT/$name" -name '*.[ch]' | head -1)" ]; then
+  if [ ! -x "$OUT/$name" ] || [ -n "$(find "$TOP" -path "$TOP/build" -prune -o -newer "$OUT/$name" -name '*.[ch]' -print | head -1)" ]; then
     clang $CFLAGS $INC "$@" -o "$OUT/$name" -lmbedcrypto
   fi
 }

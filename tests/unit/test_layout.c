@@ -136,6 +136,9 @@ static void test_linker_scripts_agree_with_layout(void **state)
     if (fw == NULL || fw[0] == '\0') {
         fail_msg("FOTA_FW_BUILD_DIR is not set: the firmware must be built before this test (make test does)");
     }
+    check_elf(fw, "bootloader.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_SIZE);
+    check_elf(fw, "app-a.elf", LAYOUT_APP_A_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
+    check_elf(fw, "app-b.elf", LAYOUT_APP_B_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
     check_elf(fw, "verifier-probe.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_SIZE);
     check_elf(fw, "app-probe-a.elf", LAYOUT_APP_A_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
     check_elf(fw, "app-probe-b.elf", LAYOUT_APP_B_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);

@@ -1,0 +1,64 @@
+/* The STM32F407 bootloader: the portable core over this board's port. */
+#include "board.h"
+#include "fota/boot.h"
+#include "fota/trusted_key.h"
+
+static void p_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    board_log_line(line);
+}
+
+static void p_led(void *ctx, boot_led_t led, int on)
+{
+    (void)ctx;
+    board_led(led, on);
+}
+
+static void p_watchdog(void *ctx)
+{
+    (void)ctx;
+    board_watchdog_start();
+}
+
+static boot_reset_t p_reset_cause(void *ctx)
+{
+    (void)ctx;
+    return board_reset_cause();
+}
+
+static void p_jump(void *ctx, uint32_t vector_table)
+{
+    (void)ctx;
+    board_jump(vector_table);
+}
+
+/* The seed's error indication: fast red blink, forever (a reset or a new image ends it). */
+static void p_halt(void *ctx)
+{
+    (void)ctx;
+    board_log_line("boot: halted: fast red blink");
+    for (;;) {
+        board_led_toggle(BOOT_LED_RED);
+        board_delay_ms(100);
+    }
+}
+
+int main(void)
+{
+    board_init();
+    boot_port_t port = {
+        .flash = board_flash_port(),
+        .log = p_log,
+        .led = p_led,
+        .watchdog_start = p_watchdog,
+        .reset_cause = p_reset_cause,
+        .jump = p_jump,
+        .halt_error = p_halt,
+        .ctx = 0,
+    };
+    boot_decision_t d;
+    boot_run(&port, fota_trusted_pubkey, &d);
+    for (;;) {
+    }
+}

@@ -1,0 +1,68 @@
+/* STM32F407 register addresses used by this port (RM0090, PM0214). Private to the port. */
+#ifndef FOTA_REGS_F407_H
+#define FOTA_REGS_F407_H
+
+#include <stdint.h>
+
+#define REG(addr) (*(volatile uint32_t *)(addr))
+
+#define RCC_BASE 0x40023800u
+#define RCC_AHB1ENR REG(RCC_BASE + 0x30u)
+#define RCC_APB2ENR REG(RCC_BASE + 0x44u)
+#define RCC_CSR REG(RCC_BASE + 0x74u)
+#define RCC_CSR_RMVF (1u << 24)
+#define RCC_CSR_BORRSTF (1u << 25)
+#define RCC_CSR_PINRSTF (1u << 26)
+#define RCC_CSR_PORRSTF (1u << 27)
+#define RCC_CSR_SFTRSTF (1u << 28)
+#define RCC_CSR_IWDGRSTF (1u << 29)
+
+#define GPIOA_BASE 0x40020000u
+#define GPIOD_BASE 0x40020C00u
+#define GPIO_MODER(b) REG((b) + 0x00u)
+#define GPIO_ODR(b) REG((b) + 0x14u)
+#define GPIO_BSRR(b) REG((b) + 0x18u)
+#define GPIO_AFRH(b) REG((b) + 0x24u)
+
+#define USART1_BASE 0x40011000u
+#define USART_SR REG(USART1_BASE + 0x00u)
+#define USART_DR REG(USART1_BASE + 0x04u)
+#define USART_BRR REG(USART1_BASE + 0x08u)
+#define USART_CR1 REG(USART1_BASE + 0x0Cu)
+#define USART_SR_TXE (1u << 7)
+#define USART_CR1_UE (1u << 13)
+#define USART_CR1_TE (1u << 3)
+
+#define IWDG_KR REG(0x40003000u)
+#define IWDG_PR REG(0x40003004u)
+#define IWDG_RLR REG(0x40003008u)
+
+#define FLASH_R_BASE 0x40023C00u
+#define FLASH_KEYR REG(FLASH_R_BASE + 0x04u)
+#define FLASH_SR REG(FLASH_R_BASE + 0x0Cu)
+#define FLASH_CR REG(FLASH_R_BASE + 0x10u)
+#define FLASH_KEY1 0x45670123u
+#define FLASH_KEY2 0xCDEF89ABu
+#define FLASH_SR_EOP (1u << 0)
+#define FLASH_SR_OPERR (1u << 1)
+#define FLASH_SR_WRPERR (1u << 4)
+#define FLASH_SR_PGAERR (1u << 5)
+#define FLASH_SR_PGPERR (1u << 6)
+#define FLASH_SR_PGSERR (1u << 7)
+#define FLASH_SR_BSY (1u << 16)
+#define FLASH_SR_ERRORS (FLASH_SR_OPERR | FLASH_SR_WRPERR | FLASH_SR_PGAERR | FLASH_SR_PGPERR | FLASH_SR_PGSERR)
+#define FLASH_CR_PG (1u << 0)
+#define FLASH_CR_SER (1u << 1)
+#define FLASH_CR_SNB(n) ((uint32_t)(n) << 3)
+#define FLASH_CR_PSIZE_X32 (2u << 8)
+#define FLASH_CR_STRT (1u << 16)
+#define FLASH_CR_LOCK (1u << 31)
+
+#define SCB_VTOR REG(0xE000ED08u)
+#define SYST_CSR REG(0xE000E010u)
+#define SYST_RVR REG(0xE000E014u)
+#define SYST_CVR REG(0xE000E018u)
+#define NVIC_ICER(n) REG(0xE000E180u + 4u * (n))
+#define NVIC_ICPR(n) REG(0xE000E280u + 4u * (n))
+
+#endif
