@@ -18,15 +18,8 @@ boot() {
   while [ $# -gt 0 ]; do
     if [ "$1" = --absent ]; then absent+=("$2"); shift 2; else want+=("$1"); shift; fi
   done
-  local out=$w/serial.txt; : >"$out"
-  qemu-system-arm -M netduinoplus2 -nographic -monitor none -serial "file:$out" \
-    -device loader,file="$flash",addr=0x08000000 >/dev/null 2>&1 &
-  local pid=$! ok=0
-  for _ in $(seq 300); do
-    if grep -qF -- "${want[-1]}" "$out"; then ok=1; sleep 0.3; break; fi
-    sleep 0.1
-  done
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  local out=$w/serial.txt ok=1
+  bash "$(dirname "$0")/../../scripts/qemu-run.sh" "$flash" "${want[-1]}" 30 >"$out" || ok=0
   for p in "${want[@]}"; do grep -qF -- "$p" "$out" || ok=0; done
   for p in "${absent[@]}"; do grep -qF -- "$p" "$out" && ok=0; done
   if [ $ok -eq 1 ]; then
