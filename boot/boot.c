@@ -76,7 +76,7 @@ void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKE
     if (me != META_OK) {
         /* Blank (or unreadable) metadata: the first valid bank becomes the boot bank. */
         logf_(port, "boot: %s: initialising metadata", meta_strerror(me));
-        meta_state_t st = {LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 0, 0};
+        meta_state_t st = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE};
         for (int b = LAYOUT_BANK_A; b <= LAYOUT_BANK_B; b++) {
             verdict(port, pubkey, 0, d, (layout_bank_t)b, &hdr);
             if (d->verdict[b] == IMG_OK) {
@@ -152,6 +152,8 @@ void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKE
         next.trial_bank = LAYOUT_BANK_NONE;
         next.trial_attempts = 0;
         next.flags = META_F_FELL_BACK;
+        next.xfer_bank = 0; /* a transfer into what is now the running bank is void */
+        memset(next.xfer_id, 0, sizeof(next.xfer_id));
         record(port, &log, &next, d);
         d->err = BOOT_OK;
         d->bank = other;

@@ -151,6 +151,8 @@ meta_err_t meta_stage_trial(meta_log_t *log, layout_bank_t bank)
     st.trial_bank = (uint8_t)bank;
     st.trial_attempts = 0;
     st.flags = 0;
+    st.xfer_bank = 0; /* the transfer is over */
+    memset(st.xfer_id, 0, sizeof(st.xfer_id));
     return meta_log_write(log, &st);
 }
 
@@ -171,8 +173,59 @@ meta_err_t meta_confirm(meta_log_t *log, layout_bank_t running, uint32_t image_s
     if (image_security_counter > st.security_counter) {
         st.security_counter = image_security_counter;
     }
-    if (memcmp(&st, &log->state, sizeof(st)) == 0) {
+    if (meta_state_equal(&st, &log->state)) {
         return META_OK; /* already confirmed: no flash wear */
     }
     return meta_log_write(log, &st);
+}
+
+meta_err_t meta_begin_transfer(meta_log_t *log, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE])
+{
+    uint8_t any = 0;
+    for (int i = 0; i < META_XFER_ID_SIZE; i++) {
+        any |= id[i];
+    }
+    if (!log->have_state || bank == log->state.boot_bank || (bank != LAYOUT_BANK_A && bank != LAYOUT_BANK_B) ||
+        !any) {
+        return META_ERR_STATE;
+    }
+    meta_state_t st = log->state;
+    st.xfer_bank = (uint8_t)bank;
+    memcpy(st.xfer_id, id, META_XFER_ID_SIZE);
+    if (st.trial_bank == bank) {
+        st.trial_bank = LAYOUT_BANK_NONE; /* its image is being overwritten */
+        st.trial_attempts = 0;
+    }
+    return meta_log_write(log, &st);
+}
+
+meta_err_t meta_end_transfer(meta_log_t *log)
+{
+    if (!log->have_state) {
+        return META_ERR_STATE;
+    }
+    meta_state_t st = log->state;
+    static const uint8_t none[META_XFER_ID_SIZE];
+    if (memcmp(st.xfer_id, none, sizeof(none)) == 0) {
+        return META_OK; /* nothing recorded */
+    }
+    st.xfer_bank = 0;
+    memset(st.xfer_id, 0, sizeof(st.xfer_id));
+    return meta_log_write(log, &st);
+}
+
+int meta_transfer_matches(const meta_state_t *st, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE])
+{
+    uint8_t any = 0;
+    for (int i = 0; i < META_XFER_ID_SIZE; i++) {
+        any |= st->xfer_id[i];
+    }
+    return any && st->xfer_bank == bank && memcmp(st->xfer_id, id, META_XFER_ID_SIZE) == 0;
+}
+
+int meta_state_equal(const meta_state_t *a, const meta_state_t *b)
+{
+    return a->boot_bank == b->boot_bank && a->trial_bank == b->trial_bank && a->trial_attempts == b->trial_attempts &&
+           a->flags == b->flags && a->security_counter == b->security_counter && a->xfer_bank == b->xfer_bank &&
+           memcmp(a->xfer_id, b->xfer_id, sizeof(a->xfer_id)) == 0;
 }

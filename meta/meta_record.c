@@ -15,7 +15,9 @@ enum {
     R_SEQ = 8,         /* u32 */
     R_SEC_CNT = 12,    /* u32 */
     R_FLAGS = 16,      /* u8 */
-    R_RSVD = 17,       /* 11 bytes, zero */
+    R_XFER_BANK = 17,  /* u8 bank of the transfer in progress (0 when none) */
+    R_XFER_ID = 18,    /* 8 bytes: start of the image SHA-256; all zero when none */
+    R_RSVD = 26,       /* 2 bytes, zero */
     R_CRC = 28,        /* u32 CRC-32 of bytes 0..27 */
     R_END = 32,
 };
@@ -33,6 +35,8 @@ void meta_record_encode(uint32_t seq, const meta_state_t *st, uint8_t rec[META_R
     le_put32(rec + R_SEQ, seq);
     le_put32(rec + R_SEC_CNT, st->security_counter);
     rec[R_FLAGS] = st->flags;
+    rec[R_XFER_BANK] = st->xfer_bank;
+    memcpy(rec + R_XFER_ID, st->xfer_id, META_XFER_ID_SIZE);
     le_put32(rec + R_CRC, crc32(rec, R_CRC));
 }
 
@@ -65,9 +69,15 @@ meta_err_t meta_record_decode(const uint8_t rec[META_RECORD_SIZE], uint32_t *seq
         .trial_attempts = rec[R_ATTEMPTS],
         .flags = rec[R_FLAGS],
         .security_counter = le_get32(rec + R_SEC_CNT),
+        .xfer_bank = rec[R_XFER_BANK],
     };
+    memcpy(s.xfer_id, rec + R_XFER_ID, META_XFER_ID_SIZE);
+    uint8_t any_id = 0;
+    for (int i = 0; i < META_XFER_ID_SIZE; i++) {
+        any_id |= s.xfer_id[i];
+    }
     if (!valid_bank(s.boot_bank, 0) || !valid_bank(s.trial_bank, 1) || s.trial_bank == s.boot_bank ||
-        (s.flags & ~META_FLAGS_KNOWN) != 0) {
+        (s.flags & ~META_FLAGS_KNOWN) != 0 || (any_id ? !valid_bank(s.xfer_bank, 0) : s.xfer_bank != 0)) {
         return META_ERR_FIELD;
     }
     for (int i = R_RSVD; i < R_CRC; i++) {

@@ -22,10 +22,11 @@ build() { # name sources...
 }
 build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE
 build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
+build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
 build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/tools/fota/elf.c" "$TOP/tools/fota/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.
-seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta}
+seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link}
 "$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/a.img" "$FW/app-probe-a.elf" >/dev/null
 { printf '\x00'; cat "$seeds/a.img"; } >"$seeds/image/a"
 { printf '\x05'; head -c 700 "$seeds/a.img"; } >"$seeds/image/a-cut"
@@ -33,8 +34,13 @@ cp "$FW/app-probe-a.elf" "$FW/verifier-probe.elf" "$seeds/elf/"
 "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial b -o "$seeds/flash.bin" >/dev/null
 dd if="$seeds/flash.bin" of="$seeds/meta/record" bs=1 skip=$((0x8000)) count=64 status=none
 
+# The shapes of a STATUS and a DATA frame (their CRC fields are zero: the fuzzer mostly explores
+# the header and length checks, the unit test covers CRC coverage byte by byte).
+printf '\x5a\x81\x01\x00\x10\x00\x01\x00\x03\x00\x02\x02\x01\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' >"$seeds/link/status"
+printf '\x5a\x04\x02\x00\x08\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00' >"$seeds/link/data"
+
 fail=0
-for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta; do
+for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta link:fuzz_link; do
   corpus=${h%%:*}; bin=${h##*:}
   work=$OUT/corpus-$corpus; mkdir -p "$work"
   if "$OUT/$bin" -runs="$RUNS" -seed=1 -max_len=4096 -timeout=10 "$work" "$seeds/$corpus" >"$OUT/$bin.log" 2>&1; then

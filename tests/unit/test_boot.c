@@ -34,7 +34,7 @@ static int group_teardown(void **state)
 
 static meta_state_t st(layout_bank_t boot, layout_bank_t trial, uint8_t attempts, uint32_t sec)
 {
-    meta_state_t s = {(uint8_t)boot, (uint8_t)trial, attempts, 0, sec};
+    meta_state_t s = {.boot_bank = (uint8_t)boot, .trial_bank = (uint8_t)trial, .trial_attempts = attempts, .security_counter = sec};
     return s;
 }
 

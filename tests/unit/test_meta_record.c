@@ -15,6 +15,8 @@ static const meta_state_t sample = {
     .trial_attempts = 2,
     .flags = META_F_FELL_BACK,
     .security_counter = 0x01020304,
+    .xfer_bank = LAYOUT_BANK_B,
+    .xfer_id = {1, 2, 3, 4, 5, 6, 7, 8},
 };
 
 static void test_meta_record_round_trip(void **state)
@@ -26,7 +28,7 @@ static void test_meta_record_round_trip(void **state)
     meta_state_t st;
     assert_int_equal(meta_record_decode(rec, &seq, &st), META_OK);
     assert_int_equal(seq, 77);
-    assert_memory_equal(&st, &sample, sizeof(st));
+    assert_true(meta_state_equal(&st, &sample));
 }
 
 static void test_meta_blank_slot_is_blank(void **state)
@@ -82,11 +84,13 @@ static void test_meta_any_bit_flip_is_caught(void **state)
 static void test_meta_fields_out_of_range_are_refused(void **state)
 {
     (void)state;
-    meta_state_t bad[] = {sample, sample, sample, sample};
+    meta_state_t bad[] = {sample, sample, sample, sample, sample, sample};
     bad[0].boot_bank = LAYOUT_BANK_NONE;
     bad[1].trial_bank = 3;
     bad[2].trial_bank = bad[2].boot_bank; /* a bank cannot be on trial against itself */
     bad[3].flags = 0x80;
+    bad[4].xfer_bank = 7; /* a transfer into no bank */
+    memset(bad[5].xfer_id, 0, sizeof(bad[5].xfer_id)); /* no transfer, yet a bank */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint8_t rec[META_RECORD_SIZE];
         meta_record_encode(1, &bad[i], rec);

@@ -26,7 +26,7 @@ typedef struct {
 
 static meta_state_t S(layout_bank_t boot, layout_bank_t trial, uint8_t attempts, uint8_t flags)
 {
-    meta_state_t s = {(uint8_t)boot, (uint8_t)trial, attempts, flags, 0};
+    meta_state_t s = {.boot_bank = (uint8_t)boot, .trial_bank = (uint8_t)trial, .trial_attempts = attempts, .flags = flags};
     return s;
 }
 
@@ -120,12 +120,6 @@ static void run_stage_only(device_t *d)
     }
 }
 
-static int state_eq(const meta_state_t *a, const meta_state_t *b)
-{
-    return a->boot_bank == b->boot_bank && a->trial_bank == b->trial_bank && a->trial_attempts == b->trial_attempts &&
-           a->flags == b->flags && a->security_counter == b->security_counter;
-}
-
 /* Invariant 1 after a cut: reboot (twice: the first boot may itself write metadata) and check. */
 static void check_after_cut(device_t *d, const scenario_t *sc, uint64_t k, int tear)
 {
@@ -139,7 +133,7 @@ static void check_after_cut(device_t *d, const scenario_t *sc, uint64_t k, int t
         assert_int_equal(me, META_OK);
         int ok = 0;
         for (int i = 0; i < sc->n_allowed; i++) {
-            ok |= state_eq(&log.state, &sc->allowed[i]);
+            ok |= meta_state_equal(&log.state, &sc->allowed[i]);
         }
         if (!ok) {
             fail_msg("%s: cut at op %llu (tear %d): state boot=%u trial=%u attempts=%u flags=%u not allowed", sc->name,
@@ -179,7 +173,7 @@ static uint64_t run_scenario(const scenario_t *sc)
     uint64_t total = d.sim.ops - before;
     meta_log_t end;
     assert_int_equal(meta_log_open(&end, &d.port.flash), META_OK);
-    if (!state_eq(&end.state, &sc->final)) {
+    if (!meta_state_equal(&end.state, &sc->final)) {
         fail_msg("%s: an uncut run ends in boot=%u trial=%u attempts=%u flags=%u, not the expected state", sc->name,
                  end.state.boot_bank, end.state.trial_bank, end.state.trial_attempts, end.state.flags);
     }

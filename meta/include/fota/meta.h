@@ -11,6 +11,7 @@
 #define META_RECORD_SIZE 32          /* bytes; a multiple of the x32 program unit */
 #define META_RECORD_MAGIC 0x4154454Du /* "META": marks a written record slot */
 #define META_RECORD_VERSION 1
+#define META_XFER_ID_SIZE 8 /* bytes of the image SHA-256 kept to recognise a resumed transfer */
 
 typedef enum {
     META_OK = 0,
@@ -31,6 +32,10 @@ typedef struct {
     uint8_t trial_attempts;    /* boots of the trial image so far */
     uint8_t flags;             /* META_F_* */
     uint32_t security_counter; /* lowest security counter the device still accepts */
+    /* Transfer in progress (agent resume): the bank being written and the first bytes of the
+     * SHA-256 of the whole image. All-zero id: no transfer (then xfer_bank is 0). */
+    uint8_t xfer_bank;
+    uint8_t xfer_id[META_XFER_ID_SIZE];
 } meta_state_t;
 
 #define META_F_FELL_BACK 0x01u /* the last boot could not use boot_bank and ran the other one */
@@ -70,5 +75,13 @@ meta_err_t meta_stage_trial(meta_log_t *log, layout_bank_t bank);
 /* Application: the running image works. If it was on trial it becomes the boot bank, and the
  * device's security counter rises to the image's. */
 meta_err_t meta_confirm(meta_log_t *log, layout_bank_t running, uint32_t image_security_counter);
+/* Agent: the sectors of bank are erased for the image whose SHA-256 starts with id; a later
+ * BEGIN for the same image may resume. meta_end_transfer forgets it (abort). */
+meta_err_t meta_begin_transfer(meta_log_t *log, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE]);
+meta_err_t meta_end_transfer(meta_log_t *log);
+/* 1 when two states are the same, field by field. */
+int meta_state_equal(const meta_state_t *a, const meta_state_t *b);
+/* 1 when the state records a transfer of id into bank. */
+int meta_transfer_matches(const meta_state_t *st, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE]);
 
 #endif
