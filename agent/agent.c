@@ -1,0 +1,466 @@
+/* The OTA agent: see fota/agent.h and docs/link-protocol.md. */
+#include "fota/agent.h"
+
+#include <string.h>
+
+#include "fota/le.h"
+
+#define VERIFY_STEP 4096u /* bytes hashed per poll */
+#define SCAN_STEP 256u    /* bytes read per step when scanning flash */
+
+static uint32_t bank_base(const agent_t *a)
+{
+    return layout_bank_base(a->bank);
+}
+
+/* The image's sectors: first and last index in layout_sectors[]. */
+static int first_sector(const agent_t *a, uint32_t from)
+{
+    return layout_sector_of(bank_base(a) + from);
+}
+
+static int last_sector(const agent_t *a)
+{
+    return layout_sector_of(bank_base(a) + (a->size ? a->size - 1 : 0));
+}
+
+/* Encodes the STATUS frame the next transaction carries. */
+static void encode_status(agent_t *a)
+{
+    a->status.ack_seq = a->last_seq;
+    a->status.ack_type = a->last_type;
+    a->status.state = (uint8_t)a->state;
+    a->status.free_bufs = (uint8_t)(AGENT_SLOTS - a->slot_count);
+    a->status.version = LINK_PROTOCOL_VERSION;
+    a->status.next_offset = a->next_offset;
+    a->status.detail = a->detail;
+    uint8_t payload[LINK_STATUS_SIZE + LINK_STATUS_EXTRA_MAX];
+    size_t n = link_status_encode(&a->status, payload, sizeof(payload));
+    memset(a->tx, 0, sizeof(a->tx));
+    (void)link_encode(a->tx, sizeof(a->tx), LINK_STATUS, a->last_seq, payload, (uint16_t)n);
+}
+
+/* Rebuilds the STATUS from the current state, answering the last request with its result. */
+static void refresh(agent_t *a)
+{
+    a->status.result = a->cmd_result;
+    encode_status(a);
+}
+
+static void answer(agent_t *a, link_result_t r, uint32_t detail)
+{
+    a->cmd_result = (uint8_t)r;
+    a->status.extra_len = 0;
+    a->detail = detail;
+    refresh(a);
+}
+
+static void fail(agent_t *a, link_result_t r, uint32_t detail)
+{
+    a->state = AGENT_ERROR;
+    a->pending = 0;
+    a->slot_count = 0;
+    answer(a, r, detail);
+}
+
+void agent_init(agent_t *a, const agent_config_t *cfg)
+{
+    memset(a, 0, sizeof(*a));
+    a->cfg = *cfg;
+    a->state = AGENT_IDLE;
+    a->bank = LAYOUT_BANK_NONE;
+    a->erase_sector = -1;
+    meta_err_t me = meta_log_open(&a->meta, cfg->flash);
+    answer(a, LINK_R_OK, (uint32_t)me);
+}
+
+const uint8_t *agent_tx(const agent_t *a)
+{
+    return a->tx;
+}
+
+static void put_version(uint8_t *p, const img_version_t *v)
+{
+    p[0] = v->major;
+    p[1] = v->minor;
+    p[2] = (uint8_t)v->patch;
+}
+
+static void on_data(agent_t *a, const link_frame_t *f)
+{
+    if (a->state != AGENT_RECEIVING) {
+        answer(a, LINK_R_BAD_STATE, (uint32_t)a->state);
+        return;
+    }
+    if (f->len <= 4 || f->len - 4 > LINK_MAX_DATA) {
+        answer(a, LINK_R_BAD_FRAME, f->len);
+        return;
+    }
+    uint32_t off = le_get32(f->payload);
+    uint32_t n = f->len - 4u;
+    if ((uint64_t)off + n <= a->next_offset) {
+        answer(a, LINK_R_OK, 0); /* a duplicate of bytes already accepted: harmless */
+        return;
+    }
+    if (off != a->next_offset || (uint64_t)off + n > a->size || ((n & 3u) != 0 && off + n != a->size)) {
+        answer(a, LINK_R_BAD_OFFSET, off);
+        return;
+    }
+    if (a->slot_count == AGENT_SLOTS) {
+        answer(a, LINK_R_BUSY, 0);
+        return;
+    }
+    agent_chunk_t *c = &a->slot[(a->slot_head + a->slot_count) % AGENT_SLOTS];
+    c->offset = off;
+    c->len = (uint16_t)n;
+    memcpy(c->data, f->payload + 4, n);
+    a->slot_count++;
+    a->next_offset += n;
+    answer(a, LINK_R_OK, 0);
+}
+
+void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len)
+{
+    link_frame_t f;
+    link_err_t e = link_decode(rx, len, &f);
+    if (e == LINK_ERR_SYNC) {
+        return; /* no frame: an idle transaction */
+    }
+    if (e != LINK_OK) {
+        /* ack_seq stays the last good request, whose own result is kept for when the master
+         * resends: a garbled POLL must not turn a finished command into a failed one. */
+        a->status.result = LINK_R_BAD_FRAME;
+        encode_status(a);
+        return;
+    }
+    if (a->reset_armed) {
+        a->reset_now = 1; /* the master has seen COMMIT answered */
+    }
+    if (f.type == LINK_POLL) {
+        refresh(a);
+        return;
+    }
+    /* A retransmission gets the same answer without a second execution; one that was refused
+     * for lack of room (BUSY) is a new attempt. */
+    int repeat = f.seq == a->last_seq && f.type == a->last_type && f.type != LINK_DATA && a->cmd_result != LINK_R_BUSY;
+    if (repeat) {
+        refresh(a); /* a retransmission: the same answer, no second execution */
+        return;
+    }
+    a->last_seq = f.seq;
+    a->last_type = f.type;
+    switch (f.type) {
+    case LINK_INFO: {
+        answer(a, LINK_R_OK, 0);
+        uint8_t *x = a->status.extra;
+        put_version(x, &a->cfg.boot_version);
+        put_version(x + 3, &a->cfg.app_version);
+        x[6] = (uint8_t)a->cfg.running;
+        le_put16(x + 7, LINK_MAX_DATA);
+        x[9] = (uint8_t)a->state;
+        a->status.extra_len = 10;
+        refresh(a);
+        return;
+    }
+    case LINK_STATE: {
+        answer(a, LINK_R_OK, 0);
+        const meta_state_t *s = &a->meta.state;
+        uint8_t *x = a->status.extra;
+        x[0] = s->boot_bank;
+        x[1] = s->trial_bank;
+        x[2] = s->trial_attempts;
+        x[3] = s->flags;
+        le_put32(x + 4, s->security_counter);
+        x[8] = a->meta.have_state;
+        a->status.extra_len = 9;
+        refresh(a);
+        return;
+    }
+    case LINK_DATA:
+        on_data(a, &f);
+        return;
+    case LINK_BEGIN:
+        if (f.len != LINK_BEGIN_SIZE) {
+            answer(a, LINK_R_BAD_FRAME, f.len);
+            return;
+        }
+        if (a->pending != 0 || a->slot_count != 0) {
+            answer(a, LINK_R_BUSY, 0);
+            return;
+        }
+        a->size = le_get32(f.payload);
+        memcpy(a->sha, f.payload + 4, CRYPTO_SHA256_SIZE);
+        a->bank = (layout_bank_t)f.payload[36];
+        memcpy(a->header, f.payload + 37, IMG_HEADER_FIELDS_SIZE);
+        a->erase_sector = -2; /* validate first */
+        break;
+    case LINK_VERIFY:
+        if (a->state == AGENT_VERIFIED) {
+            answer(a, LINK_R_OK, 0);
+            return;
+        }
+        if (a->state != AGENT_RECEIVING || a->next_offset != a->size) {
+            answer(a, LINK_R_BAD_STATE, a->next_offset);
+            return;
+        }
+        a->verified = 0;
+        break;
+    case LINK_COMMIT:
+        if (a->state != AGENT_VERIFIED) {
+            answer(a, LINK_R_BAD_STATE, (uint32_t)a->state);
+            return;
+        }
+        break;
+    case LINK_ABORT:
+        break;
+    default:
+        answer(a, LINK_R_UNKNOWN, f.type);
+        return;
+    }
+    a->pending = f.type;
+    a->pending_seq = f.seq;
+    answer(a, LINK_R_PENDING, 0);
+}
+
+/* Offset just past the last byte of the image range that is not erased. */
+static int high_water(agent_t *a, uint32_t *hw)
+{
+    uint8_t buf[SCAN_STEP];
+    uint32_t end = a->size;
+    while (end > 0) {
+        uint32_t n = end < SCAN_STEP ? end : SCAN_STEP;
+        if (flash_read(a->cfg.flash, bank_base(a) + end - n, buf, n) != FLASH_OK) {
+            return -1;
+        }
+        for (uint32_t i = n; i > 0; i--) {
+            if (buf[i - 1] != 0xFF) {
+                *hw = end - n + i;
+                return 0;
+            }
+        }
+        end -= n;
+    }
+    *hw = 0;
+    return 0;
+}
+
+static int sector_blank(agent_t *a, int s, int *blank)
+{
+    uint8_t buf[SCAN_STEP];
+    for (uint32_t off = 0; off < layout_sectors[s].size; off += SCAN_STEP) {
+        if (flash_read(a->cfg.flash, layout_sectors[s].base + off, buf, SCAN_STEP) != FLASH_OK) {
+            return -1;
+        }
+        for (uint32_t i = 0; i < SCAN_STEP; i++) {
+            if (buf[i] != 0xFF) {
+                *blank = 0;
+                return 0;
+            }
+        }
+    }
+    *blank = 1;
+    return 0;
+}
+
+static void begin_validate(agent_t *a)
+{
+    img_header_t h;
+    img_err_t ie = img_header_decode(a->header, &h);
+    if (!a->meta.have_state) {
+        fail(a, LINK_R_BAD_STATE, META_ERR_NO_STATE);
+        return;
+    }
+    if ((a->bank != LAYOUT_BANK_A && a->bank != LAYOUT_BANK_B) || a->bank == a->cfg.running) {
+        fail(a, LINK_R_WRONG_BANK, a->bank); /* never the running bank */
+        return;
+    }
+    if (a->size > LAYOUT_BANK_SIZE || a->size < IMG_HEADER_SIZE + IMG_MIN_PAYLOAD) {
+        fail(a, LINK_R_TOO_LARGE, a->size);
+        return;
+    }
+    if (ie != IMG_OK) {
+        fail(a, ie == IMG_ERR_SIZE ? LINK_R_TOO_LARGE : LINK_R_BAD_IMAGE, ie);
+        return;
+    }
+    if (h.bank != a->bank) {
+        fail(a, LINK_R_WRONG_BANK, IMG_ERR_WRONG_BANK);
+        return;
+    }
+    if (img_total_size(&h) != a->size) {
+        fail(a, LINK_R_BAD_IMAGE, IMG_ERR_SIZE);
+        return;
+    }
+    if (h.security_counter < a->meta.state.security_counter) {
+        fail(a, LINK_R_ROLLBACK, IMG_ERR_ROLLBACK);
+        return;
+    }
+    uint32_t from = 0;
+    a->resuming = (uint8_t)meta_transfer_matches(&a->meta.state, a->bank, a->sha);
+    if (a->resuming) {
+        uint32_t hw;
+        if (high_water(a, &hw) != 0) {
+            fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
+            return;
+        }
+        /* Restart at the sector holding the last programmed byte: a cut may have torn a word in
+         * it, and a word can only be programmed once after an erase. */
+        if (hw > 0) {
+            int s = layout_sector_of(bank_base(a) + hw - 1);
+            from = layout_sectors[s].base - bank_base(a);
+        }
+    }
+    a->next_offset = a->programmed = from;
+    a->slot_count = 0;
+    a->erase_sector = first_sector(a, from);
+    a->state = AGENT_ERASING;
+    refresh(a);
+}
+
+static void begin_step(agent_t *a)
+{
+    if (a->erase_sector == -2) {
+        begin_validate(a);
+        return;
+    }
+    if (a->erase_sector >= 0 && a->erase_sector <= last_sector(a)) {
+        int blank;
+        if (sector_blank(a, a->erase_sector, &blank) != 0) {
+            fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
+            return;
+        }
+        if (!blank) {
+            flash_err_t fe = flash_erase_sector(a->cfg.flash, a->erase_sector);
+            if (fe != FLASH_OK) {
+                fail(a, LINK_R_FLASH, fe);
+                return;
+            }
+        }
+        a->erase_sector++;
+        return;
+    }
+    /* Sectors clean: only now is the transfer recorded, so a resume never trusts a sector
+     * whose erase was cut. */
+    if (!a->resuming) {
+        meta_err_t me = meta_begin_transfer(&a->meta, a->bank, a->sha);
+        if (me != META_OK) {
+            fail(a, LINK_R_FLASH, me);
+            return;
+        }
+    }
+    a->erase_sector = -1;
+    a->state = AGENT_RECEIVING;
+    a->pending = 0;
+    answer(a, LINK_R_OK, 0);
+}
+
+static void program_step(agent_t *a)
+{
+    agent_chunk_t *c = &a->slot[a->slot_head];
+    uint32_t n = (c->len + 3u) & ~3u;
+    for (uint32_t i = c->len; i < n; i++) {
+        c->data[i] = 0xFF; /* the last piece, padded to whole words */
+    }
+    flash_err_t fe = flash_program(a->cfg.flash, bank_base(a) + c->offset, c->data, n);
+    if (fe != FLASH_OK) {
+        fail(a, LINK_R_FLASH, fe);
+        return;
+    }
+    a->programmed = c->offset + c->len;
+    a->slot_head = (uint8_t)((a->slot_head + 1) % AGENT_SLOTS);
+    a->slot_count--;
+    refresh(a);
+}
+
+static void verify_step(agent_t *a)
+{
+    if (a->verified == 0) {
+        img_policy_t pol = {.pubkey = a->cfg.pubkey,
+                            .min_security_counter = a->meta.state.security_counter,
+                            .bank = a->bank};
+        img_verify_init(&a->verify, &pol);
+        crypto_sha256_start(&a->whole);
+        a->state = AGENT_VERIFYING;
+    }
+    uint8_t buf[SCAN_STEP];
+    for (uint32_t done = 0; done < VERIFY_STEP && a->verified < a->size; done += SCAN_STEP) {
+        uint32_t n = a->size - a->verified < SCAN_STEP ? a->size - a->verified : SCAN_STEP;
+        if (flash_read(a->cfg.flash, bank_base(a) + a->verified, buf, n) != FLASH_OK) {
+            fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
+            return;
+        }
+        img_verify_update(&a->verify, buf, n);
+        crypto_sha256_update(&a->whole, buf, n);
+        a->verified += n;
+    }
+    if (a->verified < a->size) {
+        return;
+    }
+    uint8_t digest[CRYPTO_SHA256_SIZE];
+    crypto_sha256_finish(&a->whole, digest);
+    img_err_t ie = img_verify_final(&a->verify, NULL);
+    if (ie == IMG_OK && memcmp(digest, a->sha, sizeof(digest)) != 0) {
+        ie = IMG_ERR_HASH; /* flash holds another image than the one announced */
+    }
+    a->pending = 0;
+    if (ie != IMG_OK) {
+        /* Nothing is staged. The transfer is forgotten so the next BEGIN starts afresh. */
+        (void)meta_end_transfer(&a->meta);
+        fail(a, ie == IMG_ERR_ROLLBACK ? LINK_R_ROLLBACK : LINK_R_BAD_IMAGE, ie);
+        return;
+    }
+    a->state = AGENT_VERIFIED;
+    answer(a, LINK_R_OK, 0);
+}
+
+int agent_poll(agent_t *a)
+{
+    if (a->reset_now) {
+        a->reset_now = 0;
+        a->reset_armed = 0;
+        a->cfg.reset(a->cfg.ctx);
+        return 0;
+    }
+    if (a->slot_count > 0 && a->state == AGENT_RECEIVING) {
+        program_step(a);
+        return 1;
+    }
+    switch (a->pending) {
+    case LINK_BEGIN:
+        begin_step(a);
+        break;
+    case LINK_VERIFY:
+        verify_step(a);
+        break;
+    case LINK_COMMIT: {
+        meta_err_t me = meta_stage_trial(&a->meta, a->bank);
+        a->pending = 0;
+        if (me != META_OK) {
+            fail(a, LINK_R_FLASH, me);
+        } else {
+            a->state = AGENT_IDLE;
+            a->reset_armed = 1;
+            answer(a, LINK_R_OK, 0);
+        }
+        break;
+    }
+    case LINK_ABORT: {
+        meta_err_t me = meta_end_transfer(&a->meta);
+        a->pending = 0;
+        a->slot_count = 0;
+        a->state = AGENT_IDLE;
+        a->next_offset = 0;
+        answer(a, me == META_OK ? LINK_R_OK : LINK_R_FLASH, me);
+        break;
+    }
+    default:
+        return 0;
+    }
+    return a->pending != 0 || a->slot_count > 0;
+}
+
+const char *agent_state_name(agent_state_t s)
+{
+    static const char *const names[] = {"idle", "erasing", "receiving", "verifying", "verified", "error"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+_Static_assert(sizeof(agent_t) <= 8192, "the agent must fit its 8 KiB RAM budget");

@@ -1,0 +1,55 @@
+/* The master side of the link: requests with retransmission, and a pipelined, resumable image
+ * transfer. Used by the bridge core and by the agent tests; reaches SPI only through its port. */
+#ifndef FOTA_LINK_MASTER_H
+#define FOTA_LINK_MASTER_H
+
+#include <stdint.h>
+
+#include "fota/link.h"
+
+typedef struct {
+    /* One transaction: NSS low, len bytes out of tx and into rx, NSS high. 0 on success. */
+    int (*transact)(void *ctx, const uint8_t *tx, uint8_t *rx, uint32_t len);
+    /* Let time pass before polling again (the slave is erasing, programming or hashing). */
+    void (*wait_us)(void *ctx, uint32_t us);
+    void *ctx;
+} link_port_t;
+
+typedef enum {
+    LM_OK = 0,
+    LM_ERR_IO,        /* the transaction itself failed (the port said so) */
+    LM_ERR_TIMEOUT,   /* no final answer after the retry budget */
+    LM_ERR_REFUSED,   /* the slave answered with an error result (see status) */
+} lm_err_t;
+
+typedef struct {
+    link_port_t port;
+    uint16_t seq;
+    uint32_t max_tries;     /* transactions spent on one request before LM_ERR_TIMEOUT */
+    uint32_t poll_us;       /* pause between polls while the slave works */
+    link_status_t status;   /* last STATUS received intact */
+    /* Counters for the benchmark and the logs. */
+    uint64_t transactions, wire_bytes, resent, bad_frames;
+} link_master_t;
+
+void lm_init(link_master_t *m, const link_port_t *port);
+
+/* Sends a request and polls until its final answer; LM_OK when the answer is LINK_R_OK. */
+lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint16_t len);
+
+/* One POLL transaction: refreshes m->status. LM_OK when a STATUS arrived intact. After COMMIT
+ * this is what tells the slave its answer was seen, so it may reset. */
+lm_err_t lm_poll(link_master_t *m);
+
+/* Reads len bytes of the image at offset (the bridge streams from its download). 0 on success. */
+typedef int (*lm_read_fn)(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len);
+typedef void (*lm_progress_fn)(void *ctx, uint32_t done, uint32_t total);
+
+/* BEGIN (the slave answers where to resume), then DATA from there, pipelined, until the slave has
+ * programmed every byte, then VERIFY. The caller decides when to COMMIT. */
+lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
+                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
+
+const char *lm_strerror(lm_err_t e);
+
+#endif

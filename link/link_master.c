@@ -1,0 +1,176 @@
+/* Link master: see fota/link_master.h. The answer to a frame arrives in the next transaction, so
+ * every decision below is made on the last STATUS received intact. */
+#include "fota/link_master.h"
+
+#include <string.h>
+
+#include "fota/le.h"
+
+#define TXN_MAX LINK_FRAME_MAX
+
+void lm_init(link_master_t *m, const link_port_t *port)
+{
+    memset(m, 0, sizeof(*m));
+    m->port = *port;
+    m->max_tries = 20000;
+    m->poll_us = 200;
+}
+
+/* One transaction carrying frame (type, seq, payload); decodes what comes back into m->status.
+ * Returns 1 when a STATUS arrived intact, 0 when not, -1 when the port failed. */
+static int exchange(link_master_t *m, uint8_t type, uint16_t seq, const uint8_t *payload, uint16_t len)
+{
+    uint8_t tx[TXN_MAX], rx[TXN_MAX];
+    size_t n = link_encode(tx, sizeof(tx), type, seq, payload, len);
+    if (n < LINK_STATUS_TXN) {
+        memset(tx + n, 0, LINK_STATUS_TXN - n);
+        n = LINK_STATUS_TXN;
+    }
+    if (m->port.transact(m->port.ctx, tx, rx, (uint32_t)n) != 0) {
+        return -1;
+    }
+    m->transactions++;
+    m->wire_bytes += n;
+    link_frame_t f;
+    link_status_t st;
+    if (link_decode(rx, n, &f) != LINK_OK || f.type != LINK_STATUS ||
+        link_status_decode(f.payload, f.len, &st) != LINK_OK) {
+        m->bad_frames++;
+        return 0;
+    }
+    m->status = st;
+    return 1;
+}
+
+lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint16_t len)
+{
+    uint16_t seq = ++m->seq;
+    int send_request = 1;
+    for (uint32_t tries = 0; tries < m->max_tries; tries++) {
+        int r = send_request ? exchange(m, type, seq, payload, len) : exchange(m, LINK_POLL, seq, NULL, 0);
+        if (r < 0) {
+            return LM_ERR_IO;
+        }
+        if (send_request) {
+            send_request = 0; /* its answer comes with the next transaction */
+            continue;
+        }
+        if (r == 0) {
+            send_request = 1; /* the answer was garbled: ask again (requests are idempotent) */
+            m->resent++;
+            continue;
+        }
+        const link_status_t *st = &m->status;
+        if (st->result == LINK_R_BAD_FRAME || st->ack_seq != seq || st->ack_type != type) {
+            send_request = 1; /* our request never arrived intact */
+            m->resent++;
+            continue;
+        }
+        if (st->result == LINK_R_BUSY) {
+            m->port.wait_us(m->port.ctx, m->poll_us);
+            send_request = 1;
+            continue;
+        }
+        if (st->result == LINK_R_PENDING) {
+            m->port.wait_us(m->port.ctx, m->poll_us);
+            continue;
+        }
+        return st->result == LINK_R_OK ? LM_OK : LM_ERR_REFUSED;
+    }
+    return LM_ERR_TIMEOUT;
+}
+
+lm_err_t lm_poll(link_master_t *m)
+{
+    int r = exchange(m, LINK_POLL, m->seq, NULL, 0);
+    return r < 0 ? LM_ERR_IO : r == 0 ? LM_ERR_TIMEOUT : LM_OK;
+}
+
+lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
+                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+{
+    lm_err_t e = lm_request(m, LINK_BEGIN, begin, LINK_BEGIN_SIZE);
+    if (e != LM_OK) {
+        return e;
+    }
+    uint32_t off = m->status.next_offset;
+    if (resumed_from != NULL) {
+        *resumed_from = off;
+    }
+    uint8_t payload[4 + LINK_MAX_DATA];
+    uint32_t stalls = 0, last_done = off;
+    int prev_was_data = 0;
+    for (;;) {
+        const link_status_t *st = &m->status;
+        if (st->state == 5 /* AGENT_ERROR */) {
+            return LM_ERR_REFUSED;
+        }
+        uint32_t done = st->next_offset;
+        if (done == size && st->free_bufs == 2 && off >= size) {
+            break; /* every byte accepted and programmed */
+        }
+        /* Free buffers as far as we know: the frame sent last is not reflected yet. */
+        int credit = (int)st->free_bufs - (prev_was_data ? 1 : 0);
+        int r;
+        if (off < size && credit > 0) {
+            uint32_t n = size - off < LINK_MAX_DATA ? size - off : LINK_MAX_DATA;
+            le_put32(payload, off);
+            if (read(rctx, off, payload + 4, n) != 0) {
+                return LM_ERR_IO;
+            }
+            uint16_t seq = ++m->seq;
+            r = exchange(m, LINK_DATA, seq, payload, (uint16_t)(4 + n));
+            prev_was_data = 1;
+            off += n;
+        } else {
+            if (off >= size || credit <= 0) {
+                m->port.wait_us(m->port.ctx, m->poll_us);
+            }
+            r = exchange(m, LINK_POLL, m->seq, NULL, 0);
+            prev_was_data = 0;
+        }
+        if (r < 0) {
+            return LM_ERR_IO;
+        }
+        if (r == 0) {
+            continue;
+        }
+        /* Go back to what the slave expects when it refused a chunk, or missed one. */
+        if (st->result == LINK_R_BAD_OFFSET || st->result == LINK_R_BUSY ||
+            (st->result == LINK_R_BAD_FRAME && st->next_offset < off)) {
+            if (st->next_offset < off) {
+                m->resent += (off - st->next_offset + LINK_MAX_DATA - 1) / LINK_MAX_DATA;
+                off = st->next_offset;
+            }
+        } else if (st->result != LINK_R_OK && st->result != LINK_R_PENDING && st->ack_type == LINK_DATA) {
+            return LM_ERR_REFUSED;
+        }
+        if (st->next_offset != last_done) {
+            last_done = st->next_offset;
+            stalls = 0;
+            if (progress != NULL) {
+                progress(pctx, last_done, size);
+            }
+        } else if (++stalls > m->max_tries) {
+            return LM_ERR_TIMEOUT;
+        } else if (off > st->next_offset && stalls % 64 == 0) {
+            off = st->next_offset; /* answers lost: resend from what the slave has */
+        }
+    }
+    return lm_request(m, LINK_VERIFY, NULL, 0);
+}
+
+const char *lm_strerror(lm_err_t e)
+{
+    switch (e) {
+    case LM_OK:
+        return "ok";
+    case LM_ERR_IO:
+        return "SPI transaction failed";
+    case LM_ERR_TIMEOUT:
+        return "no answer from the device";
+    case LM_ERR_REFUSED:
+        return "refused by the device";
+    }
+    return "unknown link master error";
+}

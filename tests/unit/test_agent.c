@@ -1,0 +1,280 @@
+/* The OTA agent with the link master, in one process over the simulated flash: a complete update
+ * that boots on trial and confirms; corrupted, dropped and duplicated transactions; power cuts in
+ * the middle of a transfer followed by a resume; and every image the agent must refuse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "device_fixture.h"
+#include "fota/agent.h"
+#include "fota/link_master.h"
+
+static uint8_t *img_a, *img_b, *img_b_other, *img_b_sec1, *img_a_for_b;
+static size_t len_a, len_b, len_b_other, len_b_sec1, len_a_for_b;
+
+typedef struct {
+    device_t dev;
+    agent_t agent;
+    int resets;
+    /* Fault injection, per transaction, in thousandths. */
+    uint32_t rng, corrupt_tx, corrupt_rx, drop, dup;
+    uint64_t faults;
+} rig_t;
+
+static void rig_reset(void *ctx)
+{
+    ((rig_t *)ctx)->resets++;
+}
+
+static void rig_agent(rig_t *r)
+{
+    agent_config_t cfg = {.flash = &r->dev.port.flash,
+                          .pubkey = fx_pub,
+                          .running = LAYOUT_BANK_A,
+                          .boot_version = {1, 0, 0, 0},
+                          .app_version = {1, 0, 0, 0},
+                          .reset = rig_reset,
+                          .ctx = r};
+    agent_init(&r->agent, &cfg);
+}
+
+static int chance(rig_t *r, uint32_t per_mille)
+{
+    return per_mille && test_rand(&r->rng) % 1000 < per_mille;
+}
+
+static int rig_transact(void *ctx, const uint8_t *tx, uint8_t *rx, uint32_t len)
+{
+    rig_t *r = ctx;
+    uint8_t out[LINK_FRAME_MAX];
+    memcpy(out, tx, len);
+    memset(rx, 0, len);
+    memcpy(rx, agent_tx(&r->agent), len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
+    if (chance(r, r->corrupt_rx)) {
+        rx[test_rand(&r->rng) % LINK_STATUS_TXN] ^= (uint8_t)(1u << (test_rand(&r->rng) % 8));
+        r->faults++;
+    }
+    if (chance(r, r->drop)) {
+        r->faults++; /* the slave never saw it */
+    } else {
+        if (chance(r, r->corrupt_tx)) {
+            out[test_rand(&r->rng) % len] ^= (uint8_t)(1u << (test_rand(&r->rng) % 8));
+            r->faults++;
+        }
+        agent_on_transaction(&r->agent, out, len);
+        if (chance(r, r->dup)) {
+            agent_on_transaction(&r->agent, out, len);
+            r->faults++;
+        }
+    }
+    agent_poll(&r->agent); /* the application's main loop runs between transactions */
+    return 0;
+}
+
+static void rig_wait(void *ctx, uint32_t us)
+{
+    (void)us;
+    agent_poll(&((rig_t *)ctx)->agent);
+}
+
+typedef struct {
+    const uint8_t *img;
+} src_t;
+
+static int src_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    memcpy(buf, ((src_t *)ctx)->img + off, len);
+    return 0;
+}
+
+static void begin_payload(uint8_t out[LINK_BEGIN_SIZE], const uint8_t *img, size_t len, layout_bank_t bank)
+{
+    le_put32(out, (uint32_t)len);
+    crypto_sha256(img, len, out + 4);
+    out[36] = (uint8_t)bank;
+    memcpy(out + 37, img, IMG_HEADER_FIELDS_SIZE);
+}
+
+static rig_t *rig_new(void)
+{
+    rig_t *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    fx_device_init(&r->dev);
+    fx_place(&r->dev, LAYOUT_BANK_A, img_a, len_a);
+    meta_state_t s = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE};
+    fx_meta(&r->dev, &s);
+    r->rng = 1;
+    rig_agent(r);
+    return r;
+}
+
+static void rig_free(rig_t *r)
+{
+    fx_device_free(&r->dev);
+    free(r);
+}
+
+static lm_err_t send(rig_t *r, link_master_t *m, const uint8_t *img, size_t len, layout_bank_t bank, uint32_t *from)
+{
+    link_port_t port = {rig_transact, rig_wait, r};
+    lm_init(m, &port);
+    uint8_t begin[LINK_BEGIN_SIZE];
+    begin_payload(begin, img, len, bank);
+    src_t src = {img};
+    return lm_send_image(m, begin, (uint32_t)len, src_read, &src, NULL, NULL, from);
+}
+
+static void test_agent_update_boots_on_trial_and_confirms(void **state)
+{
+    (void)state;
+    rig_t *r = rig_new();
+    link_master_t m;
+    uint32_t from = 99;
+    assert_int_equal(send(r, &m, img_b, len_b, LAYOUT_BANK_B, &from), LM_OK);
+    assert_int_equal(from, 0);
+    assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_b, len_b);
+    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_OK);
+    assert_int_equal(lm_poll(&m), LM_OK); /* the master has seen the answer: the device resets */
+    assert_int_equal(r->resets, 1);
+    /* The bootloader now runs B on trial; B confirms itself. */
+    boot_decision_t d;
+    boot_decide(&r->dev.port, fx_pub, &d);
+    assert_int_equal(d.bank, LAYOUT_BANK_B);
+    assert_int_equal(d.path, BOOT_PATH_TRIAL);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+    assert_int_equal(meta_confirm(&log, LAYOUT_BANK_B, 0), META_OK);
+    boot_decide(&r->dev.port, fx_pub, &d);
+    assert_int_equal(d.bank, LAYOUT_BANK_B);
+    assert_int_equal(d.path, BOOT_PATH_NORMAL);
+    print_message("      256 KiB-bank update of %zu bytes: %llu transactions, %llu bytes on the wire, agent RAM %zu bytes\n",
+                  len_b, (unsigned long long)m.transactions, (unsigned long long)m.wire_bytes, sizeof(agent_t));
+    rig_free(r);
+}
+
+static void test_agent_survives_corrupt_dropped_and_duplicated_transactions(void **state)
+{
+    (void)state;
+    for (uint32_t seed = 1; seed <= 8; seed++) {
+        rig_t *r = rig_new();
+        r->rng = seed * 7919;
+        r->corrupt_tx = r->corrupt_rx = r->drop = r->dup = 30; /* 3% each */
+        link_master_t m;
+        assert_int_equal(send(r, &m, img_b, len_b, LAYOUT_BANK_B, NULL), LM_OK);
+        assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_b, len_b);
+        assert_true(r->faults > 0);
+        if (seed == 1) {
+            print_message("      seed %u: %llu faults injected, %llu transactions, %llu resent\n", seed,
+                          (unsigned long long)r->faults, (unsigned long long)m.transactions,
+                          (unsigned long long)m.resent);
+        }
+        rig_free(r);
+    }
+}
+
+static void test_agent_resumes_after_power_cut_mid_transfer(void **state)
+{
+    (void)state;
+    uint32_t seed = 4242;
+    int resumed = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        rig_t *r = rig_new();
+        link_master_t m;
+        jmp_buf env;
+        uint64_t cut = 2 + test_rand(&seed) % (len_b / 4 + 40);
+        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
+        int was_cut = setjmp(env);
+        if (!was_cut) {
+            (void)send(r, &m, img_b, len_b, LAYOUT_BANK_B, NULL);
+        }
+        flash_sim_disarm(&r->dev.sim);
+        /* Power comes back: the bootloader still boots A; then the agent starts again. */
+        boot_decision_t d;
+        boot_decide(&r->dev.port, fx_pub, &d);
+        assert_int_equal(d.bank, LAYOUT_BANK_A);
+        rig_agent(r);
+        uint32_t from = 0;
+        assert_int_equal(send(r, &m, img_b, len_b, LAYOUT_BANK_B, &from), LM_OK);
+        resumed += from > 0;
+        assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_b, len_b);
+        rig_free(r);
+    }
+    print_message("      30 power cuts mid-transfer, %d resumed past offset 0, all bit-exact\n", resumed);
+    assert_true(resumed > 0);
+}
+
+static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t device_counter, link_result_t want,
+                    int at_verify)
+{
+    rig_t *r = rig_new();
+    if (device_counter) {
+        meta_state_t s = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE, .security_counter = device_counter};
+        fx_meta(&r->dev, &s);
+        rig_agent(r);
+    }
+    uint8_t bank_a_before[4096];
+    memcpy(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
+    link_master_t m;
+    assert_int_equal(send(r, &m, img, len, bank, NULL), LM_ERR_REFUSED);
+    assert_int_equal(m.status.result, want);
+    assert_int_equal(r->agent.state, AGENT_ERROR);
+    if (!at_verify) {
+        assert_int_equal(m.status.ack_type, LINK_BEGIN);
+    }
+    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_REFUSED); /* nothing to stage */
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+    assert_memory_equal(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
+    rig_free(r);
+}
+
+static void test_agent_refuses_bad_images_and_stages_nothing(void **state)
+{
+    (void)state;
+    refused(img_b_other, len_b_other, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1); /* another key */
+    refused(img_a, len_a, LAYOUT_BANK_A, 0, LINK_R_WRONG_BANK, 0);            /* the running bank */
+    refused(img_a_for_b, len_a_for_b, LAYOUT_BANK_B, 0, LINK_R_WRONG_BANK, 0); /* linked for A */
+    refused(img_b_sec1, len_b_sec1, LAYOUT_BANK_B, 5, LINK_R_ROLLBACK, 0);     /* counter 1 < 5 */
+    /* A corrupted byte in the image sent: the hash check before staging catches it. */
+    uint8_t *bad = malloc(len_b);
+    memcpy(bad, img_b, len_b);
+    bad[len_b / 2] ^= 0x20;
+    refused(bad, len_b, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1);
+    free(bad);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (fx_setup_keys() != 0) {
+        return -1;
+    }
+    img_a = fx_image(fx_key, LAYOUT_BANK_A, 1, 0, 20000, &len_a);
+    img_b = fx_image(fx_key, LAYOUT_BANK_B, 2, 0, 150000, &len_b); /* spans both sectors of bank B */
+    img_b_other = fx_image(fx_other, LAYOUT_BANK_B, 2, 0, 30000, &len_b_other);
+    img_b_sec1 = fx_image(fx_key, LAYOUT_BANK_B, 2, 1, 30000, &len_b_sec1);
+    img_a_for_b = fx_image(fx_key, LAYOUT_BANK_A, 2, 0, 30000, &len_a_for_b);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(img_a), free(img_b), free(img_b_other), free(img_b_sec1), free(img_a_for_b);
+    fx_teardown_keys();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_agent_update_boots_on_trial_and_confirms),
+        cmocka_unit_test(test_agent_survives_corrupt_dropped_and_duplicated_transactions),
+        cmocka_unit_test(test_agent_resumes_after_power_cut_mid_transfer),
+        cmocka_unit_test(test_agent_refuses_bad_images_and_stages_nothing),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
