@@ -14,6 +14,7 @@ void lm_init(link_master_t *m, const link_port_t *port)
     m->port = *port;
     m->max_tries = 20000;
     m->poll_us = 200;
+    m->erase_poll_us = 10000;
 }
 
 /* One transaction carrying frame (type, seq, payload); decodes what comes back into m->status.
@@ -72,7 +73,8 @@ lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint
             continue;
         }
         if (st->result == LINK_R_PENDING) {
-            m->port.wait_us(m->port.ctx, m->poll_us);
+            /* A sector erase takes up to a second or two: no point asking every poll interval. */
+            m->port.wait_us(m->port.ctx, st->state == 1 /* erasing */ ? m->erase_poll_us : m->poll_us);
             continue;
         }
         return st->result == LINK_R_OK ? LM_OK : LM_ERR_REFUSED;
@@ -99,7 +101,7 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
     }
     uint8_t payload[4 + LINK_MAX_DATA];
     uint32_t stalls = 0, last_done = off;
-    int prev_was_data = 0;
+    uint16_t lost_upto = m->seq; /* DATA frames up to this seq are answered or given up for lost */
     for (;;) {
         const link_status_t *st = &m->status;
         if (st->state == 5 /* AGENT_ERROR */) {
@@ -109,8 +111,10 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
         if (done == size && st->free_bufs == 2 && off >= size) {
             break; /* every byte accepted and programmed */
         }
-        /* Free buffers as far as we know: the frame sent last is not reflected yet. */
-        int credit = (int)st->free_bufs - (prev_was_data ? 1 : 0);
+        /* Free buffers as far as we know: DATA frames are numbered one by one, so those sent after
+         * the request this STATUS answers are still in flight. */
+        uint16_t answered = (int16_t)(st->ack_seq - lost_upto) > 0 ? st->ack_seq : lost_upto;
+        int credit = (int)st->free_bufs - (int)(uint16_t)(m->seq - answered);
         int r;
         if (off < size && credit > 0) {
             uint32_t n = size - off < LINK_MAX_DATA ? size - off : LINK_MAX_DATA;
@@ -120,14 +124,12 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             }
             uint16_t seq = ++m->seq;
             r = exchange(m, LINK_DATA, seq, payload, (uint16_t)(4 + n));
-            prev_was_data = 1;
             off += n;
         } else {
             if (off >= size || credit <= 0) {
                 m->port.wait_us(m->port.ctx, m->poll_us);
             }
             r = exchange(m, LINK_POLL, m->seq, NULL, 0);
-            prev_was_data = 0;
         }
         if (r < 0) {
             return LM_ERR_IO;
@@ -136,8 +138,8 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             continue;
         }
         /* Go back to what the slave expects when it refused a chunk, or missed one. */
-        if (st->result == LINK_R_BAD_OFFSET || st->result == LINK_R_BUSY ||
-            (st->result == LINK_R_BAD_FRAME && st->next_offset < off)) {
+        if (st->result == LINK_R_BAD_OFFSET || st->result == LINK_R_BUSY || st->result == LINK_R_BAD_FRAME) {
+            /* Refused for room or order, or garbled on the way: transient, never fatal. */
             if (st->next_offset < off) {
                 m->resent += (off - st->next_offset + LINK_MAX_DATA - 1) / LINK_MAX_DATA;
                 off = st->next_offset;
@@ -153,8 +155,11 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             }
         } else if (++stalls > m->max_tries) {
             return LM_ERR_TIMEOUT;
-        } else if (off > st->next_offset && stalls % 64 == 0) {
-            off = st->next_offset; /* answers lost: resend from what the slave has */
+        } else if (stalls % 64 == 0) {
+            /* No progress for a while: frames or their answers were lost. Resend from what the
+             * slave has, and stop waiting for answers that will not come. */
+            off = st->next_offset;
+            lost_upto = m->seq;
         }
     }
     return lm_request(m, LINK_VERIFY, NULL, 0);

@@ -27,6 +27,7 @@ typedef struct {
     uint16_t seq;
     uint32_t max_tries;     /* transactions spent on one request before LM_ERR_TIMEOUT */
     uint32_t poll_us;       /* pause between polls while the slave works */
+    uint32_t erase_poll_us; /* the same while it erases */
     link_status_t status;   /* last STATUS received intact */
     /* Counters for the benchmark and the logs. */
     uint64_t transactions, wire_bytes, resent, bad_frames;

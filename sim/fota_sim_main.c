@@ -1,0 +1,420 @@
+/* fota-sim: the host twin of the STM32F407. The real bootloader core and OTA agent run over a
+ * simulated F407 flash kept in a file (mmap'd, so kill -9 is a real power cut); the SPI slave and
+ * the reset line are a Unix socket (fota/simsock.h). Device time is kept with the datasheet's
+ * flash timings and a configurable SPI clock; what the device would print on USART1 goes to
+ * standard output, prefixed "usart: ", and LED changes as "led: ".
+ *
+ * Usage: fota-sim --flash FILE --socket PATH --pubkey KEY.pem [--init FLASH.bin] [--spi-hz N]
+ *                 [--no-confirm] [--quiet]
+ * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable flash file or key, 4 socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/agent.h"
+#include "fota/boot.h"
+#include "fota/flash_sim.h"
+#include "fota/le.h"
+#include "fota/simsock.h"
+
+/* CPU time the model charges for work that is not flash: hashing (SHA-256 on a Cortex-M4 at
+ * 168 MHz, about 30 cycles per byte, twice over: image hash and whole-file hash) and the ECDSA
+ * check at the end of a verification. Estimates, stated in docs/PERFORMANCE.md. */
+#define CPU_NS_PER_HASHED_BYTE 360u
+#define CPU_ECDSA_US 150000u
+#define CS_GAP_US 2u /* NSS high to NSS low between transactions */
+
+typedef struct {
+    flash_sim_t sim;
+    flash_port_t flash;
+    boot_port_t boot;
+    agent_t agent;
+    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
+    int running;         /* the application (and its agent) is running */
+    int reset_request;
+    int confirm;         /* the application confirms itself after its self-test */
+    int quiet;
+    uint32_t spi_hz;
+    /* Time, microseconds. */
+    uint64_t now, cpu_free_at;
+    uint64_t spi_us, wait_us, cpu_us, idle_us;
+    uint64_t transactions, wire_bytes;
+    /* What the master sees while the main loop is inside a step: the STATUS from before it.
+     * A step's results become visible only when its flash operation would have finished. */
+    uint8_t shown[LINK_STATUS_TXN];
+} device_t;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void say(device_t *d, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(device_t *d, const char *prefix, const char *fmt, ...)
+{
+    (void)d;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s", prefix);
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+}
+
+static void p_log(void *ctx, const char *line)
+{
+    say(ctx, "usart: ", "%s", line);
+}
+
+static void p_led(void *ctx, boot_led_t led, int on)
+{
+    device_t *d = ctx;
+    static const char *names[] = {"red", "green", "orange", "blue"};
+    if (!d->quiet) {
+        say(d, "led: ", "%s %s", names[led], on ? "on" : "off");
+    }
+}
+
+static void p_watchdog(void *ctx)
+{
+    say(ctx, "sim: ", "independent watchdog started");
+}
+
+static boot_reset_t p_reset_cause(void *ctx)
+{
+    (void)ctx;
+    return BOOT_RESET_PIN;
+}
+
+static void p_jump(void *ctx, uint32_t vt)
+{
+    device_t *d = ctx;
+    (void)vt;
+    d->running = 1;
+}
+
+static void p_halt(void *ctx)
+{
+    device_t *d = ctx;
+    d->running = 0;
+    say(d, "usart: ", "boot: halted: fast red blink");
+}
+
+static void agent_reset(void *ctx)
+{
+    ((device_t *)ctx)->reset_request = 1;
+}
+
+static int read_bank(void *rctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    device_t *d = rctx;
+    return flash_read(&d->flash, layout_bank_base(d->agent.cfg.running) + off, buf, len) == FLASH_OK ? 0 : -1;
+}
+
+/* Reset: the bootloader decides; the application it jumps to checks itself, confirms itself,
+ * and starts the agent, as app/app_main.c does on the board. */
+static void reboot(device_t *d)
+{
+    d->running = 0;
+    d->reset_request = 0;
+    boot_decision_t dec;
+    boot_run(&d->boot, d->pub, &dec);
+    if (!d->running) {
+        return;
+    }
+    layout_bank_t bank = dec.bank;
+    agent_config_t cfg = {.flash = &d->flash,
+                          .pubkey = d->pub,
+                          .running = bank,
+                          .boot_version = {1, 0, 0, 0},
+                          .app_version = dec.hdr.version,
+                          .reset = agent_reset,
+                          .ctx = d};
+    d->agent.cfg.running = bank;
+    img_policy_t pol = {.pubkey = d->pub, .min_security_counter = 0, .bank = bank};
+    img_header_t hdr;
+    img_err_t e = img_verify_read(read_bank, d, LAYOUT_BANK_SIZE, &pol, &hdr);
+    if (e != IMG_OK) {
+        say(d, "usart: ", "app: self-test failed: %s", img_strerror(e));
+        d->running = 0;
+        return;
+    }
+    say(d, "usart: ", "app: v%u.%u.%u running from bank %c", hdr.version.major, hdr.version.minor, hdr.version.patch,
+        layout_bank_letter(bank));
+    if (d->confirm) {
+        meta_log_t log;
+        meta_err_t me = meta_log_open(&log, &d->flash);
+        int was_trial = me == META_OK && log.state.trial_bank == bank;
+        if (me == META_OK) {
+            me = meta_confirm(&log, bank, hdr.security_counter);
+        }
+        if (me == META_OK) {
+            say(d, "usart: ", "%s", was_trial ? "app: confirmed (trial over)" : "app: confirmed");
+        } else {
+            say(d, "usart: ", "app: could not confirm: %s", meta_strerror(me));
+        }
+    }
+    agent_init(&d->agent, &cfg);
+    if (!d->quiet) {
+        say(d, "led: ", "%s blinking", bank == LAYOUT_BANK_A ? "green" : "orange");
+    }
+}
+
+/* Runs the application's main loop until device time t: each agent step starts when the CPU is
+ * free and lasts as long as its flash operation (plus the modelled CPU work). */
+static void run_until(device_t *d, uint64_t t)
+{
+    while (d->running && !d->reset_request && d->cpu_free_at <= t) {
+        uint64_t start = d->cpu_free_at > d->now ? d->cpu_free_at : d->now;
+        uint64_t flash_before = d->sim.time_us;
+        memcpy(d->shown, agent_tx(&d->agent), sizeof(d->shown));
+        uint32_t verified_before = d->agent.verified;
+        int more = agent_poll(&d->agent);
+        uint64_t cost = d->sim.time_us - flash_before;
+        if (d->agent.verified > verified_before) {
+            uint64_t cpu = (uint64_t)(d->agent.verified - verified_before) * CPU_NS_PER_HASHED_BYTE / 1000u;
+            if (d->agent.verified == d->agent.size && d->agent.state != AGENT_VERIFYING) {
+                cpu += CPU_ECDSA_US;
+            }
+            cost += cpu;
+            d->cpu_us += cpu;
+        }
+        if (cost == 0) {
+            cost = 1;
+        }
+        d->cpu_free_at = start + cost;
+        if (!more) {
+            break;
+        }
+    }
+    if (d->cpu_free_at < t && !(d->running && d->agent.pending)) {
+        d->idle_us += t - (d->cpu_free_at > d->now ? d->cpu_free_at : d->now);
+    }
+    d->now = t;
+    if (d->reset_request) {
+        say(d, "sim: ", "reset requested by the application");
+        reboot(d);
+        d->cpu_free_at = d->now;
+    }
+}
+
+static void handle(device_t *d, int fd)
+{
+    static uint8_t buf[SIMSOCK_MAX], out[SIMSOCK_MAX];
+    for (;;) {
+        uint8_t kind;
+        uint32_t len;
+        int r = simsock_recv(fd, &kind, buf, sizeof(buf), &len);
+        if (r != 0 || stop) {
+            return;
+        }
+        if (kind == 'T') {
+            /* The slave's bytes were loaded before NSS fell; the frame is handled when it rises. */
+            memset(out, 0, len);
+            if (d->running) {
+                const uint8_t *tx = d->cpu_free_at > d->now ? d->shown : agent_tx(&d->agent);
+                memcpy(out, tx, len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
+            }
+            uint64_t wire = ((uint64_t)len * 8u * 1000000u + d->spi_hz - 1) / d->spi_hz + CS_GAP_US;
+            d->spi_us += wire;
+            d->transactions++;
+            d->wire_bytes += len;
+            run_until(d, d->now + wire);
+            if (d->running) {
+                agent_on_transaction(&d->agent, buf, len);
+            }
+            run_until(d, d->now); /* a COMMIT may have asked for a reset */
+            if (simsock_send(fd, 'T', out, len) != 0) {
+                return;
+            }
+        } else if (kind == 'W' && len == 4) {
+            uint32_t us = le_get32(buf);
+            d->wait_us += us;
+            run_until(d, d->now + us);
+            uint8_t t[8];
+            le_put32(t, (uint32_t)d->now);
+            le_put32(t + 4, (uint32_t)(d->now >> 32));
+            if (simsock_send(fd, 'W', t, 8) != 0) {
+                return;
+            }
+        } else if (kind == 'R') {
+            say(d, "sim: ", "NRST pulsed");
+            d->cpu_free_at = d->now;
+            reboot(d);
+            if (simsock_send(fd, 'R', NULL, 0) != 0) {
+                return;
+            }
+        } else if (kind == 'S') {
+            int n = snprintf((char *)out, sizeof(out),
+                             "device_us=%llu erase_us=%llu program_us=%llu spi_us=%llu wait_us=%llu cpu_us=%llu "
+                             "transactions=%llu wire_bytes=%llu erases=%llu",
+                             (unsigned long long)(d->cpu_free_at > d->now ? d->cpu_free_at : d->now),
+                             (unsigned long long)d->sim.erase_us,
+                             (unsigned long long)d->sim.program_us, (unsigned long long)d->spi_us,
+                             (unsigned long long)d->wait_us, (unsigned long long)d->cpu_us,
+                             (unsigned long long)d->transactions, (unsigned long long)d->wire_bytes,
+                             (unsigned long long)d->sim.ops);
+            if (simsock_send(fd, 'S', out, (uint32_t)n) != 0) {
+                return;
+            }
+        } else {
+            fprintf(stderr, "fota-sim: unknown message kind 0x%02x (len %u): closing the connection\n", kind, len);
+            return;
+        }
+    }
+}
+
+static const char usage[] =
+    "Usage: fota-sim --flash FILE --socket PATH --pubkey KEY.pem [--init FLASH.bin] [--spi-hz N]\n"
+    "                [--no-confirm] [--quiet]\n"
+    "  --flash FILE     the device's 1 MiB flash, kept in this file (created erased if missing)\n"
+    "  --init FILE      copy this 1 MiB image (from `fota compose`) into the flash first\n"
+    "  --socket PATH    Unix socket for the SPI bus and the reset line\n"
+    "  --pubkey FILE    the key the bootloader trusts\n"
+    "  --spi-hz N       SPI clock for device time (default 8000000)\n"
+    "  --no-confirm     the application never confirms itself (trial images get reverted)\n"
+    "  --quiet          no LED lines\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"flash", required_argument, 0, 'f'},   {"init", required_argument, 0, 'i'},
+                                         {"socket", required_argument, 0, 's'},  {"pubkey", required_argument, 0, 'p'},
+                                         {"spi-hz", required_argument, 0, 'z'},  {"no-confirm", no_argument, 0, 'n'},
+                                         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *flash_path = NULL, *init = NULL, *sock = NULL, *key = NULL;
+    static device_t d;
+    d.spi_hz = 8000000;
+    d.confirm = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            flash_path = optarg;
+            break;
+        case 'i':
+            init = optarg;
+            break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'p':
+            key = optarg;
+            break;
+        case 'z':
+            if (fota_parse_u32(optarg, &d.spi_hz) != 0 || d.spi_hz < 1000 || d.spi_hz > 50000000) {
+                fprintf(stderr, "fota-sim: --spi-hz '%s' is not a clock from 1000 to 50000000 Hz\n", optarg);
+                return 2;
+            }
+            break;
+        case 'n':
+            d.confirm = 0;
+            break;
+        case 'q':
+            d.quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (flash_path == NULL || sock == NULL || key == NULL || optind != argc) {
+        fprintf(stderr, "fota-sim: --flash, --socket and --pubkey are required\n%s", usage);
+        return 2;
+    }
+    if (fota_load_pubkey(key, d.pub) != 0) {
+        return 3;
+    }
+    int fd = open(flash_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "fota-sim: cannot open flash file '%s': %s\n", flash_path, strerror(errno));
+        return 3;
+    }
+    int fresh = st.st_size == 0;
+    if (fresh && ftruncate(fd, LAYOUT_FLASH_SIZE) != 0) {
+        fprintf(stderr, "fota-sim: cannot size '%s': %s\n", flash_path, strerror(errno));
+        return 3;
+    }
+    if (!fresh && st.st_size != LAYOUT_FLASH_SIZE) {
+        fprintf(stderr, "fota-sim: '%s' is %lld bytes, not a %u-byte flash image\n", flash_path,
+                (long long)st.st_size, (unsigned)LAYOUT_FLASH_SIZE);
+        return 3;
+    }
+    uint8_t *mem = mmap(NULL, LAYOUT_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+        fprintf(stderr, "fota-sim: cannot map '%s': %s\n", flash_path, strerror(errno));
+        return 3;
+    }
+    if (fresh) {
+        memset(mem, 0xFF, LAYOUT_FLASH_SIZE);
+    }
+    if (init != NULL) {
+        uint8_t *img;
+        size_t len;
+        if (fota_read_file(init, LAYOUT_FLASH_SIZE, &img, &len) != 0) {
+            return 3;
+        }
+        if (len != LAYOUT_FLASH_SIZE) {
+            fprintf(stderr, "fota-sim: --init '%s' is %zu bytes, not a whole %u-byte flash image\n", init, len,
+                    (unsigned)LAYOUT_FLASH_SIZE);
+            free(img);
+            return 3;
+        }
+        memcpy(mem, img, len);
+        free(img);
+    }
+    flash_sim_init(&d.sim, mem);
+    d.flash = flash_sim_port(&d.sim);
+    d.boot = (boot_port_t){d.flash, p_log, p_led, p_watchdog, p_reset_cause, p_jump, p_halt, &d};
+    d.agent.cfg.running = LAYOUT_BANK_NONE;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int lfd = simsock_listen(sock);
+    if (lfd < 0) {
+        fprintf(stderr, "fota-sim: cannot listen on '%s': %s\n", sock, strerror(errno));
+        return 4;
+    }
+    say(&d, "sim: ", "power on; SPI slave on %s, %u Hz", sock, (unsigned)d.spi_hz);
+    reboot(&d);
+    while (!stop) {
+        int cfd = accept(lfd, NULL, NULL);
+        if (cfd < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        handle(&d, cfd);
+        close(cfd);
+    }
+    close(lfd);
+    unlink(sock);
+    munmap(mem, LAYOUT_FLASH_SIZE);
+    close(fd);
+    say(&d, "sim: ", "stopped");
+    return 0;
+}

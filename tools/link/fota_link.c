@@ -1,0 +1,234 @@
+/* fota-link: a small SPI link master for the simulator (the bridge in issue 5 uses the same
+ * link_master core). Talks to fota-sim over its socket.
+ * Exit status: 0 ok, 1 refused by the device, 2 usage, 3 bad input file, 4 link failure. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/le.h"
+#include "fota/link_master.h"
+#include "fota/simsock.h"
+
+static const char usage[] =
+    "Usage: fota-link --socket PATH COMMAND\n"
+    "Commands:\n"
+    "  info                 device info: versions, running bank, agent state\n"
+    "  state                boot metadata: boot bank, trial bank, attempts, security counter\n"
+    "  reset                pulse NRST\n"
+    "  stats                the simulator's counters\n"
+    "  update IMAGE [--no-commit] [--bench]\n"
+    "                       send a signed image to the inactive bank (resuming where the device\n"
+    "                       stands), verify it, stage it and reset; --bench prints the figures\n"
+    "Exit status: 0 ok, 1 refused by the device, 2 usage, 3 bad input, 4 link failure.\n";
+
+typedef struct {
+    const uint8_t *img;
+} src_t;
+
+static int src_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    memcpy(buf, ((src_t *)ctx)->img + off, len);
+    return 0;
+}
+
+static void progress(void *ctx, uint32_t done, uint32_t total)
+{
+    (void)ctx;
+    if (isatty(STDERR_FILENO)) {
+        fprintf(stderr, "\rtransfer: %3u%% (%u of %u bytes)", (unsigned)((uint64_t)done * 100 / total), done, total);
+    } else if (done == total || done % (64 * 1024) < LINK_MAX_DATA) {
+        fprintf(stderr, "transfer: %3u%% (%u of %u bytes)\n", (unsigned)((uint64_t)done * 100 / total), done,
+                total);
+    }
+}
+
+static int stats(int fd, char *out, size_t cap)
+{
+    uint8_t kind;
+    uint32_t n;
+    if (simsock_send(fd, 'S', NULL, 0) != 0 || simsock_recv(fd, &kind, out, (uint32_t)cap - 1, &n) != 0) {
+        return -1;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static unsigned long long stat_get(const char *s, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "%s=", key);
+    const char *p = strstr(s, pat);
+    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+static int refused(const link_master_t *m, const char *what)
+{
+    fprintf(stderr, "fota-link: %s refused by the device: %s (detail %u)\n", what,
+            link_result_name((link_result_t)m->status.result), (unsigned)m->status.detail);
+    return 1;
+}
+
+static int do_update(int fd, link_master_t *m, const char *path, int commit, int bench)
+{
+    uint8_t *img;
+    size_t len;
+    if (fota_read_file(path, LAYOUT_BANK_SIZE, &img, &len) != 0) {
+        return 3;
+    }
+    img_header_t h;
+    if (len < IMG_HEADER_FIELDS_SIZE || img_header_decode(img, &h) != IMG_OK || img_total_size(&h) != len) {
+        fprintf(stderr, "fota-link: '%s' is not a whole signed image (see fota inspect)\n", path);
+        free(img);
+        return 3;
+    }
+    char before[512], after[512];
+    if (bench && stats(fd, before, sizeof(before)) != 0) {
+        free(img);
+        return 4;
+    }
+    uint8_t begin[LINK_BEGIN_SIZE];
+    le_put32(begin, (uint32_t)len);
+    crypto_sha256(img, len, begin + 4);
+    begin[36] = h.bank;
+    memcpy(begin + 37, img, IMG_HEADER_FIELDS_SIZE);
+    src_t src = {img};
+    uint32_t from = 0;
+    lm_err_t e = lm_send_image(m, begin, (uint32_t)len, src_read, &src, progress, NULL, &from);
+    if (isatty(STDERR_FILENO)) {
+        fputc('\n', stderr);
+    }
+    int rc = 0;
+    if (e == LM_ERR_REFUSED) {
+        rc = refused(m, "image");
+    } else if (e != LM_OK) {
+        fprintf(stderr, "fota-link: transfer failed: %s\n", lm_strerror(e));
+        rc = 4;
+    }
+    if (rc == 0) {
+        printf("sent %s to bank %c: %zu bytes, started at offset %u, verified by the device\n", path,
+               layout_bank_letter((layout_bank_t)h.bank), len, (unsigned)from);
+    }
+    if (rc == 0 && bench) {
+        if (stats(fd, after, sizeof(after)) != 0) {
+            free(img);
+            return 4;
+        }
+        double dev = (double)(stat_get(after, "device_us") - stat_get(before, "device_us")) / 1e6;
+        double er = (double)(stat_get(after, "erase_us") - stat_get(before, "erase_us")) / 1e6;
+        double pr = (double)(stat_get(after, "program_us") - stat_get(before, "program_us")) / 1e6;
+        double spi = (double)(stat_get(after, "spi_us") - stat_get(before, "spi_us")) / 1e6;
+        double wt = (double)(stat_get(after, "wait_us") - stat_get(before, "wait_us")) / 1e6;
+        double cpu = (double)(stat_get(after, "cpu_us") - stat_get(before, "cpu_us")) / 1e6;
+        unsigned long long txn = stat_get(after, "transactions") - stat_get(before, "transactions");
+        unsigned long long wire = stat_get(after, "wire_bytes") - stat_get(before, "wire_bytes");
+        /* The floor: erase the sectors the image spans and program it, x32. */
+        uint32_t base = layout_bank_base((layout_bank_t)h.bank);
+        double bound_erase = 0;
+        for (int s = layout_sector_of(base); s <= layout_sector_of(base + (uint32_t)len - 1); s++) {
+            bound_erase += layout_sectors[s].size == 0x20000 ? 1.0 : layout_sectors[s].size == 0x10000 ? 0.55 : 0.25;
+        }
+        double bound = bound_erase + (double)((len + 3) / 4) * 16e-6;
+        printf("benchmark: image %zu bytes (%.1f KiB)\n", len, len / 1024.0);
+        printf("  simulated device time  %8.3f s\n", dev);
+        printf("    flash erase          %8.3f s\n", er);
+        printf("    flash program        %8.3f s\n", pr);
+        printf("    SPI transfer         %8.3f s (on the wire; overlaps flash work)\n", spi);
+        printf("    master waiting       %8.3f s (polls while the device works)\n", wt);
+        printf("    CPU (hash, ECDSA)    %8.3f s (modelled)\n", cpu);
+        printf("  bytes on the wire      %8llu (%.3f per image byte)\n", wire, (double)wire / (double)len);
+        printf("  transactions           %8llu\n", txn);
+        printf("  lower bound            %8.3f s (erase %.3f + program %.3f)\n", bound, bound_erase, bound - bound_erase);
+        printf("  ratio to lower bound   %8.3f\n", dev / bound);
+    }
+    if (rc == 0 && commit) {
+        e = lm_request(m, LINK_COMMIT, NULL, 0);
+        if (e == LM_ERR_REFUSED) {
+            rc = refused(m, "commit");
+        } else if (e != LM_OK) {
+            fprintf(stderr, "fota-link: commit failed: %s\n", lm_strerror(e));
+            rc = 4;
+        } else {
+            (void)lm_poll(m); /* the device resets once it knows we saw the answer */
+            printf("staged for trial; the device resets into it\n");
+        }
+    }
+    free(img);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"socket", required_argument, 0, 's'}, {"no-commit", no_argument, 0, 'n'},
+                                         {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *sock = NULL;
+    int commit = 1, bench = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sock = optarg;
+            break;
+        case 'n':
+            commit = 0;
+            break;
+        case 'b':
+            bench = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (sock == NULL || optind >= argc) {
+        fprintf(stderr, "fota-link: --socket and a command are required\n%s", usage);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    int fd = simsock_connect(sock);
+    if (fd < 0) {
+        perror("fota-link: cannot connect to the simulator");
+        return 4;
+    }
+    link_port_t port = {simsock_transact, simsock_wait_us, &fd};
+    link_master_t m;
+    lm_init(&m, &port);
+    int rc = 0;
+    if (strcmp(cmd, "update") == 0 && optind + 1 < argc) {
+        rc = do_update(fd, &m, argv[optind + 1], commit, bench);
+    } else if (strcmp(cmd, "info") == 0 || strcmp(cmd, "state") == 0) {
+        int info = cmd[0] == 'i';
+        lm_err_t e = lm_request(&m, info ? LINK_INFO : LINK_STATE, NULL, 0);
+        const uint8_t *x = m.status.extra;
+        if (e != LM_OK) {
+            fprintf(stderr, "fota-link: %s failed: %s\n", cmd, lm_strerror(e));
+            rc = 4;
+        } else if (info) {
+            printf("bootloader %u.%u.%u, application %u.%u.%u, running bank %c, chunk %u bytes, agent %s\n", x[0], x[1],
+                   x[2], x[3], x[4], x[5], layout_bank_letter((layout_bank_t)x[6]), le_get16(x + 7),
+                   x[9] == 0 ? "idle" : x[9] == 2 ? "receiving" : x[9] == 4 ? "verified" : x[9] == 5 ? "error" : "busy");
+        } else {
+            printf("boot bank %c, trial bank %c, trial boots %u, security counter %u\n",
+                   layout_bank_letter((layout_bank_t)x[0]), layout_bank_letter((layout_bank_t)x[1]), x[2],
+                   (unsigned)le_get32(x + 4));
+        }
+    } else if (strcmp(cmd, "reset") == 0) {
+        uint8_t kind;
+        uint32_t n;
+        uint8_t b[8];
+        rc = simsock_send(fd, 'R', NULL, 0) == 0 && simsock_recv(fd, &kind, b, sizeof(b), &n) == 0 ? 0 : 4;
+    } else if (strcmp(cmd, "stats") == 0) {
+        char s[512];
+        rc = stats(fd, s, sizeof(s)) == 0 ? (puts(s), 0) : 4;
+    } else {
+        fprintf(stderr, "fota-link: unknown command '%s' (or missing IMAGE)\n%s", cmd, usage);
+        rc = 2;
+    }
+    close(fd);
+    return rc;
+}
