@@ -74,7 +74,15 @@ void agent_init(agent_t *a, const agent_config_t *cfg)
     answer(a, LINK_R_OK, (uint32_t)me);
 }
 
-const uint8_t *agent_tx(const agent_t *a)
+const uint8_t *agent_tx(agent_t *a)
+{
+    if (a->reset_armed) {
+        a->armed_sent = 1;
+    }
+    return a->tx;
+}
+
+const uint8_t *agent_tx_peek(const agent_t *a)
 {
     return a->tx;
 }
@@ -133,8 +141,8 @@ void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len)
         encode_status(a);
         return;
     }
-    if (a->reset_armed) {
-        a->reset_now = 1; /* the master has seen COMMIT answered */
+    if (a->reset_armed && a->armed_sent) {
+        a->reset_now = 1; /* the COMMIT answer went out, and the master came back: it has it */
     }
     if (f.type == LINK_POLL) {
         refresh(a);
@@ -438,8 +446,9 @@ int agent_poll(agent_t *a)
             fail(a, LINK_R_FLASH, me);
         } else {
             a->state = AGENT_IDLE;
-            a->reset_armed = 1;
             answer(a, LINK_R_OK, 0);
+            a->reset_armed = 1;
+            a->armed_sent = 0;
         }
         break;
     }

@@ -165,6 +165,20 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
     return lm_request(m, LINK_VERIFY, NULL, 0);
 }
 
+lm_err_t lm_commit(link_master_t *m, uint8_t bank)
+{
+    lm_err_t e = lm_request(m, LINK_COMMIT, NULL, 0);
+    if (e == LM_OK) {
+        (void)lm_poll(m);
+        return LM_OK;
+    }
+    if (lm_request(m, LINK_STATE, NULL, 0) == LM_OK && m->status.extra_len >= 2 &&
+        (m->status.extra[0] == bank || m->status.extra[1] == bank)) {
+        return LM_OK;
+    }
+    return e;
+}
+
 const char *lm_strerror(lm_err_t e)
 {
     switch (e) {

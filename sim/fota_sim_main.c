@@ -5,7 +5,7 @@
  * standard output, prefixed "usart: ", and LED changes as "led: ".
  *
  * Usage: fota-sim --flash FILE --socket PATH --pubkey KEY.pem [--init FLASH.bin] [--spi-hz N]
- *                 [--no-confirm] [--quiet]
+ *                 [--faults PERMILLE --seed N] [--no-confirm] [--quiet]
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable flash file or key, 4 socket. */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +52,10 @@ typedef struct {
     /* What the master sees while the main loop is inside a step: the STATUS from before it.
      * A step's results become visible only when its flash operation would have finished. */
     uint8_t shown[LINK_STATUS_TXN];
+    /* Bus faults, per thousand transactions each: a flipped bit towards the slave, a flipped bit
+     * towards the master, a transaction the slave never sees, one it sees twice. Seeded. */
+    uint32_t fault_permille, fault_rng;
+    uint64_t faults;
 } device_t;
 
 static volatile sig_atomic_t stop;
@@ -181,7 +185,7 @@ static void run_until(device_t *d, uint64_t t)
     while (d->running && !d->reset_request && d->cpu_free_at <= t) {
         uint64_t start = d->cpu_free_at > d->now ? d->cpu_free_at : d->now;
         uint64_t flash_before = d->sim.time_us;
-        memcpy(d->shown, agent_tx(&d->agent), sizeof(d->shown));
+        memcpy(d->shown, agent_tx_peek(&d->agent), sizeof(d->shown));
         uint32_t verified_before = d->agent.verified;
         int more = agent_poll(&d->agent);
         uint64_t cost = d->sim.time_us - flash_before;
@@ -212,6 +216,27 @@ static void run_until(device_t *d, uint64_t t)
     }
 }
 
+static int fault(device_t *d)
+{
+    if (d->fault_permille == 0) {
+        return 0;
+    }
+    uint32_t x = d->fault_rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    d->fault_rng = x;
+    return x % 1000u < d->fault_permille;
+}
+
+static void flip_bit(device_t *d, uint8_t *p, uint32_t len)
+{
+    fault(d);
+    uint32_t r = d->fault_rng;
+    p[(r >> 3) % len] ^= (uint8_t)(1u << (r & 7u));
+    d->faults++;
+}
+
 static void handle(device_t *d, int fd)
 {
     static uint8_t buf[SIMSOCK_MAX], out[SIMSOCK_MAX];
@@ -234,8 +259,20 @@ static void handle(device_t *d, int fd)
             d->transactions++;
             d->wire_bytes += len;
             run_until(d, d->now + wire);
-            if (d->running) {
+            if (fault(d)) {
+                flip_bit(d, out, len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
+            }
+            if (fault(d)) {
+                d->faults++; /* dropped: the slave never saw it */
+            } else if (d->running) {
+                if (fault(d)) {
+                    flip_bit(d, buf, len);
+                }
                 agent_on_transaction(&d->agent, buf, len);
+                if (fault(d)) {
+                    d->faults++; /* seen twice */
+                    agent_on_transaction(&d->agent, buf, len);
+                }
             }
             run_until(d, d->now); /* a COMMIT may have asked for a reset */
             if (simsock_send(fd, 'T', out, len) != 0) {
@@ -261,13 +298,13 @@ static void handle(device_t *d, int fd)
         } else if (kind == 'S') {
             int n = snprintf((char *)out, sizeof(out),
                              "device_us=%llu erase_us=%llu program_us=%llu spi_us=%llu wait_us=%llu cpu_us=%llu "
-                             "transactions=%llu wire_bytes=%llu erases=%llu",
+                             "transactions=%llu wire_bytes=%llu flash_ops=%llu faults=%llu",
                              (unsigned long long)(d->cpu_free_at > d->now ? d->cpu_free_at : d->now),
                              (unsigned long long)d->sim.erase_us,
                              (unsigned long long)d->sim.program_us, (unsigned long long)d->spi_us,
                              (unsigned long long)d->wait_us, (unsigned long long)d->cpu_us,
                              (unsigned long long)d->transactions, (unsigned long long)d->wire_bytes,
-                             (unsigned long long)d->sim.ops);
+                             (unsigned long long)d->sim.ops, (unsigned long long)d->faults);
             if (simsock_send(fd, 'S', out, (uint32_t)n) != 0) {
                 return;
             }
@@ -280,12 +317,15 @@ static void handle(device_t *d, int fd)
 
 static const char usage[] =
     "Usage: fota-sim --flash FILE --socket PATH --pubkey KEY.pem [--init FLASH.bin] [--spi-hz N]\n"
-    "                [--no-confirm] [--quiet]\n"
+    "                [--faults PERMILLE --seed N] [--no-confirm] [--quiet]\n"
     "  --flash FILE     the device's 1 MiB flash, kept in this file (created erased if missing)\n"
     "  --init FILE      copy this 1 MiB image (from `fota compose`) into the flash first\n"
     "  --socket PATH    Unix socket for the SPI bus and the reset line\n"
     "  --pubkey FILE    the key the bootloader trusts\n"
     "  --spi-hz N       SPI clock for device time (default 8000000)\n"
+    "  --faults N       per thousand transactions, each: corrupt towards the slave, corrupt\n"
+    "                   towards the master, drop, duplicate (default 0)\n"
+    "  --seed N         seed of the fault injector (default 1)\n"
     "  --no-confirm     the application never confirms itself (trial images get reverted)\n"
     "  --quiet          no LED lines\n";
 
@@ -295,11 +335,13 @@ int main(int argc, char **argv)
                                          {"socket", required_argument, 0, 's'},  {"pubkey", required_argument, 0, 'p'},
                                          {"spi-hz", required_argument, 0, 'z'},  {"no-confirm", no_argument, 0, 'n'},
                                          {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+                                         {"faults", required_argument, 0, 'F'},  {"seed", required_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL, *key = NULL;
     static device_t d;
     d.spi_hz = 8000000;
     d.confirm = 1;
+    d.fault_rng = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -323,6 +365,18 @@ int main(int argc, char **argv)
             break;
         case 'n':
             d.confirm = 0;
+            break;
+        case 'F':
+            if (fota_parse_u32(optarg, &d.fault_permille) != 0 || d.fault_permille > 500) {
+                fprintf(stderr, "fota-sim: --faults '%s' is not a rate from 0 to 500 per thousand\n", optarg);
+                return 2;
+            }
+            break;
+        case 'S':
+            if (fota_parse_u32(optarg, &d.fault_rng) != 0 || d.fault_rng == 0) {
+                fprintf(stderr, "fota-sim: --seed '%s' is not a number from 1 to 4294967295\n", optarg);
+                return 2;
+            }
             break;
         case 'q':
             d.quiet = 1;

@@ -135,8 +135,7 @@ static void test_agent_update_boots_on_trial_and_confirms(void **state)
     assert_int_equal(send(r, &m, img_b, len_b, LAYOUT_BANK_B, &from), LM_OK);
     assert_int_equal(from, 0);
     assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_b, len_b);
-    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_OK);
-    assert_int_equal(lm_poll(&m), LM_OK); /* the master has seen the answer: the device resets */
+    assert_int_equal(lm_commit(&m, LAYOUT_BANK_B), LM_OK); /* answered, then the device resets */
     assert_int_equal(r->resets, 1);
     /* The bootloader now runs B on trial; B confirms itself. */
     boot_decision_t d;

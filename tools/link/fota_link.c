@@ -144,14 +144,13 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         printf("  ratio to lower bound   %8.3f\n", dev / bound);
     }
     if (rc == 0 && commit) {
-        e = lm_request(m, LINK_COMMIT, NULL, 0);
+        e = lm_commit(m, h.bank);
         if (e == LM_ERR_REFUSED) {
             rc = refused(m, "commit");
         } else if (e != LM_OK) {
             fprintf(stderr, "fota-link: commit failed: %s\n", lm_strerror(e));
             rc = 4;
         } else {
-            (void)lm_poll(m); /* the device resets once it knows we saw the answer */
             printf("staged for trial; the device resets into it\n");
         }
     }

@@ -68,7 +68,7 @@ typedef struct {
     uint8_t last_type;
     link_status_t status;
     uint8_t cmd_result;           /* link_result_t answering last_seq */
-    uint8_t reset_armed, reset_now;
+    uint8_t reset_armed, armed_sent, reset_now;
     uint32_t detail;
     /* What the next transaction sends. */
     uint8_t tx[LINK_STATUS_TXN];
@@ -78,8 +78,12 @@ typedef struct {
 void agent_init(agent_t *a, const agent_config_t *cfg);
 /* A transaction ended with these bytes from the master. Fast; no flash access. */
 void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len);
-/* The bytes the slave sends in the next transaction (LINK_STATUS_TXN, padded). */
-const uint8_t *agent_tx(const agent_t *a);
+/* The bytes the slave sends in the transaction that starts now (LINK_STATUS_TXN, padded). The SPI
+ * port calls it when NSS falls: after COMMIT the agent resets only once the answer has been sent
+ * this way and the master has come back (so it knows the image was staged). */
+const uint8_t *agent_tx(agent_t *a);
+/* The same bytes without counting as sent (for ports and simulators that snapshot them). */
+const uint8_t *agent_tx_peek(const agent_t *a);
 /* One step of work; returns 1 while there is more to do. */
 int agent_poll(agent_t *a);
 

@@ -51,6 +51,11 @@ typedef void (*lm_progress_fn)(void *ctx, uint32_t done, uint32_t total);
 lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
                        void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
 
+/* COMMIT, then the poll that lets the device reset. If the answer is lost on the way (the device
+ * may already have staged the image and reset), asks the device's metadata: LM_OK when bank is now
+ * the boot bank or on trial. */
+lm_err_t lm_commit(link_master_t *m, uint8_t bank);
+
 const char *lm_strerror(lm_err_t e);
 
 #endif
