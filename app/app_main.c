@@ -1,18 +1,30 @@
 /* The example application: one source, linked once for bank A and once for bank B. It finds its
  * bank from the program counter (as the seed does), prints its signed version, checks itself,
  * confirms itself in the metadata, then blinks the seed's LED for its bank (A green, B orange)
- * and keeps the watchdog fed. The OTA agent joins it in issue 4. */
+ * keeps the watchdog fed, and runs the OTA agent on SPI1 (blue LED while a transfer is on). */
 #include "board.h"
+#include "fota/agent.h"
 #include "fota/fmt.h"
 #include "fota/image.h"
 #include "fota/meta.h"
 #include "fota/trusted_key.h"
+#include "spi_slave.h"
+
+static agent_t agent; /* static: its size is part of the application's RAM, printed by the build */
 
 static int read_own(void *rctx, uint32_t offset, uint8_t *buf, uint32_t len)
 {
     const flash_port_t *f = rctx;
     (void)f;
     return flash_read(f, layout_bank_base(layout_bank_of(board_pc())) + offset, buf, len) == FLASH_OK ? 0 : -1;
+}
+
+static void reset_device(void *ctx)
+{
+    (void)ctx;
+    board_log_line("app: image staged for trial: resetting");
+    board_delay_ms(2);
+    board_reset();
 }
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -60,10 +72,27 @@ int main(void)
         say("app: could not confirm: %s", meta_strerror(me));
     }
 
+    agent_config_t cfg = {.flash = &flash,
+                          .pubkey = fota_trusted_pubkey,
+                          .running = bank,
+                          .boot_version = {1, 0, 0, 0},
+                          .app_version = hdr.version,
+                          .reset = reset_device,
+                          .ctx = 0};
+    agent_init(&agent, &cfg);
+    spi_slave_init(&agent);
+
     boot_led_t led = bank == LAYOUT_BANK_A ? BOOT_LED_GREEN : BOOT_LED_ORANGE;
-    for (;;) {
-        board_led_toggle(led);
+    for (uint32_t tick = 0;; tick++) {
+        /* The main loop never blocks longer than one agent step (one flash operation). */
+        int busy = agent_poll(&agent);
+        board_led(BOOT_LED_BLUE, busy || agent.state == AGENT_RECEIVING);
         board_watchdog_kick();
-        board_delay_ms(500);
+        if (!busy) {
+            board_delay_ms(1);
+        }
+        if (tick % 250 == 0) {
+            board_led_toggle(led);
+        }
     }
 }

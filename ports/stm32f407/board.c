@@ -128,6 +128,15 @@ uint32_t board_pc(void)
     return pc;
 }
 
+void board_reset(void)
+{
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_AIRCR = 0x05FA0004u; /* VECTKEY | SYSRESETREQ */
+    __asm__ volatile("dsb" ::: "memory");
+    for (;;) {
+    }
+}
+
 void board_jump(uint32_t vector_table)
 {
     const volatile uint32_t *vt = (const volatile uint32_t *)vector_table;

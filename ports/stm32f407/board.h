@@ -21,6 +21,7 @@ boot_reset_t board_reset_cause(void);
 void board_jump(uint32_t vector_table) __attribute__((noreturn));
 void board_set_vtor(uint32_t vector_table);
 uint32_t board_pc(void);
+void board_reset(void) __attribute__((noreturn)); /* SYSRESETREQ */
 
 /* The flash port over the F407 flash controller (RM0090 §3.6). */
 flash_port_t board_flash_port(void);

@@ -58,6 +58,39 @@
 #define FLASH_CR_STRT (1u << 16)
 #define FLASH_CR_LOCK (1u << 31)
 
+#define RCC_AHB1ENR_DMA2EN (1u << 22)
+#define RCC_APB2ENR_SPI1EN (1u << 12)
+#define RCC_APB2ENR_SYSCFGEN (1u << 14)
+#define GPIO_AFRL(b) REG((b) + 0x20u)
+
+#define SPI1_BASE 0x40013000u
+#define SPI1_CR1 REG(SPI1_BASE + 0x00u)
+#define SPI1_CR2 REG(SPI1_BASE + 0x04u)
+#define SPI1_SR REG(SPI1_BASE + 0x08u)
+#define SPI1_DR_ADDR (SPI1_BASE + 0x0Cu)
+#define SPI_CR1_SPE (1u << 6)
+#define SPI_CR2_RXDMAEN (1u << 0)
+#define SPI_CR2_TXDMAEN (1u << 1)
+
+/* DMA2: SPI1_RX on stream 0, SPI1_TX on stream 3, both channel 3 (RM0090 table 43). */
+#define DMA2_BASE 0x40026400u
+#define DMA2_LIFCR REG(DMA2_BASE + 0x08u)
+#define DMA_S_CR(n) REG(DMA2_BASE + 0x10u + 0x18u * (n))
+#define DMA_S_NDTR(n) REG(DMA2_BASE + 0x14u + 0x18u * (n))
+#define DMA_S_PAR(n) REG(DMA2_BASE + 0x18u + 0x18u * (n))
+#define DMA_S_M0AR(n) REG(DMA2_BASE + 0x1Cu + 0x18u * (n))
+#define DMA_CR_EN (1u << 0)
+#define DMA_CR_DIR_M2P (1u << 6)
+#define DMA_CR_MINC (1u << 10)
+#define DMA_CR_CHSEL(n) ((uint32_t)(n) << 25)
+
+#define SYSCFG_EXTICR2 REG(0x40013800u + 0x0Cu)
+#define EXTI_IMR REG(0x40013C00u + 0x00u)
+#define EXTI_RTSR REG(0x40013C00u + 0x08u)
+#define EXTI_PR REG(0x40013C00u + 0x14u)
+#define NVIC_ISER(n) REG(0xE000E100u + 4u * (n))
+#define SCB_AIRCR REG(0xE000ED0Cu)
+
 #define SCB_VTOR REG(0xE000ED08u)
 #define SYST_CSR REG(0xE000E010u)
 #define SYST_RVR REG(0xE000E014u)
