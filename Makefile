@@ -6,7 +6,7 @@ HOST_DIR := $(abspath $(BUILD)/host)
 FW_DIR := $(abspath $(BUILD)/fw)
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup host firmware test demo clean
+.PHONY: all setup host firmware test demo bench clean
 
 all: firmware
 
@@ -27,6 +27,9 @@ test: firmware
 
 demo: firmware
 	bash scripts/demo.sh $(HOST_DIR) $(FW_DIR)
+
+bench: firmware
+	bash scripts/bench.sh $(HOST_DIR) $(FW_DIR)
 
 clean:
 	rm -rf $(BUILD)

@@ -2,7 +2,8 @@
 # The main job, at this stage of the project: two signed releases of the example application and
 # the real bootloader on an emulated STM32F407 (qemu-system-arm -M netduinoplus2): it boots the
 # bank the metadata names, refuses a tampered image and falls back, and reverts an unconfirmed
-# trial. (The over-the-air update from server to device joins it in issues 4 and 5.)
+# trial. Then a simulated device (fota-sim) running v1.0.0 is updated to v1.1.0 over its SPI link.
+# (The server and the bridge that fetch the release join it in issue 5.)
 set -euo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota
@@ -38,6 +39,22 @@ step "Device 3: bank B on trial, never confirmed in 3 boots. USART1:"
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$out/slot_a.img" --bank-b "$out/slot_b.img" \
   --trial b --attempts 3 --security-counter 1 -o "$out/flash-trial.bin" >/dev/null
 $RUN "$out/flash-trial.bin" "running from bank" | sed 's/^/   | /'
+
+step "A simulated device running v1.0.0 (fota-sim), updated to v1.1.0 over SPI by fota-link"
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$out/slot_a.img" -o "$out/sim-init.bin" >/dev/null
+sock=$out/sim.sock; rm -f "$sock" "$out/sim-flash.bin"
+"$HOST/fota-sim" --flash "$out/sim-flash.bin" --init "$out/sim-init.bin" --socket "$sock" --pubkey "$KEY" \
+  --quiet >"$out/sim.log" 2>&1 &
+sim=$!
+trap 'kill $sim 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
+"$HOST/fota-link" --socket "$sock" info
+"$HOST/fota-link" --socket "$sock" update "$out/slot_b.img"
+for _ in $(seq 100); do grep -q "trial over" "$out/sim.log" && break; sleep 0.02; done
+"$HOST/fota-link" --socket "$sock" state
+kill $sim; wait $sim 2>/dev/null || true
+echo "The device's USART1, as the simulator printed it:"
+sed -n 's/^usart: /   | /p' "$out/sim.log"
 
 step "Firmware sizes (bootloader limit: 32768 bytes)"
 arm-none-eabi-size "$FW/bootloader.elf" "$FW/app-a.elf" "$FW/app-b.elf"
