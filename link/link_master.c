@@ -82,6 +82,21 @@ lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint
     return LM_ERR_TIMEOUT;
 }
 
+int lm_read_memory(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    memcpy(buf, (const uint8_t *)ctx + offset, len);
+    return 0;
+}
+
+void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t sha256[32], uint8_t bank,
+                     const uint8_t header[64])
+{
+    le_put32(out, size);
+    memcpy(out + 4, sha256, 32);
+    out[36] = bank;
+    memcpy(out + 37, header, 64);
+}
+
 lm_err_t lm_poll(link_master_t *m)
 {
     int r = exchange(m, LINK_POLL, m->seq, NULL, 0);

@@ -79,24 +79,6 @@ static void rig_wait(void *ctx, uint32_t us)
     agent_poll(&((rig_t *)ctx)->agent);
 }
 
-typedef struct {
-    const uint8_t *img;
-} src_t;
-
-static int src_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
-{
-    memcpy(buf, ((src_t *)ctx)->img + off, len);
-    return 0;
-}
-
-static void begin_payload(uint8_t out[LINK_BEGIN_SIZE], const uint8_t *img, size_t len, layout_bank_t bank)
-{
-    le_put32(out, (uint32_t)len);
-    crypto_sha256(img, len, out + 4);
-    out[36] = (uint8_t)bank;
-    memcpy(out + 37, img, IMG_HEADER_FIELDS_SIZE);
-}
-
 static rig_t *rig_new(void)
 {
     rig_t *r = calloc(1, sizeof(*r));
@@ -120,10 +102,10 @@ static lm_err_t send(rig_t *r, link_master_t *m, const uint8_t *img, size_t len,
 {
     link_port_t port = {rig_transact, rig_wait, r};
     lm_init(m, &port);
-    uint8_t begin[LINK_BEGIN_SIZE];
-    begin_payload(begin, img, len, bank);
-    src_t src = {img};
-    return lm_send_image(m, begin, (uint32_t)len, src_read, &src, NULL, NULL, from);
+    uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
+    crypto_sha256(img, len, sha);
+    lm_begin_encode(begin, (uint32_t)len, sha, (uint8_t)bank, img);
+    return lm_send_image(m, begin, (uint32_t)len, lm_read_memory, (void *)img, NULL, NULL, from);
 }
 
 static void test_agent_update_boots_on_trial_and_confirms(void **state)

@@ -24,16 +24,6 @@ static const char usage[] =
     "                       stands), verify it, stage it and reset; --bench prints the figures\n"
     "Exit status: 0 ok, 1 refused by the device, 2 usage, 3 bad input, 4 link failure.\n";
 
-typedef struct {
-    const uint8_t *img;
-} src_t;
-
-static int src_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
-{
-    memcpy(buf, ((src_t *)ctx)->img + off, len);
-    return 0;
-}
-
 static void progress(void *ctx, uint32_t done, uint32_t total)
 {
     (void)ctx;
@@ -89,14 +79,11 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         free(img);
         return 4;
     }
-    uint8_t begin[LINK_BEGIN_SIZE];
-    le_put32(begin, (uint32_t)len);
-    crypto_sha256(img, len, begin + 4);
-    begin[36] = h.bank;
-    memcpy(begin + 37, img, IMG_HEADER_FIELDS_SIZE);
-    src_t src = {img};
+    uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
+    crypto_sha256(img, len, sha);
+    lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
     uint32_t from = 0;
-    lm_err_t e = lm_send_image(m, begin, (uint32_t)len, src_read, &src, progress, NULL, &from);
+    lm_err_t e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
     if (isatty(STDERR_FILENO)) {
         fputc('\n', stderr);
     }

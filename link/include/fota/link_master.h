@@ -45,6 +45,12 @@ lm_err_t lm_poll(link_master_t *m);
 /* Reads len bytes of the image at offset (the bridge streams from its download). 0 on success. */
 typedef int (*lm_read_fn)(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len);
 typedef void (*lm_progress_fn)(void *ctx, uint32_t done, uint32_t total);
+/* An lm_read_fn over an image held in memory; ctx is its first byte. */
+int lm_read_memory(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len);
+
+/* The BEGIN payload: image size, SHA-256 of the whole image, target bank, header fields. */
+void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t sha256[32], uint8_t bank,
+                     const uint8_t header[64]);
 
 /* BEGIN (the slave answers where to resume), then DATA from there, pipelined, until the slave has
  * programmed every byte, then VERIFY. The caller decides when to COMMIT. */
