@@ -1,0 +1,550 @@
+/* fota-server: serves releases to bridges and takes device reports.
+ *
+ * The release is a folder with the seed's files: version.txt, slot_a.bin, slot_b.bin. If the root
+ * holds a `current` symlink, the release is what it points to, so a new release is switched in
+ * atomically by renaming a new symlink over it; otherwise the root itself is the release.
+ *
+ * Endpoints (docs/server.md):
+ *   GET  /version                          the seed's: version.txt
+ *   GET  /firmware/slot_a.bin, slot_b.bin  the seed's: signed images; Range (206), ETag, If-None-Match
+ *   GET  /api/v1/release?bank=a|b[&current=X.Y.Z]   JSON: version, size, sha256, url, update
+ *   POST /api/v1/devices/{id}/report       JSON body {version, bank, state, error}: stored in SQLite
+ *   GET  /api/v1/devices/{id}/reports      JSON: the device's last 50 reports
+ * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/image.h"
+#include "fota/srv.h"
+
+#define MAX_BODY 4096 /* largest request body (reports) */
+#define CACHE_SLOTS 8
+
+typedef struct {
+    char path[512];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    char sha_hex[65];
+    img_header_t hdr;
+    img_err_t verdict; /* IMG_OK, IMG_ERR_NO_KEY without --pubkey, or why it is refused */
+    int used;
+} file_info_t;
+
+typedef struct {
+    const char *root;
+    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
+    int have_key;
+    sqlite3 *db;
+    file_info_t cache[CACHE_SLOTS];
+    unsigned next_slot;
+} server_t;
+
+typedef struct {
+    char body[MAX_BODY + 1];
+    size_t len;
+    int too_large;
+} request_t;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/* The release folder: root/current when it exists, else root. */
+static void release_path(const server_t *s, const char *name, char *out, size_t cap)
+{
+    char cur[512];
+    struct stat st;
+    snprintf(cur, sizeof(cur), "%s/current", s->root);
+    if (stat(cur, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(out, cap, "%s/%s", cur, name);
+    } else {
+        snprintf(out, cap, "%s/%s", s->root, name);
+    }
+}
+
+/* SHA-256, header and verdict of a release file, computed once per version of the file. */
+static const file_info_t *file_info(server_t *s, const char *path, int fd, const struct stat *st)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        file_info_t *c = &s->cache[i];
+        if (c->used && strcmp(c->path, path) == 0 && c->dev == st->st_dev && c->ino == st->st_ino &&
+            c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
+            c->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+            return c;
+        }
+    }
+    if (st->st_size > 16 * 1024 * 1024) {
+        return NULL;
+    }
+    uint8_t *buf = malloc((size_t)st->st_size + 1);
+    if (buf == NULL) {
+        return NULL;
+    }
+    ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
+    if (got != st->st_size) {
+        free(buf);
+        return NULL;
+    }
+    file_info_t *c = &s->cache[s->next_slot++ % CACHE_SLOTS];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->size = st->st_size;
+    c->mtime = st->st_mtim;
+    uint8_t sha[CRYPTO_SHA256_SIZE];
+    crypto_sha256(buf, (size_t)got, sha);
+    fota_hex(sha, sizeof(sha), c->sha_hex);
+    img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
+    img_verify_ctx_t v;
+    img_verify_init(&v, &pol);
+    img_verify_update(&v, buf, (size_t)got);
+    c->verdict = img_verify_final(&v, &c->hdr);
+    if (c->verdict != IMG_OK && c->verdict != IMG_ERR_NO_KEY && got >= IMG_HEADER_FIELDS_SIZE) {
+        (void)img_header_decode(buf, &c->hdr);
+    }
+    c->used = 1;
+    free(buf);
+    return c;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
+                                 const char *method, const char *url)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    printf("%s %s -> %u (%zu bytes)\n", method, url, status, strlen(text));
+    fflush(stdout);
+    return ret;
+}
+
+/* Errors are JSON with a message that names the problem. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg, const char *method,
+                                  const char *url)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+    if (o != NULL && cJSON_AddStringToObject(o, "error", msg) != NULL) {
+        text = cJSON_PrintUnformatted(o);
+    }
+    cJSON_Delete(o);
+    enum MHD_Result r = send_text(c, status, "application/json", text ? text : "{\"error\":\"out of memory\"}",
+                                  method, url);
+    cJSON_free(text);
+    return r;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, cJSON *o, const char *method, const char *url)
+{
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (text == NULL) {
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", method, url);
+    }
+    enum MHD_Result r = send_text(c, MHD_HTTP_OK, "application/json", text, method, url);
+    cJSON_free(text);
+    return r;
+}
+
+static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const char *name, const char *type,
+                                  int is_image, const char *method, const char *url)
+{
+    char path[600];
+    release_path(s, name, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return send_error(c, MHD_HTTP_NOT_FOUND, "no such file in the current release", method, url);
+    }
+    char etag[80] = "";
+    if (is_image) {
+        const file_info_t *fi = file_info(s, path, fd, &st);
+        if (fi == NULL) {
+            close(fd);
+            return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file", method, url);
+        }
+        if (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY) {
+            close(fd);
+            char msg[200];
+            snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi->verdict));
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
+        }
+        snprintf(etag, sizeof(etag), "\"%s\"", fi->sha_hex);
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
+            close(fd);
+            struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, r);
+            MHD_destroy_response(r);
+            printf("%s %s -> 304\n", method, url);
+            fflush(stdout);
+            return ret;
+        }
+    }
+    uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
+    srv_range_t rr = srv_parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE), size,
+                                     &first, &last);
+    if (rr == SRV_RANGE_MALFORMED) {
+        close(fd);
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)", method, url);
+    }
+    if (rr == SRV_RANGE_UNSATISFIABLE) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+        MHD_destroy_response(r);
+        printf("%s %s -> 416\n", method, url);
+        fflush(stdout);
+        return ret;
+    }
+    uint64_t n = size ? last - first + 1 : 0;
+    /* libmicrohttpd closes fd when the response is destroyed. */
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(n, fd, first);
+    if (r == NULL) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (etag[0]) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    }
+    unsigned status = MHD_HTTP_OK;
+    if (rr == SRV_RANGE_OK) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)size);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        status = MHD_HTTP_PARTIAL_CONTENT;
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    printf("%s %s -> %u (%llu bytes)\n", method, url, status, (unsigned long long)n);
+    fflush(stdout);
+    return ret;
+}
+
+static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const char *method, const char *url)
+{
+    const char *bank_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bank");
+    const char *cur_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "current");
+    layout_bank_t bank = fota_parse_bank(bank_s);
+    if (bank == LAYOUT_BANK_NONE) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "query parameter bank must be a or b", method, url);
+    }
+    img_version_t current;
+    if (cur_s != NULL && img_version_parse(cur_s, &current) != 0) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "query parameter current must be X.Y.Z", method, url);
+    }
+    const char *name = bank == LAYOUT_BANK_A ? "slot_a.bin" : "slot_b.bin";
+    char path[600];
+    release_path(s, name, path, sizeof(path));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return send_error(c, MHD_HTTP_NOT_FOUND, "the current release has no image for that bank", method, url);
+    }
+    const file_info_t *fi = file_info(s, path, fd, &st);
+    close(fd);
+    if (fi == NULL || (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "release image refused: %s", fi ? img_strerror(fi->verdict) : "unreadable");
+        return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
+    }
+    char vs[32], link[64];
+    img_version_format(&fi->hdr.version, vs, sizeof(vs));
+    snprintf(link, sizeof(link), "/firmware/%s", name);
+    cJSON *o = cJSON_CreateObject();
+    char bank_letter[2] = {layout_bank_letter(bank), 0};
+    int fail = o == NULL;
+    fail |= !cJSON_AddStringToObject(o, "version", vs);
+    fail |= !cJSON_AddStringToObject(o, "bank", bank_letter);
+    fail |= !cJSON_AddNumberToObject(o, "size", (double)st.st_size);
+    fail |= !cJSON_AddStringToObject(o, "sha256", fi->sha_hex);
+    fail |= !cJSON_AddNumberToObject(o, "security_counter", fi->hdr.security_counter);
+    fail |= !cJSON_AddStringToObject(o, "url", link);
+    fail |= !cJSON_AddBoolToObject(o, "signature_checked", fi->verdict == IMG_OK);
+    fail |= !cJSON_AddBoolToObject(o, "update", cur_s == NULL || img_version_cmp(&fi->hdr.version, &current) > 0);
+    if (fail) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return send_json(c, o, method, url);
+}
+
+static const char *json_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const char *id, request_t *rq,
+                                  const char *method, const char *url)
+{
+    if (rq->too_large) {
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "report body larger than 4096 bytes", method, url);
+    }
+    cJSON *o = cJSON_ParseWithLength(rq->body, rq->len);
+    if (o == NULL || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "report body is not a JSON object", method, url);
+    }
+    const char *version = json_str(o, "version"), *bank = json_str(o, "bank"), *state = json_str(o, "state"),
+               *err = json_str(o, "error");
+    if (version == NULL || state == NULL) {
+        cJSON_Delete(o);
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "report needs string fields version and state", method, url);
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO reports(device, received, version, bank, state, error) "
+                                "VALUES(?, ?, ?, ?, ?, ?)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+        sqlite3_bind_text(st, 3, version, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, bank ? bank : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, state, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, err ? err : "", -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    cJSON_Delete(o);
+    if (rc != SQLITE_OK) {
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the report", method, url);
+    }
+    return send_text(c, MHD_HTTP_CREATED, "application/json", "{\"stored\":true}", method, url);
+}
+
+static enum MHD_Result api_reports(server_t *s, struct MHD_Connection *c, const char *id, const char *method,
+                                   const char *url)
+{
+    sqlite3_stmt *st = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (arr == NULL ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT received, version, bank, state, error FROM reports WHERE device = ? "
+                           "ORDER BY id DESC LIMIT 50",
+                           -1, &st, NULL) != SQLITE_OK) {
+        cJSON_Delete(arr);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read reports", method, url);
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *r = cJSON_CreateObject();
+        if (r == NULL) {
+            break;
+        }
+        cJSON_AddNumberToObject(r, "received", (double)sqlite3_column_int64(st, 0));
+        cJSON_AddStringToObject(r, "version", (const char *)sqlite3_column_text(st, 1));
+        cJSON_AddStringToObject(r, "bank", (const char *)sqlite3_column_text(st, 2));
+        cJSON_AddStringToObject(r, "state", (const char *)sqlite3_column_text(st, 3));
+        cJSON_AddStringToObject(r, "error", (const char *)sqlite3_column_text(st, 4));
+        cJSON_AddItemToArray(arr, r);
+    }
+    sqlite3_finalize(st);
+    return send_json(c, arr, method, url);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    server_t *s = cls;
+    (void)version;
+    if (*con_cls == NULL) {
+        request_t *rq = calloc(1, sizeof(*rq));
+        if (rq == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    request_t *rq = *con_cls;
+    if (*upload_size > 0) {
+        if (rq->len + *upload_size > MAX_BODY) {
+            rq->too_large = 1;
+        } else {
+            memcpy(rq->body + rq->len, upload, *upload_size);
+            rq->len += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (strstr(url, "..") != NULL || strchr(url, '\\') != NULL) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "path traversal refused", method, url);
+    }
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (get && strcmp(url, "/version") == 0) {
+        return serve_file(s, c, "version.txt", "text/plain", 0, method, url);
+    }
+    if (get && (strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0)) {
+        return serve_file(s, c, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
+    }
+    if (get && strcmp(url, "/api/v1/release") == 0) {
+        return api_release(s, c, method, url);
+    }
+    const char *prefix = "/api/v1/devices/";
+    if (strncmp(url, prefix, strlen(prefix)) == 0) {
+        char id[80];
+        const char *rest = url + strlen(prefix);
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (slash == NULL || n >= sizeof(id)) {
+            return send_error(c, MHD_HTTP_NOT_FOUND, "unknown device endpoint", method, url);
+        }
+        memcpy(id, rest, n);
+        id[n] = '\0';
+        if (!srv_valid_device_id(id)) {
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "device id must be 1-64 of A-Z a-z 0-9 . _ -", method, url);
+        }
+        if (strcmp(slash, "/report") == 0 && strcmp(method, "POST") == 0) {
+            return api_report(s, c, id, rq, method, url);
+        }
+        if (strcmp(slash, "/reports") == 0 && get) {
+            return api_reports(s, c, id, method, url);
+        }
+        return send_error(c, MHD_HTTP_NOT_FOUND, "unknown device endpoint", method, url);
+    }
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint", method, url);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls, (void)c, (void)t;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static const char usage[] =
+    "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem]\n"
+    "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
+    "                  `current` symlink points at one\n"
+    "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
+    "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
+    "  --pubkey FILE   only serve images signed with this key\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"root", required_argument, 0, 'r'}, {"port", required_argument, 0, 'p'},
+                                         {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    static server_t s;
+    const char *db = NULL, *key = NULL;
+    uint32_t port = 5000;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            s.root = optarg;
+            break;
+        case 'p':
+            if (fota_parse_u32(optarg, &port) != 0 || port == 0 || port > 65535) {
+                fprintf(stderr, "fota-server: --port '%s' is not a port from 1 to 65535\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            db = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (s.root == NULL || optind != argc) {
+        fprintf(stderr, "fota-server: --root is required\n%s", usage);
+        return 2;
+    }
+    struct stat st;
+    if (stat(s.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "fota-server: --root '%s' is not a folder\n", s.root);
+        return 3;
+    }
+    if (key != NULL) {
+        if (fota_load_pubkey(key, s.pub) != 0) {
+            return 3;
+        }
+        s.have_key = 1;
+    }
+    char dbpath[600];
+    snprintf(dbpath, sizeof(dbpath), "%s/reports.sqlite", s.root);
+    if (sqlite3_open(db ? db : dbpath, &s.db) != SQLITE_OK ||
+        sqlite3_exec(s.db,
+                     "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
+                     "received INTEGER NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT)",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", db ? db : dbpath,
+                s.db ? sqlite3_errmsg(s.db) : "out of memory");
+        sqlite3_close(s.db);
+        return 3;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+                                            NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
+                                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "fota-server: cannot listen on 127.0.0.1:%u\n", (unsigned)port);
+        sqlite3_close(s.db);
+        return 4;
+    }
+    printf("fota-server: serving %s on http://127.0.0.1:%u\n", s.root, (unsigned)port);
+    fflush(stdout);
+    while (!stop) {
+        pause();
+    }
+    MHD_stop_daemon(d);
+    sqlite3_close(s.db);
+    printf("fota-server: stopped\n");
+    return 0;
+}

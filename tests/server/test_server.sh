@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# fota-server as a process on loopback: the seed's endpoints, the JSON API, Range and ETag, device
+# reports in SQLite, clear errors for bad requests, path traversal refused, an atomic release
+# switch through the `current` symlink, a refused (badly signed) image, and a clean SIGTERM.
+set -uo pipefail
+HOST=${1:?host build dir}; FW=${2:?firmware build dir}
+FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
+w=$(mktemp -d); pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$w"' EXIT
+pass=0; fail=0
+check() { # NAME COMMAND...: the command must succeed
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+port=$((20000 + $$ % 20000)); base=http://127.0.0.1:$port
+code() { curl -s -o "$w/body" -w '%{http_code}' "$@"; }
+
+mkdir -p "$w/r1" "$w/r2" "$w/bad"
+"$FOTA" sign -k "$KEY" -b a -v 1.0.0 -o "$w/r1/slot_a.bin" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 1.0.0 -o "$w/r1/slot_b.bin" "$FW/app-b.elf" >/dev/null
+echo 1.0.0 >"$w/r1/version.txt"
+"$FOTA" sign -k "$KEY" -b a -v 2.0.0 -o "$w/r2/slot_a.bin" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.0.0 -o "$w/r2/slot_b.bin" "$FW/app-b.elf" >/dev/null
+echo 2.0.0 >"$w/r2/version.txt"
+mkdir -p "$w/root"; ln -s "$w/r1" "$w/root/current"
+
+"$HOST/fota-server" --root "$w/root" --port "$port" --pubkey "$KEY" >"$w/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -s "$base/version" >/dev/null && break; sleep 0.05; done
+
+check "GET /version is version.txt" test "$(curl -s "$base/version")" = 1.0.0
+check "GET /firmware/slot_b.bin is the file" cmp -s <(curl -s "$base/firmware/slot_b.bin") "$w/r1/slot_b.bin"
+check "Range 100-199 gives 206 and those bytes" test "$(code -r 100-199 "$base/firmware/slot_b.bin")" = 206
+check "  ... exactly those bytes" cmp -s "$w/body" <(tail -c +101 "$w/r1/slot_b.bin" | head -c 100)
+check "open-ended Range resumes to the end" cmp -s <(curl -s -r 1000- "$base/firmware/slot_b.bin") <(tail -c +1001 "$w/r1/slot_b.bin")
+check "Range past the end gives 416" test "$(code -r 99999999- "$base/firmware/slot_b.bin")" = 416
+check "malformed Range gives 400" test "$(code -H 'Range: pages=1-2' "$base/firmware/slot_b.bin")" = 400
+etag=$(curl -sI "$base/firmware/slot_b.bin" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+check "ETag is the quoted SHA-256 of the file" test "$etag" = "\"$(sha256sum "$w/r1/slot_b.bin" | cut -d' ' -f1)\""
+check "If-None-Match gives 304" test "$(code -H "If-None-Match: $etag" "$base/firmware/slot_b.bin")" = 304
+check "release API" test "$(code "$base/api/v1/release?bank=b&current=0.9.0")" = 200
+check "  ... names version, size, sha256, url, update" grep -q '"version":"1.0.0".*"size":.*"sha256":"[0-9a-f]\{64\}".*"url":"/firmware/slot_b.bin".*"update":true' "$w/body"
+check "release API: up to date" bash -c "curl -s '$base/api/v1/release?bank=b&current=1.0.0' | grep -q '\"update\":false'"
+check "release API: bad bank is 400 with a message" test "$(code "$base/api/v1/release?bank=c")" = 400
+check "  ... naming the problem" grep -q 'bank must be a or b' "$w/body"
+check "release API: bad version is 400" test "$(code "$base/api/v1/release?bank=a&current=1.2")" = 400
+check "path traversal refused" test "$(code --path-as-is "$base/firmware/../../etc/passwd")" = 400
+check "unknown endpoint is 404" test "$(code "$base/nothing")" = 404
+check "report stored (201)" test "$(code -X POST -d '{"version":"1.0.0","bank":"A","state":"running","error":""}' "$base/api/v1/devices/dev-01/report")" = 201
+check "malformed report is 400" test "$(code -X POST -d '{"version":' "$base/api/v1/devices/dev-01/report")" = 400
+check "report without state is 400" test "$(code -X POST -d '{"version":"1"}' "$base/api/v1/devices/dev-01/report")" = 400
+check "oversized report is 413" test "$(code -X POST --data-binary @<(head -c 5000 /dev/zero | tr '\0' x) "$base/api/v1/devices/dev-01/report")" = 413
+check "bad device id is 400" test "$(code -X POST -d '{}' "$base/api/v1/devices/a%20b/report")" = 400
+check "reports listed" bash -c "curl -s '$base/api/v1/devices/dev-01/reports' | grep -q '\"state\":\"running\"'"
+
+# Atomic release switch: a new symlink renamed over `current`.
+ln -s "$w/r2" "$w/root/current.new" && mv -T "$w/root/current.new" "$w/root/current"
+check "after the switch /version is 2.0.0" test "$(curl -s "$base/version")" = 2.0.0
+check "after the switch slot_b is the new one" cmp -s <(curl -s "$base/firmware/slot_b.bin") "$w/r2/slot_b.bin"
+
+# A badly signed image is not served.
+"$FOTA" keygen -o "$w/other.pem" >/dev/null
+cp "$w/r2/version.txt" "$w/bad/"; "$FOTA" sign -k "$w/other.pem" -b b -v 3.0.0 -o "$w/bad/slot_b.bin" "$FW/app-b.elf" >/dev/null
+ln -s "$w/bad" "$w/root/current.new" && mv -T "$w/root/current.new" "$w/root/current"
+check "badly signed image is refused (503)" test "$(code "$base/firmware/slot_b.bin")" = 503
+check "  ... saying why" grep -q 'signed with another key' "$w/body"
+check "one log line per request" grep -q '^GET /version -> 200' "$w/log"
+
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+check "SIGTERM: clean exit" test "$rc" = 0
+check "  ... and says so" grep -q 'fota-server: stopped' "$w/log"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
