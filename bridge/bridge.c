@@ -1,0 +1,310 @@
+/* The bridge core: see fota/bridge.h. Seed flow: (1) network up (the port's business), (2) read the
+ * installed version, (3) GET /version, (4) if newer: reset the STM32, ask its running bank over
+ * SPI, ask the server for the opposite bank's image, (5-8) stream it over SPI while the agent
+ * erases and programs, (9) commit: the STM32 resets, (10) the bootloader starts the new image. */
+#include "fota/bridge.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fota/image.h"
+#include "fota/le.h"
+
+typedef struct {
+    const bridge_port_t *p;
+    char path[96];
+    uint32_t size;
+    uint8_t win[BRIDGE_WINDOW];
+    uint32_t win_off;
+    size_t win_len;
+    int failed;
+} stream_t;
+
+static void logf_(const bridge_port_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const bridge_port_t *p, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    p->log(p->ctx, line);
+}
+
+/* lm_read_fn: serves the link master from a window of the image, fetching it with a Range request
+ * when the master moves outside it. A few quick retries; a longer outage fails the attempt, and the
+ * next attempt resumes both the download and the transfer where they stood. */
+static int stream_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    stream_t *s = ctx;
+    while (len > 0) {
+        if (off < s->win_off || off >= s->win_off + s->win_len) {
+            size_t want = s->size - off < BRIDGE_WINDOW ? s->size - off : BRIDGE_WINDOW;
+            int ok = 0;
+            for (int tries = 0; tries < 3 && !ok; tries++) {
+                size_t got = 0;
+                long status = 0;
+                if (s->p->http_get(s->p->ctx, s->path, off, s->win, want, &got, &status) == 0 && status == 206 &&
+                    got == want) {
+                    ok = 1;
+                } else {
+                    s->p->sleep_ms(s->p->ctx, 100u << tries);
+                }
+            }
+            if (!ok) {
+                s->failed = 1;
+                logf_(s->p, "bridge: download of %s at offset %u failed", s->path, (unsigned)off);
+                return -1;
+            }
+            s->win_off = off;
+            s->win_len = want;
+        }
+        uint32_t n = (uint32_t)(s->win_off + s->win_len - off);
+        if (n > len) {
+            n = len;
+        }
+        memcpy(buf, s->win + (off - s->win_off), n);
+        buf += n;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int unhex(const char *h, uint8_t *out, size_t n)
+{
+    if (h == NULL || strlen(h) != 2 * n) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = h[2 * i + (size_t)k];
+            unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+            if (d > 15) {
+                return -1;
+            }
+            v = v * 16 + d;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+typedef struct {
+    img_version_t app;
+    layout_bank_t running;
+} device_info_t;
+
+/* INFO over SPI, until the agent answers or about five seconds pass (it may be booting). */
+static int device_info(const bridge_port_t *p, link_master_t *m, device_info_t *di)
+{
+    for (int i = 0; i < 50; i++) {
+        if (lm_request(m, LINK_INFO, NULL, 0) == LM_OK && m->status.extra_len >= 10) {
+            const uint8_t *x = m->status.extra;
+            di->app.major = x[3];
+            di->app.minor = x[4];
+            di->app.patch = x[5];
+            di->app.build = 0;
+            di->running = (layout_bank_t)x[6];
+            return 0;
+        }
+        p->sleep_ms(p->ctx, 100);
+    }
+    return -1;
+}
+
+static void report(const bridge_port_t *p, const bridge_config_t *cfg, const device_info_t *di, const char *state,
+                   const char *why)
+{
+    char vs[32] = "", path[128];
+    if (di != NULL) {
+        img_version_format(&di->app, vs, sizeof(vs));
+    }
+    cJSON *o = cJSON_CreateObject();
+    char bank[2] = {di ? layout_bank_letter(di->running) : '?', 0};
+    if (o == NULL || !cJSON_AddStringToObject(o, "version", vs) || !cJSON_AddStringToObject(o, "bank", bank) ||
+        !cJSON_AddStringToObject(o, "state", state) || !cJSON_AddStringToObject(o, "error", why)) {
+        cJSON_Delete(o);
+        return;
+    }
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (json == NULL) {
+        return;
+    }
+    snprintf(path, sizeof(path), "/api/v1/devices/%s/report", cfg->device_id);
+    if (p->http_post_json(p->ctx, path, json) != 0) {
+        logf_(p, "bridge: could not report to the server (it is kept for the next attempt's log only)");
+    }
+    cJSON_free(json);
+}
+
+static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_info_t *di, int *have_di, char *why,
+                               size_t cap)
+{
+    /* (2) what we installed last, (3) what the server has. */
+    char installed_s[32] = "0.0.0";
+    img_version_t installed, offered;
+    if (p->kv_get(p->ctx, "version", installed_s, sizeof(installed_s)) != 0 ||
+        img_version_parse(installed_s, &installed) != 0) {
+        strcpy(installed_s, "0.0.0");
+        (void)img_version_parse(installed_s, &installed);
+    }
+    uint8_t buf[256];
+    size_t got = 0;
+    long status = 0;
+    if (p->http_get(p->ctx, "/version", 0, buf, sizeof(buf) - 1, &got, &status) != 0 || status != 200) {
+        snprintf(why, cap, "server unreachable or /version failed (HTTP %ld)", status);
+        return BRIDGE_ERR_SERVER;
+    }
+    buf[got] = '\0';
+    for (size_t i = got; i > 0 && (buf[i - 1] == '\n' || buf[i - 1] == '\r' || buf[i - 1] == ' '); i--) {
+        buf[i - 1] = '\0';
+    }
+    if (img_version_parse((const char *)buf, &offered) != 0) {
+        snprintf(why, cap, "server /version answered '%.40s', not X.Y.Z", (const char *)buf);
+        return BRIDGE_ERR_SERVER;
+    }
+    if (img_version_cmp(&offered, &installed) <= 0) {
+        snprintf(why, cap, "installed %s, server offers %s: nothing to do", installed_s, (const char *)buf);
+        return BRIDGE_UP_TO_DATE;
+    }
+    logf_(p, "bridge: server offers %s, installed %s: updating", (const char *)buf, installed_s);
+
+    /* (4) reset the STM32 and ask which bank it runs. */
+    if (p->reset_pulse(p->ctx) != 0 || device_info(p, m, di) != 0) {
+        snprintf(why, cap, "the device does not answer on SPI");
+        return BRIDGE_ERR_DEVICE;
+    }
+    *have_di = 1;
+    char app_s[32];
+    img_version_format(&di->app, app_s, sizeof(app_s));
+    layout_bank_t target = layout_other_bank(di->running);
+    logf_(p, "bridge: device runs %s from bank %c; asking for the bank %c image", app_s,
+          layout_bank_letter(di->running), layout_bank_letter(target));
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s);
+    char body[1024];
+    if (p->http_get(p->ctx, path, 0, (uint8_t *)body, sizeof(body) - 1, &got, &status) != 0 || status != 200) {
+        snprintf(why, cap, "release API failed (HTTP %ld)", status);
+        return BRIDGE_ERR_SERVER;
+    }
+    body[got] = '\0';
+    cJSON *o = cJSON_Parse(body);
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(o, "size");
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "sha256");
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "url");
+    const cJSON *upd = cJSON_GetObjectItemCaseSensitive(o, "update");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(o, "version");
+    stream_t *s = NULL;
+    uint8_t sha_bin[32];
+    bridge_result_t r = BRIDGE_ERR_SERVER;
+    if (!cJSON_IsNumber(size) || size->valuedouble < IMG_HEADER_SIZE || size->valuedouble > LAYOUT_BANK_SIZE ||
+        !cJSON_IsString(url) || strlen(url->valuestring) >= sizeof(s->path) || !cJSON_IsString(ver) ||
+        !cJSON_IsBool(upd) || !cJSON_IsString(sha) || unhex(sha->valuestring, sha_bin, 32) != 0) {
+        snprintf(why, cap, "release API answer is malformed");
+        goto out;
+    }
+    if (!cJSON_IsTrue(upd)) {
+        snprintf(why, cap, "device already runs %s", app_s);
+        (void)p->kv_set(p->ctx, "version", app_s);
+        r = BRIDGE_UP_TO_DATE;
+        goto out;
+    }
+    static stream_t stream; /* BRIDGE_WINDOW bytes: static, not on a small task stack */
+    s = &stream;
+    memset(s, 0, sizeof(*s));
+    s->p = p;
+    snprintf(s->path, sizeof(s->path), "%s", url->valuestring);
+    s->size = (uint32_t)size->valuedouble;
+    uint8_t header[IMG_HEADER_FIELDS_SIZE];
+    if (stream_read(s, 0, header, sizeof(header)) != 0) {
+        snprintf(why, cap, "download of %s failed", s->path);
+        goto out;
+    }
+    /* (5-8) the agent erases, receives, programs and verifies; the transfer resumes where the
+     * device stands. */
+    uint8_t begin[LINK_BEGIN_SIZE];
+    lm_begin_encode(begin, s->size, sha_bin, (uint8_t)target, header);
+    uint32_t from = 0;
+    lm_err_t e = lm_send_image(m, begin, s->size, stream_read, s, p->progress, p->ctx, &from);
+    if (e != LM_OK) {
+        if (e == LM_ERR_REFUSED) {
+            snprintf(why, cap, "device refused %s: %s (detail %u)", ver->valuestring,
+                     link_result_name((link_result_t)m->status.result), (unsigned)m->status.detail);
+            r = BRIDGE_ERR_REFUSED;
+        } else {
+            snprintf(why, cap, "%s after %u bytes", s->failed ? "download failed" : lm_strerror(e),
+                     (unsigned)m->status.next_offset);
+            r = s->failed ? BRIDGE_ERR_SERVER : BRIDGE_ERR_DEVICE;
+        }
+        goto out;
+    }
+    logf_(p, "bridge: %s sent to bank %c (from offset %u) and verified by the device", ver->valuestring,
+          layout_bank_letter(target), (unsigned)from);
+    /* (9) stage and reset; (10) the bootloader starts it on trial and it confirms itself. */
+    if (lm_commit(m, (uint8_t)target) != LM_OK) {
+        snprintf(why, cap, "commit failed");
+        r = BRIDGE_ERR_DEVICE;
+        goto out;
+    }
+    p->sleep_ms(p->ctx, 200);
+    if (device_info(p, m, di) != 0 || di->running != target) {
+        snprintf(why, cap, "device did not come back running bank %c", layout_bank_letter(target));
+        r = BRIDGE_ERR_NOT_RUNNING;
+        goto out;
+    }
+    img_version_format(&di->app, app_s, sizeof(app_s));
+    (void)p->kv_set(p->ctx, "version", ver->valuestring);
+    snprintf(why, cap, "device runs %s from bank %c", app_s, layout_bank_letter(target));
+    r = BRIDGE_UPDATED;
+out:
+    cJSON_Delete(o);
+    return r;
+}
+
+bridge_result_t bridge_run_once(const bridge_port_t *p, const bridge_config_t *cfg, char *why, size_t why_cap)
+{
+    link_master_t m;
+    lm_init(&m, &p->spi);
+    uint32_t delay = cfg->backoff_ms;
+    bridge_result_t r = BRIDGE_ERR_SERVER;
+    for (uint32_t n = 1; n <= cfg->max_attempts; n++) {
+        device_info_t di;
+        int have_di = 0;
+        memset(&di, 0, sizeof(di));
+        r = attempt(p, &m, &di, &have_di, why, why_cap);
+        logf_(p, "bridge: attempt %u: %s: %s", (unsigned)n, bridge_result_name(r), why);
+        report(p, cfg, have_di ? &di : NULL, bridge_result_name(r), r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE ? "" : why);
+        if (r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE || r == BRIDGE_ERR_REFUSED || n == cfg->max_attempts) {
+            break;
+        }
+        uint32_t jitter = delay / 2 ? p->random(p->ctx) % (delay / 2 + 1) : 0;
+        logf_(p, "bridge: retrying in %u ms", (unsigned)(delay + jitter));
+        p->sleep_ms(p->ctx, delay + jitter);
+        delay = delay * 2 > cfg->backoff_max_ms ? cfg->backoff_max_ms : delay * 2;
+    }
+    return r;
+}
+
+const char *bridge_result_name(bridge_result_t r)
+{
+    switch (r) {
+    case BRIDGE_UP_TO_DATE:
+        return "up-to-date";
+    case BRIDGE_UPDATED:
+        return "updated";
+    case BRIDGE_ERR_SERVER:
+        return "server-error";
+    case BRIDGE_ERR_DEVICE:
+        return "device-error";
+    case BRIDGE_ERR_REFUSED:
+        return "refused";
+    case BRIDGE_ERR_NOT_RUNNING:
+        return "not-running";
+    }
+    return "?";
+}

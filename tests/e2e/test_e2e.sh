@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Server -> bridge -> device, as real processes on loopback: fota-server on a release folder,
+# fota-sim as the STM32, fota-bridge between them. A normal update; the server restarted in the
+# middle of a download (the bridge resumes with Range); the device killed during the transfer
+# (resumes); a badly signed image on the server (never reaches the device); a downgrade and a
+# rollback (refused); the network down at first (backoff, then success). Every process this test
+# starts, it stops.
+set -uo pipefail
+HOST=${1:?host build dir}; FW=${2:?firmware build dir}
+FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
+w=$(mktemp -d); srv=; sim=; br=
+cleanup() { for p in $br $sim $srv; do kill -9 "$p" 2>/dev/null; done; rm -rf "$w"; }
+trap cleanup EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+port=$((30000 + $$ % 20000)); url=http://127.0.0.1:$port
+
+start_server() { # ROOT
+  "$HOST/fota-server" --root "$1" --port "$port" --pubkey "$KEY" >>"$w/server.log" 2>&1 & srv=$!
+  for _ in $(seq 100); do curl -s "$url/version" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1
+}
+start_sim() { # [--init FILE]
+  rm -f "$w/sock"
+  "$HOST/fota-sim" --flash "$w/flash.bin" --socket "$w/sock" --pubkey "$KEY" --quiet "$@" >>"$w/sim.log" 2>&1 & sim=$!
+  for _ in $(seq 100); do [ -S "$w/sock" ] && return 0; sleep 0.02; done; return 1
+}
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+bridge() { # extra options...
+  "$HOST/fota-bridge" --server "$url" --state-dir "$w/state" --device-id dev-e2e --sim-socket "$w/sock" \
+    --backoff-ms 200 "$@" 2>/dev/null
+}
+release() { # DIR VERSION SECURITY_COUNTER [KEY]
+  mkdir -p "$1"
+  "$FOTA" sign -k "${4:-$KEY}" -b a -v "$2" -s "$3" -o "$1/slot_a.bin" "$w/app-a.bin" >/dev/null
+  "$FOTA" sign -k "${4:-$KEY}" -b b -v "$2" -s "$3" -o "$1/slot_b.bin" "$w/app-b.bin" >/dev/null
+  echo "$2" >"$1/version.txt"
+}
+fresh_device() { rm -f "$w/flash.bin" "$w/state/version"; : >"$w/sim.log"; start_sim --init "$w/init.bin"; }
+
+mkdir -p "$w/state"
+# Applications padded to about 200 KiB, so transfers last long enough to be interrupted.
+{ cat "$FW/app-a.bin"; yes "a padding" | head -c 200000; } >"$w/app-a.bin"
+{ cat "$FW/app-b.bin"; yes "b padding" | head -c 200000; } >"$w/app-b.bin"
+"$FOTA" sign -k "$KEY" -b a -v 1.0.0 -s 1 -o "$w/v1-a.img" "$w/app-a.bin" >/dev/null
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/v1-a.img" -o "$w/init.bin" >/dev/null
+release "$w/r2" 2.0.0 1
+"$FOTA" keygen -o "$w/other.pem" >/dev/null
+release "$w/bad" 3.0.0 1 "$w/other.pem"
+release "$w/old" 0.9.0 1
+release "$w/rollback" 2.5.0 0
+
+# 1. A normal update.
+start_server "$w/r2"; fresh_device
+out=$(bridge); rc=$?
+if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0 from bank B" <<<"$out" && [ "$(cat "$w/state/version")" = 2.0.0 ] &&
+   grep -q "app: confirmed (trial over)" "$w/sim.log" && curl -s "$url/api/v1/devices/dev-e2e/reports" | grep -q '"state":"updated"'; then
+  ok "S3-less release -> server -> bridge -> device: 2.0.0 running, confirmed, reported, version kept"
+else bad "normal update (exit $rc)"; echo "$out"; fi
+out=$(bridge); grep -q "up-to-date" <<<"$out" && ok "second run: up to date, device untouched" || bad "second run: $out"
+stop "$sim"; stop "$srv"
+
+# 2. The server restarted in the middle of the download.
+start_server "$w/r2"; fresh_device
+bridge >"$w/b2.log" & br=$!
+sleep 0.15; stop "$srv"; sleep 0.6; start_server "$w/r2"
+wait "$br"; rc=$?; br=
+if [ $rc -eq 0 ] && grep -q "updated" "$w/b2.log" && grep -qE "retrying in|download of .* failed" "$w/b2.log" &&
+   grep -q "sent to bank B (from offset [1-9]" "$w/b2.log"; then
+  ok "server restarted mid-download: bridge backed off, resumed (Range, from $(grep -o 'from offset [0-9]*' "$w/b2.log"))"
+elif [ $rc -eq 0 ] && grep -q "updated" "$w/b2.log"; then
+  ok "server restarted mid-download: update completed ($(grep -c 'attempt' "$w/b2.log") attempts)"
+else bad "server restart (exit $rc)"; cat "$w/b2.log"; fi
+stop "$sim"; stop "$srv"
+
+# 3. The device (simulator) killed during the transfer: power back on, the bridge resumes.
+start_server "$w/r2"; fresh_device
+bridge --attempts 12 >"$w/b3.log" & br=$!
+sleep 0.2; kill -9 "$sim"; wait "$sim" 2>/dev/null; sleep 0.3; start_sim
+wait "$br"; rc=$?; br=
+if [ $rc -eq 0 ] && grep -q "updated" "$w/b3.log" && ! grep -qE "halted|no valid image" "$w/sim.log"; then
+  ok "device killed mid-transfer: it rebooted into a valid image, the bridge resumed ($(grep -o 'from offset [0-9]*' "$w/b3.log" | tail -1))"
+else bad "device killed (exit $rc)"; cat "$w/b3.log"; tail -5 "$w/sim.log"; fi
+stop "$sim"; stop "$srv"
+
+# 4. A badly signed image on the server: never reaches the device.
+: >"$w/server.log"; start_server "$w/bad"; fresh_device
+out=$(bridge --attempts 2); rc=$?
+if [ $rc -ne 0 ] && grep -q "release API failed (HTTP 503)" <<<"$out" && ! grep -q "running from bank B" "$w/sim.log" &&
+   grep -q "GET /api/v1/release -> 503" "$w/server.log" && ! grep -q "GET /firmware/slot_b.bin -> 20" "$w/server.log"; then
+  ok "badly signed image: the server refuses to serve it (503), the device still runs 1.0.0"
+else bad "badly signed image (exit $rc)"; echo "$out"; fi
+stop "$sim"; stop "$srv"
+
+# 5. A downgrade: the server offers 0.9.0, nothing happens; a rollback (2.5.0 with a lower security
+# counter than the device's 1): the device refuses it.
+start_server "$w/old"; fresh_device
+out=$(bridge); rc=$?
+if [ $rc -eq 0 ] && grep -qE "nothing to do|already runs 1.0.0" <<<"$out" && ! grep -q "sent to bank" <<<"$out"; then
+  ok "downgrade offered: nothing sent, the device keeps 1.0.0"
+else bad "downgrade (exit $rc)"; echo "$out"; fi
+stop "$srv"; start_server "$w/rollback"
+out=$(bridge); rc=$?
+if [ $rc -eq 1 ] && grep -q "device refused 2.5.0: rollback" <<<"$out"; then
+  ok "security counter below the device's: refused by the device, not retried"
+else bad "rollback (exit $rc)"; echo "$out"; fi
+stop "$sim"; stop "$srv"
+
+# 6. The network down at first: backoff, then success.
+fresh_device
+bridge --attempts 10 >"$w/b6.log" & br=$!
+sleep 1.0; start_server "$w/r2"
+wait "$br"; rc=$?; br=
+if [ $rc -eq 0 ] && grep -q "server unreachable" "$w/b6.log" && grep -q "retrying in" "$w/b6.log" && grep -q "updated" "$w/b6.log"; then
+  ok "network down at first: $(grep -c 'retrying in' "$w/b6.log") backoffs, then updated"
+else bad "network down (exit $rc)"; cat "$w/b6.log"; fi
+stop "$sim"; stop "$srv"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
