@@ -2,8 +2,9 @@
 # The main job, at this stage of the project: two signed releases of the example application and
 # the real bootloader on an emulated STM32F407 (qemu-system-arm -M netduinoplus2): it boots the
 # bank the metadata names, refuses a tampered image and falls back, and reverts an unconfirmed
-# trial. Then a simulated device (fota-sim) running v1.0.0 is updated to v1.1.0 over its SPI link.
-# (The server and the bridge that fetch the release join it in issue 5.)
+# trial. Then the whole over-the-air path on loopback: fota-server serves a published release,
+# fota-bridge fetches it and sends it over SPI to a simulated STM32 (fota-sim) running v1.0.0,
+# which ends on v1.1.0, confirmed. Everything it starts, it stops.
 set -euo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota
@@ -40,21 +41,47 @@ step "Device 3: bank B on trial, never confirmed in 3 boots. USART1:"
   --trial b --attempts 3 --security-counter 1 -o "$out/flash-trial.bin" >/dev/null
 $RUN "$out/flash-trial.bin" "running from bank" | sed 's/^/   | /'
 
-step "A simulated device running v1.0.0 (fota-sim), updated to v1.1.0 over SPI by fota-link"
+step "Over the air: fota-server -> fota-bridge -> a simulated STM32 (fota-sim) running v1.0.0"
+port=5000
+while curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do port=$((port + 1)); done
+rel=$out/releases; rm -rf "$rel" "$out/bridge-state" "$out/sim-flash.bin" "$out/sim.sock"
+mkdir -p "$rel/v1.1.0" "$out/bridge-state"
+# Publish v1.1.0: sign it for both banks, write the seed's files, switch `current` atomically.
+"$FOTA" sign --key "$KEY" --bank a --version 1.1.0+2 --security-counter 1 -o "$rel/v1.1.0/slot_a.bin" "$FW/app-a.elf" >/dev/null
+cp "$out/slot_b.img" "$rel/v1.1.0/slot_b.bin"
+echo 1.1.0 >"$rel/v1.1.0/version.txt"
+ln -s "$rel/v1.1.0" "$rel/current.new" && mv -T "$rel/current.new" "$rel/current"
+echo "published v1.1.0 in $rel/current (slot_a.bin, slot_b.bin, version.txt)"
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$out/slot_a.img" -o "$out/sim-init.bin" >/dev/null
-sock=$out/sim.sock; rm -f "$sock" "$out/sim-flash.bin"
-"$HOST/fota-sim" --flash "$out/sim-flash.bin" --init "$out/sim-init.bin" --socket "$sock" --pubkey "$KEY" \
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+"$HOST/fota-server" --root "$rel" --port "$port" --pubkey "$KEY" >"$out/server.log" 2>&1 &
+pids+=($!)
+"$HOST/fota-sim" --flash "$out/sim-flash.bin" --init "$out/sim-init.bin" --socket "$out/sim.sock" --pubkey "$KEY" \
   --quiet >"$out/sim.log" 2>&1 &
-sim=$!
-trap 'kill $sim 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.02; done
-"$HOST/fota-link" --socket "$sock" info
-"$HOST/fota-link" --socket "$sock" update "$out/slot_b.img"
-for _ in $(seq 100); do grep -q "trial over" "$out/sim.log" && break; sleep 0.02; done
-"$HOST/fota-link" --socket "$sock" state
-kill $sim; wait $sim 2>/dev/null || true
-echo "The device's USART1, as the simulator printed it:"
+pids+=($!)
+for _ in $(seq 100); do [ -S "$out/sim.sock" ] && curl -s -o /dev/null "http://127.0.0.1:$port/version" && break; sleep 0.05; done
+echo "fota-server on http://127.0.0.1:$port, fota-sim on $out/sim.sock"
+echo
+"$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$out/bridge-state" --device-id demo-device \
+  --sim-socket "$out/sim.sock"
+for _ in $(seq 100); do grep -q "trial over" "$out/sim.log" && break; sleep 0.05; done
+echo
+echo "The device's USART1:"
 sed -n 's/^usart: /   | /p' "$out/sim.log"
+stats=$("$HOST/fota-link" --socket "$out/sim.sock" stats)
+get() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stats"; }
+served=$(awk '/GET \/firmware\/slot_b.bin/ {gsub(/[(]/, "", $5); s += $5} END {print s + 0}' "$out/server.log")
+echo
+echo "Summary:"
+echo "  version          1.0.0 -> $(cat "$out/bridge-state/version") (bank A -> bank B, confirmed after a trial boot)"
+echo "  image            $(stat -c %s "$out/slot_b.img") bytes; served by HTTP: $served bytes in $(grep -c 'GET /firmware/slot_b.bin' "$out/server.log") Range requests"
+echo "  SPI              $(get wire_bytes) bytes in $(get transactions) transactions"
+echo "  device time      $(awk -v d="$(get device_us)" -v e="$(get erase_us)" -v p="$(get program_us)" \
+  'BEGIN { printf "%.3f s simulated (erase %.3f s, program %.3f s)", d / 1e6, e / 1e6, p / 1e6 }')"
+echo "  device reports   $(curl -s "http://127.0.0.1:$port/api/v1/devices/demo-device/reports")"
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+pids=()
 
 step "Firmware sizes (bootloader limit: 32768 bytes)"
 arm-none-eabi-size "$FW/bootloader.elf" "$FW/app-a.elf" "$FW/app-b.elf"
