@@ -452,20 +452,22 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 }
 
 static const char usage[] =
-    "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem]\n"
+    "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem] [--cert C --tls-key K]\n"
     "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
     "                  `current` symlink points at one\n"
     "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
     "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
-    "  --pubkey FILE   only serve images signed with this key\n";
+    "  --pubkey FILE   only serve images signed with this key\n"
+    "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"root", required_argument, 0, 'r'}, {"port", required_argument, 0, 'p'},
                                          {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
+                                         {"cert", required_argument, 0, 'c'}, {"tls-key", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     static server_t s;
-    const char *db = NULL, *key = NULL;
+    const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
     uint32_t port = 5000;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -485,6 +487,12 @@ int main(int argc, char **argv)
         case 'k':
             key = optarg;
             break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 't':
+            tls_key = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -501,6 +509,35 @@ int main(int argc, char **argv)
     if (stat(s.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "fota-server: --root '%s' is not a folder\n", s.root);
         return 3;
+    }
+    if ((cert == NULL) != (tls_key == NULL)) {
+        fprintf(stderr, "fota-server: --cert and --tls-key go together\n");
+        return 2;
+    }
+    uint8_t *cert_pem = NULL, *key_pem = NULL;
+    size_t cert_len = 0, key_len = 0;
+    if (cert != NULL) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            fprintf(stderr, "fota-server: this libmicrohttpd has no TLS support\n");
+            return 3;
+        }
+        /* NUL-terminated copies: libmicrohttpd takes PEM text. */
+        if (fota_read_file(cert, 1u << 20, &cert_pem, &cert_len) != 0 ||
+            fota_read_file(tls_key, 1u << 20, &key_pem, &key_len) != 0) {
+            free(cert_pem);
+            return 3;
+        }
+        uint8_t *c2 = realloc(cert_pem, cert_len + 1), *k2 = realloc(key_pem, key_len + 1);
+        if (c2 == NULL || k2 == NULL) {
+            free(c2 ? c2 : cert_pem);
+            free(k2 ? k2 : key_pem);
+            fprintf(stderr, "fota-server: out of memory\n");
+            return 3;
+        }
+        cert_pem = c2;
+        key_pem = k2;
+        cert_pem[cert_len] = '\0';
+        key_pem[key_len] = '\0';
     }
     if (key != NULL) {
         if (fota_load_pubkey(key, s.pub) != 0) {
@@ -530,21 +567,31 @@ int main(int argc, char **argv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-                                            NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
-                                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0);
+    struct MHD_Daemon *d =
+        cert_pem ? MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
+                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                    (const char *)cert_pem, MHD_OPTION_HTTPS_MEM_KEY, (const char *)key_pem,
+                                    MHD_OPTION_END)
+                 : MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
+                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
-        fprintf(stderr, "fota-server: cannot listen on 127.0.0.1:%u\n", (unsigned)port);
+        fprintf(stderr, "fota-server: cannot listen on 127.0.0.1:%u%s\n", (unsigned)port,
+                cert_pem ? " (or the certificate and key do not load)" : "");
         sqlite3_close(s.db);
+        free(cert_pem);
+        free(key_pem);
         return 4;
     }
-    printf("fota-server: serving %s on http://127.0.0.1:%u\n", s.root, (unsigned)port);
+    printf("fota-server: serving %s on %s://127.0.0.1:%u\n", s.root, cert_pem ? "https" : "http", (unsigned)port);
     fflush(stdout);
     while (!stop) {
         pause();
     }
     MHD_stop_daemon(d);
     sqlite3_close(s.db);
+    free(cert_pem);
+    free(key_pem);
     printf("fota-server: stopped\n");
     return 0;
 }

@@ -87,6 +87,9 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, 
     *got = s.got;
     *status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "fota-bridge: GET %s%s: %s\n", c->server, path, curl_easy_strerror(rc));
+    }
     return rc == CURLE_OK ? 0 : -1;
 }
 

@@ -116,5 +116,24 @@ if [ $rc -eq 0 ] && grep -q "server unreachable" "$w/b6.log" && grep -q "retryin
 else bad "network down (exit $rc)"; cat "$w/b6.log"; fi
 stop "$sim"; stop "$srv"
 
+# 7. HTTPS: the bridge verifies the server's certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=fota-test \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$w/tls.key" -out "$w/tls.crt" >/dev/null 2>&1
+"$HOST/fota-server" --root "$w/r2" --port "$port" --pubkey "$KEY" --cert "$w/tls.crt" --tls-key "$w/tls.key" \
+  >>"$w/server.log" 2>&1 & srv=$!
+for _ in $(seq 100); do curl -s --cacert "$w/tls.crt" "https://127.0.0.1:$port/version" >/dev/null 2>&1 && break; sleep 0.05; done
+fresh_device
+out=$("$HOST/fota-bridge" --server "https://127.0.0.1:$port" --state-dir "$w/state" --device-id dev-e2e \
+  --sim-socket "$w/sock" --attempts 1 2>/dev/null); rc=$?
+if [ $rc -ne 0 ] && grep -q "server unreachable" <<<"$out" && ! grep -q "sent to bank" <<<"$out"; then
+  ok "HTTPS with an untrusted certificate: refused by the bridge"
+else bad "HTTPS without the CA (exit $rc)"; echo "$out"; fi
+out=$("$HOST/fota-bridge" --server "https://127.0.0.1:$port" --state-dir "$w/state" --device-id dev-e2e \
+  --sim-socket "$w/sock" --cacert "$w/tls.crt" 2>/dev/null); rc=$?
+if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0" <<<"$out"; then
+  ok "HTTPS with the server's CA: updated"
+else bad "HTTPS with the CA (exit $rc)"; echo "$out"; fi
+stop "$sim"; stop "$srv"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
