@@ -10,6 +10,9 @@
  *   GET  /api/v1/release?bank=a|b[&current=X.Y.Z]   JSON: version, size, sha256, url, update
  *   POST /api/v1/devices/{id}/report       JSON body {version, bank, state, error}: stored in SQLite
  *   GET  /api/v1/devices/{id}/reports      JSON: the device's last 50 reports
+ *   PUT  /api/v1/releases/{X.Y.Z}/slot_a.bin, slot_b.bin   (Authorization: Bearer TOKEN) stage files
+ *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
+ *        bank and version, then switch `current` to the release atomically
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -48,6 +51,7 @@ typedef struct {
 
 typedef struct {
     const char *root;
+    char token[129]; /* publish token; empty: publishing disabled */
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     int have_key;
     sqlite3 *db;
@@ -59,7 +63,15 @@ typedef struct {
     char body[MAX_BODY + 1];
     size_t len;
     int too_large;
+    int upload_fd;      /* PUT of a release file: written as it arrives, never held in memory */
+    uint64_t uploaded;
+    int upload_failed;
+    int refused;        /* the upload was refused before its body: answer that, ignore the body */
+    unsigned refused_status;
+    char refused_msg[160];
 } request_t;
+
+#define MAX_UPLOAD LAYOUT_BANK_SIZE
 
 static volatile sig_atomic_t stop;
 
@@ -382,6 +394,125 @@ static enum MHD_Result api_reports(server_t *s, struct MHD_Connection *c, const 
     return send_json(c, arr, method, url);
 }
 
+static int authorized(const server_t *s, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (s->token[0] == '\0' || h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        return 0;
+    }
+    const char *t = h + 7;
+    size_t n = strlen(s->token);
+    if (strlen(t) != n) {
+        return 0;
+    }
+    return crypto_memcmp_ct((const uint8_t *)t, (const uint8_t *)s->token, n) == 0;
+}
+
+/* "/api/v1/releases/X.Y.Z/what": the version (checked) and what follows it. */
+static int release_target(const char *url, char *ver, size_t cap, const char **what)
+{
+    const char *p = url + strlen("/api/v1/releases/");
+    const char *slash = strchr(p, '/');
+    img_version_t v;
+    if (slash == NULL || (size_t)(slash - p) >= cap) {
+        return -1;
+    }
+    memcpy(ver, p, (size_t)(slash - p));
+    ver[slash - p] = '\0';
+    *what = slash + 1;
+    return img_version_parse(ver, &v);
+}
+
+static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, const char *method,
+                                    const char *url)
+{
+    char staging[600], final[600], cur[600], tmp[600];
+    snprintf(staging, sizeof(staging), "%s/releases/%s.staging", s->root, ver);
+    snprintf(final, sizeof(final), "%s/releases/%s", s->root, ver);
+    img_version_t want;
+    (void)img_version_parse(ver, &want);
+    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
+    for (int b = 0; b < 2; b++) {
+        char path[700];
+        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            char msg[160];
+            snprintf(msg, sizeof(msg), "release %s has no %s uploaded", ver, names[b]);
+            return send_error(c, MHD_HTTP_CONFLICT, msg, method, url);
+        }
+        const file_info_t *fi = file_info(s, path, fd, &st);
+        close(fd);
+        char msg[200];
+        if (fi == NULL || fi->verdict != IMG_OK) {
+            snprintf(msg, sizeof(msg), "%s refused: %s", names[b],
+                     fi ? img_strerror(fi->verdict) : "unreadable");
+            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
+        }
+        if (fi->hdr.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
+            snprintf(msg, sizeof(msg), "%s is an image for bank %c", names[b], layout_bank_letter(fi->hdr.bank));
+            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
+        }
+        if (img_version_cmp(&fi->hdr.version, &want) != 0) {
+            snprintf(msg, sizeof(msg), "%s is version %u.%u.%u, not %s", names[b], fi->hdr.version.major,
+                     fi->hdr.version.minor, fi->hdr.version.patch, ver);
+            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
+        }
+    }
+    char vpath[700];
+    snprintf(vpath, sizeof(vpath), "%s/version.txt", staging);
+    char vline[40];
+    int n = snprintf(vline, sizeof(vline), "%s\n", ver);
+    snprintf(cur, sizeof(cur), "%s/current", s->root);
+    snprintf(tmp, sizeof(tmp), "%s/current.new", s->root);
+    unlink(tmp);
+    /* Complete release folder first, then one rename makes it current. */
+    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 || rename(staging, final) != 0 ||
+        symlink(final, tmp) != 0 || rename(tmp, cur) != 0) {
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot switch the release (see the server log)", method,
+                          url);
+    }
+    printf("fota-server: release %s is now current\n", ver);
+    return send_text(c, MHD_HTTP_OK, "application/json", "{\"activated\":true}", method, url);
+}
+
+/* First call of a PUT: decide whether to take the body, and open where it goes. */
+static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url, request_t *rq)
+{
+    char ver[32];
+    const char *what;
+    rq->upload_fd = -1;
+    if (!authorized(s, c)) {
+        rq->refused = 1;
+        rq->refused_status = MHD_HTTP_UNAUTHORIZED;
+        snprintf(rq->refused_msg, sizeof(rq->refused_msg), "publishing needs Authorization: Bearer <token>");
+        return;
+    }
+    if (release_target(url, ver, sizeof(ver), &what) != 0 ||
+        (strcmp(what, "slot_a.bin") != 0 && strcmp(what, "slot_b.bin") != 0)) {
+        rq->refused = 1;
+        rq->refused_status = MHD_HTTP_BAD_REQUEST;
+        snprintf(rq->refused_msg, sizeof(rq->refused_msg), "upload to /api/v1/releases/X.Y.Z/slot_a.bin or slot_b.bin");
+        return;
+    }
+    char dir[600], path[700];
+    snprintf(dir, sizeof(dir), "%s/releases", s->root);
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof(dir), "%s/releases/%s.staging", s->root, ver);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof(path), "%s/%s", dir, what);
+    rq->upload_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (rq->upload_fd < 0) {
+        rq->refused = 1;
+        rq->refused_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        snprintf(rq->refused_msg, sizeof(rq->refused_msg), "cannot store the upload");
+    }
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -392,10 +523,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (rq == NULL) {
             return MHD_NO;
         }
+        rq->upload_fd = -1;
         *con_cls = rq;
+        if (strcmp(method, "PUT") == 0 && strncmp(url, "/api/v1/releases/", 17) == 0) {
+            upload_begin(s, c, url, rq);
+        }
         return MHD_YES;
     }
     request_t *rq = *con_cls;
+    if (*upload_size > 0 && (rq->upload_fd >= 0 || rq->refused)) {
+        if (rq->upload_fd >= 0 && !rq->upload_failed) {
+            if (rq->uploaded + *upload_size > MAX_UPLOAD ||
+                write(rq->upload_fd, upload, *upload_size) != (ssize_t)*upload_size) {
+                rq->upload_failed = 1;
+            }
+            rq->uploaded += *upload_size;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (*upload_size > 0) {
         if (rq->len + *upload_size > MAX_BODY) {
             rq->too_large = 1;
@@ -408,6 +554,34 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (strstr(url, "..") != NULL || strchr(url, '\\') != NULL) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "path traversal refused", method, url);
+    }
+    if (rq->refused) {
+        return send_error(c, rq->refused_status, rq->refused_msg, method, url);
+    }
+    if (rq->upload_fd >= 0) {
+        int bad = rq->upload_failed || close(rq->upload_fd) != 0;
+        rq->upload_fd = -1;
+        if (bad) {
+            return send_error(c, rq->uploaded > MAX_UPLOAD ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              rq->uploaded > MAX_UPLOAD ? "image larger than a bank" : "cannot store the upload",
+                              method, url);
+        }
+        return send_text(c, MHD_HTTP_CREATED, "application/json", "{\"stored\":true}", method, url);
+    }
+    if (strcmp(method, "POST") == 0 && strncmp(url, "/api/v1/releases/", 17) == 0) {
+        char ver[32];
+        const char *what;
+        if (!authorized(s, c)) {
+            return send_error(c, MHD_HTTP_UNAUTHORIZED, "publishing needs Authorization: Bearer <token>", method, url);
+        }
+        if (release_target(url, ver, sizeof(ver), &what) != 0 || strcmp(what, "activate") != 0) {
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "activate with POST /api/v1/releases/X.Y.Z/activate", method,
+                              url);
+        }
+        if (!s->have_key) {
+            return send_error(c, MHD_HTTP_CONFLICT, "the server has no --pubkey to check releases with", method, url);
+        }
+        return api_activate(s, c, ver, method, url);
     }
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     if (get && strcmp(url, "/version") == 0) {
@@ -447,6 +621,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {
     (void)cls, (void)c, (void)t;
+    request_t *rq = *con_cls;
+    if (rq != NULL && rq->upload_fd >= 0) {
+        close(rq->upload_fd);
+    }
     free(*con_cls);
     *con_cls = NULL;
 }
@@ -458,13 +636,15 @@ static const char usage[] =
     "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
     "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
     "  --pubkey FILE   only serve images signed with this key\n"
-    "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n";
+    "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n"
+    "  --publish-token-file FILE    enable the publish API for requests bearing this token\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"root", required_argument, 0, 'r'}, {"port", required_argument, 0, 'p'},
                                          {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
                                          {"cert", required_argument, 0, 'c'}, {"tls-key", required_argument, 0, 't'},
+                                         {"publish-token-file", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     static server_t s;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
@@ -490,6 +670,21 @@ int main(int argc, char **argv)
         case 'c':
             cert = optarg;
             break;
+        case 'T': {
+            FILE *f = fopen(optarg, "r");
+            size_t n = f ? fread(s.token, 1, sizeof(s.token) - 1, f) : 0;
+            if (f != NULL) {
+                fclose(f);
+            }
+            s.token[n] = '\0';
+            s.token[strcspn(s.token, "\r\n")] = '\0';
+            if (strlen(s.token) < 16) {
+                fprintf(stderr, "fota-server: --publish-token-file '%s' must hold a token of 16 or more characters\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
         case 't':
             tls_key = optarg;
             break;

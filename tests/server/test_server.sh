@@ -66,6 +66,29 @@ check "badly signed image is refused (503)" test "$(code "$base/firmware/slot_b.
 check "  ... saying why" grep -q 'signed with another key' "$w/body"
 check "one log line per request" grep -q '^GET /version -> 200' "$w/log"
 
+# Publishing: token-guarded uploads, checked (signature, bank, version) before an atomic switch.
+kill -TERM "$pid"; wait "$pid"; pid=
+mkdir -p "$w/pub"; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$w/token"
+"$HOST/fota-server" --root "$w/pub" --port "$port" --pubkey "$KEY" --publish-token-file "$w/token" >>"$w/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -s "$base/version" >/dev/null && break; sleep 0.05; done
+auth="Authorization: Bearer $(cat "$w/token")"
+check "publish without the token is 401" test "$(code -X PUT --data-binary @"$w/r2/slot_a.bin" "$base/api/v1/releases/2.0.0/slot_a.bin")" = 401
+check "publish with a wrong token is 401" test "$(code -X PUT -H 'Authorization: Bearer nope' --data-binary @"$w/r2/slot_a.bin" "$base/api/v1/releases/2.0.0/slot_a.bin")" = 401
+check "upload slot_a (201)" test "$(code -X PUT -H "$auth" --data-binary @"$w/r2/slot_a.bin" "$base/api/v1/releases/2.0.0/slot_a.bin")" = 201
+check "activate with slot_b missing is 409" test "$(code -X POST -H "$auth" "$base/api/v1/releases/2.0.0/activate")" = 409
+check "upload a bank A image as slot_b" test "$(code -X PUT -H "$auth" --data-binary @"$w/r2/slot_a.bin" "$base/api/v1/releases/2.0.0/slot_b.bin")" = 201
+check "activate refuses the wrong bank (422)" test "$(code -X POST -H "$auth" "$base/api/v1/releases/2.0.0/activate")" = 422
+check "  ... saying so" grep -q 'slot_b.bin is an image for bank A' "$w/body"
+check "upload a foreign-key image as slot_b" test "$(code -X PUT -H "$auth" --data-binary @"$w/bad/slot_b.bin" "$base/api/v1/releases/2.0.0/slot_b.bin")" = 201
+check "activate refuses the signature (422)" test "$(code -X POST -H "$auth" "$base/api/v1/releases/2.0.0/activate")" = 422
+check "nothing was switched meanwhile" test "$(code "$base/version")" = 404
+check "upload the right slot_b" test "$(code -X PUT -H "$auth" --data-binary @"$w/r2/slot_b.bin" "$base/api/v1/releases/2.0.0/slot_b.bin")" = 201
+check "activate (200)" test "$(code -X POST -H "$auth" "$base/api/v1/releases/2.0.0/activate")" = 200
+check "the published release is served" test "$(curl -s "$base/version")" = 2.0.0
+check "  ... with its images" cmp -s <(curl -s "$base/firmware/slot_b.bin") "$w/r2/slot_b.bin"
+check "bad release version is 400" test "$(code -X PUT -H "$auth" --data-binary x "$base/api/v1/releases/2.0/slot_a.bin")" = 400
+
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 check "SIGTERM: clean exit" test "$rc" = 0
 check "  ... and says so" grep -q 'fota-server: stopped' "$w/log"
