@@ -11,10 +11,11 @@ JOBS ?= $(shell nproc)
 all: firmware
 
 setup:
-	bash scripts/setup.sh
+	FOTA_TOOLS_DIR=$(abspath $(BUILD))/tools bash scripts/setup.sh
 
 host: setup
-	cmake -S . -B $(HOST_DIR) -DFOTA_FW_BUILD_DIR=$(FW_DIR)
+	cmake -S . -B $(HOST_DIR) -DFOTA_FW_BUILD_DIR=$(FW_DIR) \
+	      -DFOTA_S3RVER=$(abspath $(BUILD))/tools/node_modules/.bin/s3rver
 	cmake --build $(HOST_DIR) -j $(JOBS)
 
 firmware: host

@@ -54,4 +54,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The test-only S3 server, from the npm registry, into the build folder (never committed).
+S3RVER_DIR=${FOTA_TOOLS_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build/tools}
+if [ ! -x "$S3RVER_DIR/node_modules/.bin/s3rver" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs and npm"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  echo "setup: installing s3rver 3.7.1 (test-only S3 server) into $S3RVER_DIR"
+  mkdir -p "$S3RVER_DIR"
+  npm install --prefix "$S3RVER_DIR" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
+fi
 echo "setup: all build and test dependencies present"

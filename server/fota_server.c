@@ -11,10 +11,15 @@
  *   POST /api/v1/devices/{id}/report       JSON body {version, bank, state, error}: stored in SQLite
  *   GET  /api/v1/devices/{id}/reports      JSON: the device's last 50 reports
  *   PUT  /api/v1/releases/{X.Y.Z}/slot_a.bin, slot_b.bin   (Authorization: Bearer TOKEN) stage files
+ * With --s3-bucket it also syncs the release from S3 (ListObjectsV2 every --s3-interval seconds,
+ * requests signed by libcurl's CURLOPT_AWS_SIGV4, credentials from AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY): changed objects are downloaded, checked like a publication and switched
+ * in atomically; when S3 is unreachable or holds a bad image, the last good release stays.
  *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
  *        bank and version, then switch `current` to the release atomically
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,6 +36,7 @@
 #include <unistd.h>
 
 #include "fota.h"
+#include "fota/crc32.h"
 #include "fota/image.h"
 #include "fota/srv.h"
 
@@ -423,60 +429,91 @@ static int release_target(const char *url, char *ver, size_t cap, const char **w
     return img_version_parse(ver, &v);
 }
 
+/* Reads and verifies one release image without touching the request cache (the S3 sync runs
+ * in another thread). */
+static img_err_t check_image(const server_t *s, const char *path, img_header_t *hdr)
+{
+    uint8_t *buf;
+    size_t len;
+    if (fota_read_file(path, LAYOUT_BANK_SIZE, &buf, &len) != 0) {
+        return IMG_ERR_READ;
+    }
+    img_policy_t pol = {.pubkey = s->pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
+    img_verify_ctx_t v;
+    img_verify_init(&v, &pol);
+    img_verify_update(&v, buf, len);
+    img_err_t e = img_verify_final(&v, hdr);
+    free(buf);
+    return e;
+}
+
+/* Checks a staged release (both images verify with the server's key, are for their banks and
+ * carry version ver), writes its version.txt, moves it to releases/NAME and makes it current with
+ * one rename. Returns 0, or -1 with the reason in why. Shared by publishing and the S3 sync. */
+static int release_activate(const server_t *s, const char *staging, const char *ver, const char *name, char *why,
+                            size_t cap)
+{
+    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
+    img_version_t want;
+    if (img_version_parse(ver, &want) != 0) {
+        snprintf(why, cap, "version '%.32s' is not X.Y.Z", ver);
+        return -1;
+    }
+    for (int b = 0; b < 2; b++) {
+        char path[700];
+        img_header_t h;
+        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
+        img_err_t e = check_image(s, path, &h);
+        if (e == IMG_ERR_READ) {
+            snprintf(why, cap, "release %s has no %s", ver, names[b]);
+            return -1;
+        }
+        if (e != IMG_OK) {
+            snprintf(why, cap, "%s refused: %s", names[b], img_strerror(e));
+            return -1;
+        }
+        if (h.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
+            snprintf(why, cap, "%s is an image for bank %c", names[b], layout_bank_letter(h.bank));
+            return -1;
+        }
+        if (img_version_cmp(&h.version, &want) != 0) {
+            snprintf(why, cap, "%s is version %u.%u.%u, not %s", names[b], h.version.major, h.version.minor,
+                     h.version.patch, ver);
+            return -1;
+        }
+    }
+    char vpath[700], final[600], cur[600], tmp[600];
+    snprintf(vpath, sizeof(vpath), "%s/version.txt", staging);
+    snprintf(final, sizeof(final), "%s/releases/%s", s->root, name);
+    snprintf(cur, sizeof(cur), "%s/current", s->root);
+    snprintf(tmp, sizeof(tmp), "%s/current.new", s->root);
+    char vline[40];
+    int n = snprintf(vline, sizeof(vline), "%s\n", ver);
+    unlink(tmp);
+    /* The complete release folder first, then one rename makes it current. */
+    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 || rename(staging, final) != 0 ||
+        symlink(final, tmp) != 0 || rename(tmp, cur) != 0) {
+        snprintf(why, cap, "cannot switch the release: %s", strerror(errno));
+        return -1;
+    }
+    printf("fota-server: release %s is now current\n", ver);
+    fflush(stdout);
+    return 0;
+}
+
 static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, const char *method,
                                     const char *url)
 {
-    char staging[600], final[600], cur[600], tmp[600];
+    char staging[600], why[200];
     snprintf(staging, sizeof(staging), "%s/releases/%s.staging", s->root, ver);
-    snprintf(final, sizeof(final), "%s/releases/%s", s->root, ver);
-    img_version_t want;
-    (void)img_version_parse(ver, &want);
-    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
-    for (int b = 0; b < 2; b++) {
-        char path[700];
-        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            if (fd >= 0) {
-                close(fd);
-            }
-            char msg[160];
-            snprintf(msg, sizeof(msg), "release %s has no %s uploaded", ver, names[b]);
-            return send_error(c, MHD_HTTP_CONFLICT, msg, method, url);
-        }
-        const file_info_t *fi = file_info(s, path, fd, &st);
-        close(fd);
-        char msg[200];
-        if (fi == NULL || fi->verdict != IMG_OK) {
-            snprintf(msg, sizeof(msg), "%s refused: %s", names[b],
-                     fi ? img_strerror(fi->verdict) : "unreadable");
-            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
-        }
-        if (fi->hdr.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
-            snprintf(msg, sizeof(msg), "%s is an image for bank %c", names[b], layout_bank_letter(fi->hdr.bank));
-            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
-        }
-        if (img_version_cmp(&fi->hdr.version, &want) != 0) {
-            snprintf(msg, sizeof(msg), "%s is version %u.%u.%u, not %s", names[b], fi->hdr.version.major,
-                     fi->hdr.version.minor, fi->hdr.version.patch, ver);
-            return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, msg, method, url);
-        }
+    struct stat st;
+    if (stat(staging, &st) != 0) {
+        return send_error(c, MHD_HTTP_CONFLICT, "nothing uploaded for this release", method, url);
     }
-    char vpath[700];
-    snprintf(vpath, sizeof(vpath), "%s/version.txt", staging);
-    char vline[40];
-    int n = snprintf(vline, sizeof(vline), "%s\n", ver);
-    snprintf(cur, sizeof(cur), "%s/current", s->root);
-    snprintf(tmp, sizeof(tmp), "%s/current.new", s->root);
-    unlink(tmp);
-    /* Complete release folder first, then one rename makes it current. */
-    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 || rename(staging, final) != 0 ||
-        symlink(final, tmp) != 0 || rename(tmp, cur) != 0) {
-        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot switch the release (see the server log)", method,
-                          url);
+    if (release_activate(s, staging, ver, ver, why, sizeof(why)) != 0) {
+        return send_error(c, strstr(why, " has no ") ? MHD_HTTP_CONFLICT : MHD_HTTP_UNPROCESSABLE_CONTENT, why,
+                          method, url);
     }
-    printf("fota-server: release %s is now current\n", ver);
     return send_text(c, MHD_HTTP_OK, "application/json", "{\"activated\":true}", method, url);
 }
 
@@ -629,6 +666,176 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
+/* The S3 sync. */
+typedef struct {
+    const char *endpoint, *bucket, *prefix, *region;
+    uint32_t interval;
+    char userpwd[300];
+    char token_header[2100];
+    char seen[3][80]; /* ETags of slot_a.bin, slot_b.bin, version.txt last handled (good or refused) */
+} s3_t;
+
+static const char *const s3_names[3] = {"slot_a.bin", "slot_b.bin", "version.txt"};
+
+typedef struct {
+    FILE *f;
+    char *mem;
+    size_t len, cap;
+} s3_sink_t;
+
+static size_t s3_write(char *data, size_t size, size_t n, void *ud)
+{
+    s3_sink_t *k = ud;
+    size_t len = size * n;
+    if (k->len + len > k->cap) {
+        return 0; /* larger than anything we accept: abort */
+    }
+    if (k->f != NULL) {
+        if (fwrite(data, 1, len, k->f) != len) {
+            return 0;
+        }
+    } else {
+        memcpy(k->mem + k->len, data, len);
+    }
+    k->len += len;
+    return len;
+}
+
+/* GET endpoint/bucket/path (path already escaped), signed. 0 on HTTP 200. */
+static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, size_t cap)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        snprintf(why, cap, "cannot start libcurl");
+        return -1;
+    }
+    char url[1200], sigv4[80];
+    snprintf(url, sizeof(url), "%s/%s%s", s3->endpoint, s3->bucket, path);
+    snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s3->region);
+    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    if (s3->token_header[0] != '\0') {
+        h = curl_slist_append(h, s3->token_header);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+    curl_easy_setopt(c, CURLOPT_USERPWD, s3->userpwd);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        snprintf(why, cap, "%s", curl_easy_strerror(rc));
+        return -1;
+    }
+    if (status != 200) {
+        snprintf(why, cap, "HTTP %ld for %s", status, path);
+        return -1;
+    }
+    return 0;
+}
+
+static void s3_sync(const server_t *s, s3_t *s3)
+{
+    char why[300], path[700];
+    static char xml[256 * 1024];
+    s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
+    CURL *esc = curl_easy_init();
+    char *prefix = esc ? curl_easy_escape(esc, s3->prefix, 0) : NULL;
+    snprintf(path, sizeof(path), "?list-type=2&prefix=%s", prefix ? prefix : "");
+    curl_free(prefix);
+    curl_easy_cleanup(esc);
+    if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
+        printf("fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release\n", s3->bucket, s3->prefix,
+               why);
+        fflush(stdout);
+        return;
+    }
+    srv_s3_object_t objs[64];
+    int n = srv_s3_list_parse(xml, list.len, objs, 64);
+    if (n < 0) {
+        printf("fota-server: s3: the bucket listing is malformed; keeping the current release\n");
+        fflush(stdout);
+        return;
+    }
+    char etag[3][80] = {"", "", ""};
+    for (int i = 0; i < n && i < 64; i++) {
+        for (int k = 0; k < 3; k++) {
+            char want[300];
+            snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
+            if (strcmp(objs[i].key, want) == 0) {
+                snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
+            }
+        }
+    }
+    if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
+        printf("fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
+               "release\n",
+               s3->bucket, s3->prefix);
+        fflush(stdout);
+        return;
+    }
+    if (memcmp(etag, s3->seen, sizeof(etag)) == 0) {
+        return; /* nothing changed since the last look */
+    }
+    char staging[600];
+    snprintf(staging, sizeof(staging), "%s/releases", s->root);
+    mkdir(staging, 0755);
+    snprintf(staging, sizeof(staging), "%s/releases/.s3-staging", s->root);
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof(path), "%s/%s", staging, s3_names[k]);
+        unlink(path);
+    }
+    rmdir(staging);
+    if (mkdir(staging, 0755) != 0) {
+        printf("fota-server: s3: cannot create %s: %s\n", staging, strerror(errno));
+        fflush(stdout);
+        return;
+    }
+    char version[40] = "";
+    for (int k = 0; k < 3; k++) {
+        char file[700], key[400];
+        snprintf(file, sizeof(file), "%s/%s", staging, s3_names[k]);
+        /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
+         * supported: see docs/server.md). */
+        snprintf(key, sizeof(key), "/%s%s", s3->prefix, s3_names[k]);
+        FILE *f = fopen(file, "wb");
+        s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
+        int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
+        if (f == NULL || fclose(f) != 0 || rc != 0) {
+            printf("fota-server: s3: download of %s failed: %s; keeping the current release\n", key,
+                   f ? why : strerror(errno));
+            fflush(stdout);
+            return; /* not marked seen: tried again next time */
+        }
+        if (k == 2) {
+            FILE *v = fopen(file, "r");
+            size_t got = v ? fread(version, 1, sizeof(version) - 1, v) : 0;
+            if (v != NULL) {
+                fclose(v);
+            }
+            version[got] = '\0';
+            version[strcspn(version, "\r\n ")] = '\0';
+        }
+    }
+    memcpy(s3->seen, etag, sizeof(etag));
+    char name[80];
+    snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
+    if (release_activate(s, staging, version, name, why, sizeof(why)) != 0) {
+        printf("fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release\n", s3->bucket,
+               s3->prefix, why);
+    } else {
+        printf("fota-server: s3: release %s synced from s3://%s/%s\n", version, s3->bucket, s3->prefix);
+    }
+    fflush(stdout);
+}
+
 static const char usage[] =
     "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem] [--cert C --tls-key K]\n"
     "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
@@ -637,7 +844,12 @@ static const char usage[] =
     "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
     "  --pubkey FILE   only serve images signed with this key\n"
     "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n"
-    "  --publish-token-file FILE    enable the publish API for requests bearing this token\n";
+    "  --publish-token-file FILE    enable the publish API for requests bearing this token\n"
+    "  --s3-bucket NAME [--s3-prefix P] [--s3-endpoint URL] [--s3-region R] [--s3-interval S]\n"
+    "                  sync the release (P slot_a.bin, P slot_b.bin, P version.txt) from S3 every S\n"
+    "                  seconds (default 60); endpoint default https://s3.REGION.amazonaws.com,\n"
+    "                  region default $AWS_REGION or us-east-1; needs --pubkey and the AWS_ACCESS_KEY_ID,\n"
+    "                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) environment variables\n";
 
 int main(int argc, char **argv)
 {
@@ -645,9 +857,16 @@ int main(int argc, char **argv)
                                          {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
                                          {"cert", required_argument, 0, 'c'}, {"tls-key", required_argument, 0, 't'},
                                          {"publish-token-file", required_argument, 0, 'T'},
+                                         {"s3-bucket", required_argument, 0, 1001},
+                                         {"s3-prefix", required_argument, 0, 1002},
+                                         {"s3-endpoint", required_argument, 0, 1003},
+                                         {"s3-region", required_argument, 0, 1004},
+                                         {"s3-interval", required_argument, 0, 1005},
                                          {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     static server_t s;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
+    static s3_t s3 = {.prefix = "", .interval = 60};
+    char endpoint_default[200];
     uint32_t port = 5000;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -669,6 +888,24 @@ int main(int argc, char **argv)
             break;
         case 'c':
             cert = optarg;
+            break;
+        case 1001:
+            s3.bucket = optarg;
+            break;
+        case 1002:
+            s3.prefix = optarg;
+            break;
+        case 1003:
+            s3.endpoint = optarg;
+            break;
+        case 1004:
+            s3.region = optarg;
+            break;
+        case 1005:
+            if (fota_parse_u32(optarg, &s3.interval) != 0 || s3.interval == 0) {
+                fprintf(stderr, "fota-server: --s3-interval '%s' is not a number of seconds above 0\n", optarg);
+                return 2;
+            }
             break;
         case 'T': {
             FILE *f = fopen(optarg, "r");
@@ -704,6 +941,33 @@ int main(int argc, char **argv)
     if (stat(s.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "fota-server: --root '%s' is not a folder\n", s.root);
         return 3;
+    }
+    if (s3.bucket != NULL) {
+        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY"),
+                   *session = getenv("AWS_SESSION_TOKEN");
+        if (key == NULL) {
+            fprintf(stderr, "fota-server: --s3-bucket needs --pubkey: images from S3 are checked before they are served\n");
+            return 2;
+        }
+        if (id == NULL || secret == NULL || strchr(id, ':') != NULL) {
+            fprintf(stderr, "fota-server: --s3-bucket needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment\n");
+            return 2;
+        }
+        snprintf(s3.userpwd, sizeof(s3.userpwd), "%s:%s", id, secret);
+        if (session != NULL) {
+            snprintf(s3.token_header, sizeof(s3.token_header), "x-amz-security-token: %s", session);
+        }
+        if (s3.region == NULL) {
+            s3.region = getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1";
+        }
+        if (s3.endpoint == NULL) {
+            snprintf(endpoint_default, sizeof(endpoint_default), "https://s3.%s.amazonaws.com", s3.region);
+            s3.endpoint = endpoint_default;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "fota-server: cannot start libcurl\n");
+            return 3;
+        }
     }
     if ((cert == NULL) != (tls_key == NULL)) {
         fprintf(stderr, "fota-server: --cert and --tls-key go together\n");
@@ -780,13 +1044,21 @@ int main(int argc, char **argv)
     }
     printf("fota-server: serving %s on %s://127.0.0.1:%u\n", s.root, cert_pem ? "https" : "http", (unsigned)port);
     fflush(stdout);
+    time_t next_sync = 0;
     while (!stop) {
-        pause();
+        if (s3.bucket != NULL && time(NULL) >= next_sync) {
+            s3_sync(&s, &s3);
+            next_sync = time(NULL) + s3.interval;
+        }
+        sleep(1); /* a signal ends it early */
     }
     MHD_stop_daemon(d);
     sqlite3_close(s.db);
     free(cert_pem);
     free(key_pem);
+    if (s3.bucket != NULL) {
+        curl_global_cleanup();
+    }
     printf("fota-server: stopped\n");
     return 0;
 }

@@ -77,3 +77,62 @@ int srv_valid_device_id(const char *id)
     }
     return 1;
 }
+
+/* The first occurrence of needle in [p, end), or NULL. */
+static const char *find(const char *p, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; p + n <= end; p++) {
+        if (memcmp(p, needle, n) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Copies the text between <tag> and </tag> inside [p, end) into out; -1 when absent or too long. */
+static int element(const char *p, const char *end, const char *open, const char *close, char *out, size_t cap)
+{
+    const char *a = find(p, end, open);
+    if (a == NULL) {
+        return -1;
+    }
+    a += strlen(open);
+    const char *b = find(a, end, close);
+    if (b == NULL || (size_t)(b - a) >= cap) {
+        return -1;
+    }
+    memcpy(out, a, (size_t)(b - a));
+    out[b - a] = '\0';
+    return 0;
+}
+
+int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap)
+{
+    const char *end = xml + len;
+    if (find(xml, end, "<ListBucketResult") == NULL) {
+        return -1;
+    }
+    int n = 0;
+    const char *p = xml;
+    for (;;) {
+        const char *a = find(p, end, "<Contents>");
+        if (a == NULL) {
+            return n;
+        }
+        const char *b = find(a, end, "</Contents>");
+        if (b == NULL) {
+            return -1;
+        }
+        srv_s3_object_t o;
+        if (element(a, b, "<Key>", "</Key>", o.key, sizeof(o.key)) != 0 ||
+            element(a, b, "<ETag>", "</ETag>", o.etag, sizeof(o.etag)) != 0) {
+            return -1;
+        }
+        if (n < cap) {
+            out[n] = o;
+        }
+        n++;
+        p = b + strlen("</Contents>");
+    }
+}

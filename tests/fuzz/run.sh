@@ -23,10 +23,14 @@ build() { # name sources...
 build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE
 build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
 build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
+INC="$INC -I$TOP/server/include"
+build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c"
 build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/tools/fota/elf.c" "$TOP/tools/fota/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.
-seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link}
+seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link,srv}
+printf '<ListBucketResult><Contents><Key>r/slot_a.bin</Key><ETag>&quot;a&quot;</ETag></Contents></ListBucketResult>' >"$seeds/srv/list"
+printf 'bytes=100-199' >"$seeds/srv/range"
 "$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/a.img" "$FW/app-probe-a.elf" >/dev/null
 { printf '\x00'; cat "$seeds/a.img"; } >"$seeds/image/a"
 { printf '\x05'; head -c 700 "$seeds/a.img"; } >"$seeds/image/a-cut"
@@ -40,7 +44,7 @@ printf '\x5a\x81\x01\x00\x10\x00\x01\x00\x03\x00\x02\x02\x01\x00\x00\x04\x00\x00
 printf '\x5a\x04\x02\x00\x08\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00' >"$seeds/link/data"
 
 fail=0
-for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta link:fuzz_link; do
+for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta link:fuzz_link srv:fuzz_srv; do
   corpus=${h%%:*}; bin=${h##*:}
   work=$OUT/corpus-$corpus; mkdir -p "$work"
   if "$OUT/$bin" -runs="$RUNS" -seed=1 -max_len=4096 -timeout=10 "$work" "$seeds/$corpus" >"$OUT/$bin.log" 2>&1; then

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -46,11 +47,38 @@ static void test_srv_device_ids(void **state)
     assert_false(srv_valid_device_id("0123456789012345678901234567890123456789012345678901234567890123456789"));
 }
 
+static void test_srv_s3_listing(void **state)
+{
+    (void)state;
+    const char *xml = "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"x\"><Name>fw</Name>"
+                      "<Contents><Key>rel/slot_a.bin</Key><ETag>&quot;aa&quot;</ETag><Size>1</Size></Contents>"
+                      "<Contents><Key>rel/version.txt</Key><ETag>&quot;bb&quot;</ETag></Contents>"
+                      "</ListBucketResult>";
+    srv_s3_object_t o[4];
+    assert_int_equal(srv_s3_list_parse(xml, strlen(xml), o, 4), 2);
+    assert_string_equal(o[0].key, "rel/slot_a.bin");
+    assert_string_equal(o[0].etag, "&quot;aa&quot;");
+    assert_string_equal(o[1].key, "rel/version.txt");
+    assert_int_equal(srv_s3_list_parse(xml, strlen(xml), o, 1), 2); /* counted, first one stored */
+    const char *empty = "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>";
+    assert_int_equal(srv_s3_list_parse(empty, strlen(empty), o, 4), 0);
+    const char *bad[] = {"<Error><Code>AccessDenied</Code></Error>",
+                         "<ListBucketResult><Contents><Key>a</Key>",
+                         "<ListBucketResult><Contents><ETag>x</ETag></Contents></ListBucketResult>",
+                         "<ListBucketResult><Contents><Key>a</Key><ETag>x</Contents></ListBucketResult>"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(srv_s3_list_parse(bad[i], strlen(bad[i]), o, 4), -1);
+    }
+    /* Bounded by len, not by a terminator: a cut answer is malformed, not read past. */
+    assert_int_equal(srv_s3_list_parse(xml, 120, o, 4), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_srv_range_forms),
         cmocka_unit_test(test_srv_device_ids),
+        cmocka_unit_test(test_srv_s3_listing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #ifndef FOTA_SRV_H
 #define FOTA_SRV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -17,5 +18,16 @@ srv_range_t srv_parse_range(const char *header, uint64_t size, uint64_t *first, 
 
 /* 1 when id is 1-64 characters of [A-Za-z0-9._-] and not "." or "..". */
 int srv_valid_device_id(const char *id);
+
+/* One object of an S3 ListObjectsV2 answer. */
+typedef struct {
+    char key[256];
+    char etag[80]; /* as listed, entities left as they are: only compared */
+} srv_s3_object_t;
+
+/* Finds the <Contents> entries of a ListObjectsV2 XML answer; returns how many there are (the
+ * first cap are stored in out), or -1 when the text is not a ListBucketResult or an entry is
+ * malformed or too long. Bounded by len; the text need not be NUL-terminated. */
+int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap);
 
 #endif
