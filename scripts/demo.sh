@@ -45,23 +45,28 @@ step "Over the air: fota-server -> fota-bridge -> a simulated STM32 (fota-sim) r
 port=5000
 while curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do port=$((port + 1)); done
 rel=$out/releases; rm -rf "$rel" "$out/bridge-state" "$out/sim-flash.bin" "$out/sim.sock"
-mkdir -p "$rel/v1.1.0" "$out/bridge-state"
-# Publish v1.1.0: sign it for both banks, write the seed's files, switch `current` atomically.
-"$FOTA" sign --key "$KEY" --bank a --version 1.1.0+2 --security-counter 1 -o "$rel/v1.1.0/slot_a.bin" "$FW/app-a.elf" >/dev/null
-cp "$out/slot_b.img" "$rel/v1.1.0/slot_b.bin"
-echo 1.1.0 >"$rel/v1.1.0/version.txt"
-ln -s "$rel/v1.1.0" "$rel/current.new" && mv -T "$rel/current.new" "$rel/current"
-echo "published v1.1.0 in $rel/current (slot_a.bin, slot_b.bin, version.txt)"
+mkdir -p "$rel" "$out/bridge-state"
+"$FOTA" sign --key "$KEY" --bank a --version 1.1.0+2 --security-counter 1 -o "$out/slot_a-1.1.0.img" "$FW/app-a.elf" >/dev/null
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/publish.token"
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$out/slot_a.img" -o "$out/sim-init.bin" >/dev/null
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-"$HOST/fota-server" --root "$rel" --port "$port" --pubkey "$KEY" >"$out/server.log" 2>&1 &
+"$HOST/fota-server" --root "$rel" --port "$port" --pubkey "$KEY" --publish-token-file "$out/publish.token" \
+  >"$out/server.log" 2>&1 &
 pids+=($!)
 "$HOST/fota-sim" --flash "$out/sim-flash.bin" --init "$out/sim-init.bin" --socket "$out/sim.sock" --pubkey "$KEY" \
   --quiet >"$out/sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$out/sim.sock" ] && curl -s -o /dev/null "http://127.0.0.1:$port/version" && break; sleep 0.05; done
 echo "fota-server on http://127.0.0.1:$port, fota-sim on $out/sim.sock"
+# Publish v1.1.0 through the server: upload both images, then activate (the server checks the
+# signatures, banks and version, then switches the release atomically).
+auth="Authorization: Bearer $(cat "$out/publish.token")"
+api=http://127.0.0.1:$port/api/v1/releases/1.1.0
+curl -sf -H "$auth" -T "$out/slot_a-1.1.0.img" "$api/slot_a.bin" >/dev/null
+curl -sf -H "$auth" -T "$out/slot_b.img" "$api/slot_b.bin" >/dev/null
+curl -sf -H "$auth" -X POST "$api/activate" >/dev/null
+echo "published v1.1.0 through the server's API: /version now says $(curl -s "http://127.0.0.1:$port/version")"
 echo
 "$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$out/bridge-state" --device-id demo-device \
   --sim-socket "$out/sim.sock"
