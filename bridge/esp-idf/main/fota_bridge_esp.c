@@ -13,7 +13,11 @@
 #include "esp_http_client.h"
 #include "esp_log.h"
 #include "esp_netif.h"
-#include "esp_random.h"
+#include "esp_rom_sys.h"
+#include "esp_system.h"
+#if __has_include("esp_random.h")
+#include "esp_random.h" /* esp_random() moved here in ESP-IDF 5 */
+#endif
 #include "esp_timer.h"
 #include "esp_wifi.h"
 #include "freertos/FreeRTOS.h"
