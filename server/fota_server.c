@@ -745,35 +745,56 @@ static void s3_sync(const server_t *s, s3_t *s3)
 {
     char why[300], path[700];
     static char xml[256 * 1024];
-    s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
-    CURL *esc = curl_easy_init();
-    char *prefix = esc ? curl_easy_escape(esc, s3->prefix, 0) : NULL;
-    snprintf(path, sizeof(path), "?list-type=2&prefix=%s", prefix ? prefix : "");
-    curl_free(prefix);
-    curl_easy_cleanup(esc);
-    if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
-        printf("fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release\n", s3->bucket, s3->prefix,
-               why);
-        fflush(stdout);
-        return;
-    }
-    srv_s3_object_t objs[64];
-    int n = srv_s3_list_parse(xml, list.len, objs, 64);
-    if (n < 0) {
-        printf("fota-server: s3: the bucket listing is malformed; keeping the current release\n");
-        fflush(stdout);
-        return;
-    }
     char etag[3][80] = {"", "", ""};
-    for (int i = 0; i < n && i < 64; i++) {
-        for (int k = 0; k < 3; k++) {
-            char want[300];
-            snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
-            if (strcmp(objs[i].key, want) == 0) {
-                snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
+    char token[1024] = "";
+    CURL *esc = curl_easy_init();
+    if (esc == NULL) {
+        return;
+    }
+    /* Page through the listing, 64 keys a page (what we keep per page), until the three release
+     * objects are known: up to 6400 keys under the prefix. */
+    for (int page = 0; page < 100; page++) {
+        s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
+        char *prefix = curl_easy_escape(esc, s3->prefix, 0);
+        char *cont = token[0] ? curl_easy_escape(esc, token, 0) : NULL;
+        /* Parameters in the order SigV4 sorts them into its canonical request. */
+        snprintf(path, sizeof(path), "?%s%s%slist-type=2&max-keys=64&prefix=%s", cont ? "continuation-token=" : "",
+                 cont ? cont : "", cont ? "&" : "", prefix ? prefix : "");
+        curl_free(prefix);
+        curl_free(cont);
+        if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
+            printf("fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release\n", s3->bucket,
+                   s3->prefix, why);
+            fflush(stdout);
+            curl_easy_cleanup(esc);
+            return;
+        }
+        srv_s3_object_t objs[64];
+        int n = srv_s3_list_parse(xml, list.len, objs, 64);
+        int more = n < 0 ? -1 : srv_s3_list_next(xml, list.len, token, sizeof(token));
+        if (n > 64) {
+            n = -1; /* more entries than the max-keys we asked for */
+        }
+        if (n < 0 || more < 0) {
+            printf("fota-server: s3: the bucket listing is malformed; keeping the current release\n");
+            fflush(stdout);
+            curl_easy_cleanup(esc);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 3; k++) {
+                char want[300];
+                snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
+                if (strcmp(objs[i].key, want) == 0) {
+                    snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
+                }
             }
         }
+        if (!more || (etag[0][0] && etag[1][0] && etag[2][0])) {
+            break;
+        }
     }
+    curl_easy_cleanup(esc);
     if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
         printf("fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
                "release\n",

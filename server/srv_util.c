@@ -136,3 +136,14 @@ int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap
         p = b + strlen("</Contents>");
     }
 }
+
+int srv_s3_list_next(const char *xml, size_t len, char *token, size_t cap)
+{
+    const char *end = xml + len;
+    if (find(xml, end, "<IsTruncated>true</IsTruncated>") == NULL) {
+        return 0;
+    }
+    return element(xml, end, "<NextContinuationToken>", "</NextContinuationToken>", token, cap) == 0 && token[0]
+               ? 1
+               : -1;
+}

@@ -12,6 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     srv_s3_object_t o[8];
     (void)srv_s3_list_parse((const char *)data, size, o, 8);
+    char token[64];
+    (void)srv_s3_list_next((const char *)data, size, token, sizeof(token));
     char *s = malloc(size + 1);
     if (s == NULL) {
         return 0;

@@ -23,20 +23,23 @@ wait_for() { # FILE TEXT [seconds]
 }
 
 mkdir -p "$w/s3data" "$w/root" "$w/state"
-"$S3RVER" -d "$w/s3data" -a 127.0.0.1 -p "$s3port" --configure-bucket fw -s >"$w/s3.log" 2>&1 & s3=$!
+# s3rver makes continuation tokens with a cipher Node 20 (OpenSSL 3) offers only from its legacy provider.
+NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$w/s3data" -a 127.0.0.1 -p "$s3port" --configure-bucket fw -s >"$w/s3.log" 2>&1 & s3=$!
 for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.05; done
 
 "$FOTA" sign -k "$KEY" -b a -v 2.0.0 -o "$w/a2.bin" "$FW/app-a.elf" >/dev/null
 "$FOTA" sign -k "$KEY" -b b -v 2.0.0 -o "$w/b2.bin" "$FW/app-b.elf" >/dev/null
 echo 2.0.0 >"$w/v2.txt"
+# 150 other objects under the prefix first, so the release files are beyond the first pages.
+for i in $(seq 150); do echo "$i" >"$w/x"; put "$w/x" "aa-other-$(printf %03d "$i").txt" >/dev/null; done
 codes="$(put "$w/a2.bin" slot_a.bin) $(put "$w/b2.bin" slot_b.bin) $(put "$w/v2.txt" version.txt)"
-[ "$codes" = "200 200 200" ] && ok "release 2.0.0 uploaded to s3://fw/releases/" || bad "upload to s3rver: $codes"
+[ "$codes" = "200 200 200" ] && ok "release 2.0.0 uploaded to s3://fw/releases/, after 150 other objects" || bad "upload to s3rver: $codes"
 
 "$HOST/fota-server" --root "$w/root" --port "$port" --pubkey "$KEY" --s3-bucket fw --s3-prefix releases/ \
   --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 >"$w/server.log" 2>&1 & srv=$!
 if wait_for "$w/server.log" "s3: release 2.0.0 synced" && [ "$(curl -s "http://127.0.0.1:$port/version")" = 2.0.0 ] &&
    cmp -s <(curl -s "http://127.0.0.1:$port/firmware/slot_b.bin") "$w/b2.bin"; then
-  ok "the server synced 2.0.0 from S3 and serves it"
+  ok "the server synced 2.0.0 from S3 (paging past 150 other keys) and serves it"
 else bad "sync from S3"; cat "$w/server.log"; fi
 
 # S3 -> server -> bridge -> device.
@@ -45,7 +48,7 @@ else bad "sync from S3"; cat "$w/server.log"; fi
 "$HOST/fota-sim" --flash "$w/flash.bin" --init "$w/init.bin" --socket "$w/sock" --pubkey "$KEY" --quiet >"$w/sim.log" 2>&1 & sim=$!
 for _ in $(seq 100); do [ -S "$w/sock" ] && break; sleep 0.02; done
 out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$w/state" --device-id s3-dev \
-  --sim-socket "$w/sock" 2>/dev/null); rc=$?
+  --sim-socket "$w/sock" --attempts 3 --backoff-ms 200 2>/dev/null); rc=$?
 if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0 from bank B" <<<"$out" && wait_for "$w/sim.log" "confirmed (trial over)"; then
   ok "S3 -> server -> bridge -> device: the device runs 2.0.0, confirmed"
 else bad "S3 to device (exit $rc)"; echo "$out"; fi
@@ -61,7 +64,7 @@ if wait_for "$w/server.log" "slot_b.bin refused: image is signed with another ke
   ok "badly signed image in the bucket: refused, the server keeps 2.0.0 and says why"
 else bad "badly signed image in S3"; tail -5 "$w/server.log"; fi
 out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$w/state" --device-id s3-dev \
-  --sim-socket "$w/sock" 2>/dev/null)
+  --sim-socket "$w/sock" --attempts 3 --backoff-ms 200 2>/dev/null)
 grep -q "up-to-date" <<<"$out" && ok "  ... and the device is not offered it" || { bad "bridge after bad image"; echo "$out"; }
 
 # S3 gone: the server keeps serving and says why.

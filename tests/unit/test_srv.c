@@ -69,6 +69,15 @@ static void test_srv_s3_listing(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(srv_s3_list_parse(bad[i], strlen(bad[i]), o, 4), -1);
     }
+    char token[64];
+    assert_int_equal(srv_s3_list_next(xml, strlen(xml), token, sizeof(token)), 0);
+    const char *page = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                       "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+                       "</ListBucketResult>";
+    assert_int_equal(srv_s3_list_next(page, strlen(page), token, sizeof(token)), 1);
+    assert_string_equal(token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+    const char *notoken = "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>";
+    assert_int_equal(srv_s3_list_next(notoken, strlen(notoken), token, sizeof(token)), -1);
     /* Bounded by len, not by a terminator: a cut answer is malformed, not read past. */
     assert_int_equal(srv_s3_list_parse(xml, 120, o, 4), -1);
 }

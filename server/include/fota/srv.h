@@ -30,4 +30,8 @@ typedef struct {
  * malformed or too long. Bounded by len; the text need not be NUL-terminated. */
 int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap);
 
+/* 1 and the NextContinuationToken when the listing is truncated (more pages follow), 0 when it is
+ * the last page, -1 when truncated without a usable token. */
+int srv_s3_list_next(const char *xml, size_t len, char *token, size_t cap);
+
 #endif
