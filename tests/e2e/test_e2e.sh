@@ -78,8 +78,12 @@ start_server "$w/r2"; fresh_device
 bridge --attempts 12 >"$w/b3.log" & br=$!
 sleep 0.2; kill -9 "$sim"; wait "$sim" 2>/dev/null; sleep 0.3; start_sim
 wait "$br"; rc=$?; br=
-if [ $rc -eq 0 ] && grep -q "updated" "$w/b3.log" && ! grep -qE "halted|no valid image" "$w/sim.log"; then
-  ok "device killed mid-transfer: it rebooted into a valid image, the bridge resumed ($(grep -o 'from offset [0-9]*' "$w/b3.log" | tail -1))"
+# Whichever moment the cut hit (transfer, verify or commit), the device must end on 2.0.0 and never
+# be without a valid image; the bridge ends "updated" or finds it "already runs 2.0.0".
+if [ $rc -eq 0 ] && grep -qE "updated: device runs 2.0.0|device already runs 2.0.0" "$w/b3.log" &&
+   [ "$(grep -o 'app: v[0-9.]* running' "$w/sim.log" | tail -1)" = "app: v2.0.0 running" ] &&
+   ! grep -qE "halted|no valid image" "$w/sim.log"; then
+  ok "device killed mid-update: it rebooted into a valid image and ends on 2.0.0 ($(grep -oE 'from offset [0-9]+|commit failed|already runs' "$w/b3.log" | tail -1))"
 else bad "device killed (exit $rc)"; cat "$w/b3.log"; tail -5 "$w/sim.log"; fi
 stop "$sim"; stop "$srv"
 
