@@ -298,6 +298,14 @@ img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
     return IMG_OK;
 }
 
+img_err_t img_verify_buffer(const uint8_t *data, size_t len, const img_policy_t *policy, img_header_t *hdr)
+{
+    img_verify_ctx_t ctx;
+    img_verify_init(&ctx, policy);
+    img_verify_update(&ctx, data, len);
+    return img_verify_final(&ctx, hdr);
+}
+
 img_err_t img_verify_read(img_read_fn read, void *rctx, uint32_t region_size, const img_policy_t *policy,
                           img_header_t *hdr)
 {

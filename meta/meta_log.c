@@ -179,14 +179,20 @@ meta_err_t meta_confirm(meta_log_t *log, layout_bank_t running, uint32_t image_s
     return meta_log_write(log, &st);
 }
 
-meta_err_t meta_begin_transfer(meta_log_t *log, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE])
+/* An all-zero id means "no transfer". */
+static int id_set(const uint8_t id[META_XFER_ID_SIZE])
 {
     uint8_t any = 0;
     for (int i = 0; i < META_XFER_ID_SIZE; i++) {
         any |= id[i];
     }
+    return any != 0;
+}
+
+meta_err_t meta_begin_transfer(meta_log_t *log, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE])
+{
     if (!log->have_state || bank == log->state.boot_bank || (bank != LAYOUT_BANK_A && bank != LAYOUT_BANK_B) ||
-        !any) {
+        !id_set(id)) {
         return META_ERR_STATE;
     }
     meta_state_t st = log->state;
@@ -205,8 +211,7 @@ meta_err_t meta_end_transfer(meta_log_t *log)
         return META_ERR_STATE;
     }
     meta_state_t st = log->state;
-    static const uint8_t none[META_XFER_ID_SIZE];
-    if (memcmp(st.xfer_id, none, sizeof(none)) == 0) {
+    if (!id_set(st.xfer_id)) {
         return META_OK; /* nothing recorded */
     }
     st.xfer_bank = 0;
@@ -216,11 +221,7 @@ meta_err_t meta_end_transfer(meta_log_t *log)
 
 int meta_transfer_matches(const meta_state_t *st, layout_bank_t bank, const uint8_t id[META_XFER_ID_SIZE])
 {
-    uint8_t any = 0;
-    for (int i = 0; i < META_XFER_ID_SIZE; i++) {
-        any |= st->xfer_id[i];
-    }
-    return any && st->xfer_bank == bank && memcmp(st->xfer_id, id, META_XFER_ID_SIZE) == 0;
+    return id_set(st->xfer_id) && st->xfer_bank == bank && memcmp(st->xfer_id, id, META_XFER_ID_SIZE) == 0;
 }
 
 int meta_state_equal(const meta_state_t *a, const meta_state_t *b)

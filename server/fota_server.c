@@ -134,10 +134,7 @@ static const file_info_t *file_info(server_t *s, const char *path, int fd, const
     crypto_sha256(buf, (size_t)got, sha);
     fota_hex(sha, sizeof(sha), c->sha_hex);
     img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_verify_ctx_t v;
-    img_verify_init(&v, &pol);
-    img_verify_update(&v, buf, (size_t)got);
-    c->verdict = img_verify_final(&v, &c->hdr);
+    c->verdict = img_verify_buffer(buf, (size_t)got, &pol, &c->hdr);
     if (c->verdict != IMG_OK && c->verdict != IMG_ERR_NO_KEY && got >= IMG_HEADER_FIELDS_SIZE) {
         (void)img_header_decode(buf, &c->hdr);
     }
@@ -439,10 +436,7 @@ static img_err_t check_image(const server_t *s, const char *path, img_header_t *
         return IMG_ERR_READ;
     }
     img_policy_t pol = {.pubkey = s->pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_verify_ctx_t v;
-    img_verify_init(&v, &pol);
-    img_verify_update(&v, buf, len);
-    img_err_t e = img_verify_final(&v, hdr);
+    img_err_t e = img_verify_buffer(buf, len, &pol, hdr);
     free(buf);
     return e;
 }

@@ -83,10 +83,7 @@ static img_err_t verify(const uint8_t *data, size_t len, const uint8_t *pub, lay
                         img_header_t *hdr)
 {
     img_policy_t pol = {.pubkey = pub, .min_security_counter = min_sec, .bank = bank};
-    img_verify_ctx_t ctx;
-    img_verify_init(&ctx, &pol);
-    img_verify_update(&ctx, data, len);
-    return img_verify_final(&ctx, hdr);
+    return img_verify_buffer(data, len, &pol, hdr);
 }
 
 /* Re-signs an image whose header or payload a test changed on purpose, so that only the property

@@ -11,14 +11,6 @@
 /* Largest file either command reads: anything past a bank is rejected by the verifier anyway. */
 #define MAX_IMAGE_FILE (16u << 20)
 
-static img_err_t verify_buffer(const uint8_t *img, size_t len, const img_policy_t *pol, img_header_t *hdr)
-{
-    img_verify_ctx_t ctx;
-    img_verify_init(&ctx, pol);
-    img_verify_update(&ctx, img, len);
-    return img_verify_final(&ctx, hdr);
-}
-
 static const char verify_usage[] =
     "Usage: fota verify --pubkey KEY.pem [--bank a|b] [--min-security-counter N] IMAGE\n"
     "Runs the device's verifier over IMAGE: structure, SHA-256, key id, ECDSA-P256 signature,\n"
@@ -83,7 +75,7 @@ int cmd_verify(int argc, char **argv)
         return EXIT_INPUT;
     }
     img_header_t hdr;
-    img_err_t e = verify_buffer(img, len, &pol, &hdr);
+    img_err_t e = img_verify_buffer(img, len, &pol, &hdr);
     free(img);
     if (e != IMG_OK) {
         printf("%s: REJECTED: %s\n", argv[optind], img_strerror(e));
@@ -161,7 +153,7 @@ int cmd_inspect(int argc, char **argv)
         return EXIT_REJECTED;
     }
     img_policy_t pol = {.pubkey = key ? pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_err_t verdict = verify_buffer(img, len, &pol, NULL);
+    img_err_t verdict = img_verify_buffer(img, len, &pol, NULL);
     int ok = verdict == IMG_OK || (key == NULL && verdict == IMG_ERR_NO_KEY);
 
     uint32_t hashed = (uint32_t)hdr.hdr_size + hdr.payload_size;

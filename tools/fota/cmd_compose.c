@@ -82,10 +82,7 @@ static int load_bank(const char *path, layout_bank_t bank, const uint8_t *pub, u
     }
     if (e == IMG_OK && pub != NULL) {
         img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank};
-        img_verify_ctx_t ctx;
-        img_verify_init(&ctx, &pol);
-        img_verify_update(&ctx, img, len);
-        e = img_verify_final(&ctx, NULL);
+        e = img_verify_buffer(img, len, &pol, NULL);
     }
     if (e != IMG_OK) {
         fota_err("compose: bank %c image '%s': %s", layout_bank_letter(bank), path, img_strerror(e));

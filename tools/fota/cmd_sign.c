@@ -144,10 +144,7 @@ int cmd_sign(int argc, char **argv)
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     fota_signer_pubkey(signer, pub);
     img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank};
-    img_verify_ctx_t vctx;
-    img_verify_init(&vctx, &pol);
-    img_verify_update(&vctx, img, img_len);
-    img_err_t e = img_verify_final(&vctx, NULL);
+    img_err_t e = img_verify_buffer(img, img_len, &pol, NULL);
     if (e != IMG_OK) {
         fota_err("sign: '%s' does not make a bootable image: %s", input, img_strerror(e));
         goto out;

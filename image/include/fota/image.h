@@ -128,6 +128,10 @@ img_err_t img_verify_update(img_verify_ctx_t *ctx, const uint8_t *data, size_t l
  * policy's key, and the policy's bank and security counter hold. hdr may be NULL. */
 img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr);
 
+/* One call over an image held in memory: exactly len bytes, from its first byte to its last
+ * (extra bytes are IMG_ERR_TRAILING). hdr may be NULL. */
+img_err_t img_verify_buffer(const uint8_t *data, size_t len, const img_policy_t *policy, img_header_t *hdr);
+
 /* Reads len bytes at offset from the start of a region; returns 0 on success. */
 typedef int (*img_read_fn)(void *rctx, uint32_t offset, uint8_t *buf, uint32_t len);
 
