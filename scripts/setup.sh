@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates dpkg-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
-  qemu-system-arm
+  qemu-system-arm libunicorn-dev
   libmbedtls-dev libcmocka-dev
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev
   openssl

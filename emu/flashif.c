@@ -1,0 +1,413 @@
+/* Flash interface, from RM0090 §3.5-3.9 and DS8626 §6.3.12:
+ * - KEYR: KEY1 0x45670123 then KEY2 0xCDEF89AB clears CR.LOCK; any other sequence answers a bus
+ *   error and locks CR until the next reset (§3.5.1). CR.LOCK written 1 locks again.
+ * - CR is not writable while locked. PG, SER (SNB 0-11 on this 1 MiB part), MER, PSIZE, STRT.
+ * - A CPU store into the array programs it when CR.PG is set and no error flag is pending:
+ *   size other than PSIZE -> PGPERR; crossing a 128-bit row -> PGAERR; PG unset or SER also set ->
+ *   PGSERR; a write-protected sector (OPTCR nWRP) -> WRPERR. Programming clears bits only: the
+ *   cell becomes old AND new. The F407 has no flag for programming over non-erased data (RM0090
+ *   §3.9.4 lists none; later families add PROGERR): the AND is what silicon does.
+ * - With an error flag (PGSERR/PGPERR/PGAERR/WRPERR) still set, a new program or erase does not
+ *   start and PGSERR is set (flags are cleared by writing 1, §3.9.4).
+ * - BSY for the operation's time: word program 16 us typical, 100 us maximum; sector erase at
+ *   x32: 16 KiB 250/500 ms, 64 KiB 550/1100 ms, 128 KiB 1/2 s; x16 and x8 longer (DS8626 table 42).
+ *   The flash is a single bank: no fetch completes while BSY (the CPU glue stalls).
+ * - EOP only when EOPIE; the FLASH interrupt (IRQ 4) while EOP&EOPIE or OPERR&ERRIE.
+ * - ACR: LATENCY, PRFTEN, ICEN, DCEN, ICRST, DCRST. HCLK above (LATENCY+1) x 30 MHz at 2.7-3.6 V
+ *   (RM0090 table 10) reads garbage on silicon; the emulator stops with an error instead.
+ * - Power cuts (emu_options_t): at the start of flash operation N, or at a device time, with the
+ *   operation under way torn: part of an erase done, some of a program's bits cleared. */
+#include "flashif.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fota/layout.h"
+
+#define KEY1 0x45670123u
+#define KEY2 0xCDEF89ABu
+#define SR_EOP (1u << 0)
+#define SR_OPERR (1u << 1)
+#define SR_WRPERR (1u << 4)
+#define SR_PGAERR (1u << 5)
+#define SR_PGPERR (1u << 6)
+#define SR_PGSERR (1u << 7)
+#define SR_BSY (1u << 16)
+#define SR_PGERRS (SR_WRPERR | SR_PGAERR | SR_PGPERR | SR_PGSERR)
+#define CR_PG (1u << 0)
+#define CR_SER (1u << 1)
+#define CR_MER (1u << 2)
+#define CR_STRT (1u << 16)
+#define CR_EOPIE (1u << 24)
+#define CR_ERRIE (1u << 25)
+#define CR_LOCK (1u << 31)
+#define FLASH_IRQ 4
+#define PENDING_MAX 8
+
+typedef enum { OP_NONE, OP_PROGRAM, OP_ERASE } op_kind_t;
+
+typedef struct {
+    uint32_t addr, value;
+    unsigned size;
+    uint8_t old[4];
+} store_t;
+
+struct flashif {
+    emu_t *emu;
+    uint8_t *mem;
+    uint32_t acr, sr, cr, optcr;
+    int key_stage, key_dead;
+    store_t pending[PENDING_MAX];
+    int npending;
+    /* The operation under way: it lands at end. */
+    op_kind_t op;
+    uint64_t start, end;
+    uint32_t addr, value, len; /* program: bytes at addr; erase: the sector's span */
+    unsigned size;
+    uint64_t ops, erase_ns, program_ns;
+    int ws_reported;
+};
+
+static uint64_t erase_ns(const flashif_t *f, uint32_t sector_size)
+{
+    int max = emu_opts(f->emu)->flash_timing == EMU_FLASH_MAXIMUM;
+    uint32_t psize = (f->cr >> 8) & 3u;
+    /* ms: [size class][psize x8, x16, x32/x64] */
+    static const uint16_t typ[3][3] = {{400, 300, 250}, {1200, 700, 550}, {2000, 1100, 1000}};
+    int cls = sector_size <= 0x4000u ? 0 : sector_size <= 0x10000u ? 1 : 2;
+    uint64_t ms = typ[cls][psize >= 2 ? 2 : psize];
+    return (max ? ms * 2u : ms) * 1000000ull;
+}
+
+static uint64_t program_ns(const flashif_t *f)
+{
+    return emu_opts(f->emu)->flash_timing == EMU_FLASH_MAXIMUM ? 100000u : 16000u;
+}
+
+static void irq_update(flashif_t *f)
+{
+    int level = ((f->sr & SR_EOP) && (f->cr & CR_EOPIE)) || ((f->sr & SR_OPERR) && (f->cr & CR_ERRIE));
+    emu_irq_level(f->emu, FLASH_IRQ, level);
+}
+
+static void tear(flashif_t *f, uint64_t at)
+{
+    uint8_t *p = f->mem + (f->addr - LAYOUT_FLASH_BASE);
+    if (f->op == OP_ERASE) {
+        /* A part of the sector erased, a few bytes in between half erased (erasing sets bits). */
+        uint64_t span = f->end - f->start;
+        uint32_t done = span ? (uint32_t)((uint64_t)f->len * (at - f->start) / span) : 0;
+        uint32_t from = emu_rand(f->emu) % f->len;
+        uint32_t n = done < f->len - from ? done : f->len - from;
+        memset(p + from, 0xFF, n);
+        for (int i = 0; i < 8; i++) {
+            p[emu_rand(f->emu) % f->len] |= (uint8_t)emu_rand(f->emu);
+        }
+    } else if (f->op == OP_PROGRAM) {
+        for (unsigned b = 0; b < f->size; b++) {
+            p[b] = (uint8_t)(p[b] & (((f->value >> (8 * b)) & 0xFFu) | (uint8_t)emu_rand(f->emu)));
+        }
+    }
+    emu_code_changed(f->emu, f->addr, f->len);
+}
+
+/* Called as an operation starts: counts it, and cuts power there when asked. 1: cut. */
+static int op_begins(flashif_t *f)
+{
+    f->ops++;
+    const emu_options_t *o = emu_opts(f->emu);
+    if (o->cut_at_op != 0 && f->ops == o->cut_at_op) {
+        if (o->tear) {
+            tear(f, f->start + (f->end - f->start) * (emu_rand(f->emu) % 1000u) / 1000u);
+        }
+        f->op = OP_NONE;
+        f->sr &= ~SR_BSY;
+        emu_power_cut(f->emu);
+        return 1;
+    }
+    return 0;
+}
+
+static void finish(flashif_t *f)
+{
+    uint8_t *p = f->mem + (f->addr - LAYOUT_FLASH_BASE);
+    if (f->op == OP_ERASE) {
+        memset(p, 0xFF, f->len);
+        f->erase_ns += f->end - f->start;
+    } else if (f->op == OP_PROGRAM) {
+        for (unsigned b = 0; b < f->size; b++) {
+            p[b] &= (uint8_t)(f->value >> (8 * b));
+        }
+        f->program_ns += f->end - f->start;
+    }
+    emu_code_changed(f->emu, f->addr, f->len);
+    f->op = OP_NONE;
+    f->sr &= ~SR_BSY;
+    if (f->cr & CR_EOPIE) {
+        f->sr |= SR_EOP;
+    }
+    irq_update(f);
+}
+
+static int sector_protected(const flashif_t *f, int sector)
+{
+    return ((f->optcr >> 16) & (1u << sector)) == 0;
+}
+
+static void start_program(flashif_t *f, const store_t *s, uint64_t now)
+{
+    uint32_t psize_bytes = 1u << ((f->cr >> 8) & 3u);
+    uint32_t err = 0;
+    int sector = layout_sector_of(s->addr);
+    if ((f->cr & CR_LOCK) || !(f->cr & CR_PG) || (f->cr & (CR_SER | CR_MER)) || (f->sr & SR_PGERRS)) {
+        err = SR_PGSERR;
+    } else if (s->size != psize_bytes) {
+        err = SR_PGPERR;
+    } else if ((s->addr & 15u) + s->size > 16u || (s->addr & (s->size - 1u)) != 0) {
+        err = SR_PGAERR;
+    } else if (sector < 0 || sector_protected(f, sector)) {
+        err = SR_WRPERR;
+    }
+    if (err) {
+        f->sr |= err;
+        irq_update(f);
+        return;
+    }
+    f->op = OP_PROGRAM;
+    f->addr = s->addr;
+    f->value = s->value;
+    f->size = s->size;
+    f->len = s->size;
+    f->start = now;
+    f->end = now + program_ns(f);
+    f->sr |= SR_BSY;
+    (void)op_begins(f);
+}
+
+static void start_erase(flashif_t *f, uint64_t now)
+{
+    int sector = (int)((f->cr >> 3) & 0xFu);
+    if ((f->cr & CR_PG) || (f->sr & SR_PGERRS) || (!(f->cr & CR_MER) && sector >= LAYOUT_SECTOR_COUNT)) {
+        f->sr |= SR_PGSERR;
+        irq_update(f);
+        return;
+    }
+    if (f->cr & CR_MER) {
+        emu_fatal(f->emu, "flash: mass erase is not modelled");
+        return;
+    }
+    if (sector_protected(f, sector)) {
+        f->sr |= SR_WRPERR;
+        irq_update(f);
+        return;
+    }
+    f->op = OP_ERASE;
+    f->addr = layout_sectors[sector].base;
+    f->len = layout_sectors[sector].size;
+    f->size = 0;
+    f->start = now;
+    f->end = now + erase_ns(f, f->len);
+    f->sr |= SR_BSY;
+    (void)op_begins(f);
+}
+
+static void fl_advance(void *self, uint64_t now)
+{
+    flashif_t *f = self;
+    const emu_options_t *o = emu_opts(f->emu);
+    /* Stores the CPU made since the last look: undo whatever Unicorn let land, then program. */
+    for (int i = 0; i < f->npending; i++) {
+        store_t *s = &f->pending[i];
+        memcpy(f->mem + (s->addr - LAYOUT_FLASH_BASE), s->old, s->size);
+        emu_code_changed(f->emu, s->addr, s->size);
+    }
+    int n = f->npending;
+    f->npending = 0;
+    for (int i = 0; i < n; i++) {
+        if (f->op != OP_NONE) {
+            if (o->cut_at_ns != 0 && o->cut_at_ns <= f->end) {
+                break;
+            }
+            finish(f); /* the bus held the store until the previous operation ended */
+        }
+        start_program(f, &f->pending[i], f->end > now ? f->end : now);
+    }
+    if (f->op != OP_NONE && o->cut_at_ns != 0 && now >= o->cut_at_ns && o->cut_at_ns < f->end) {
+        tear(f, o->cut_at_ns);
+        f->op = OP_NONE;
+        emu_power_cut(f->emu);
+        return;
+    }
+    if (f->op != OP_NONE && now >= f->end) {
+        finish(f);
+    }
+}
+
+static uint64_t fl_next_event(void *self)
+{
+    const flashif_t *f = self;
+    return f->op != OP_NONE ? f->end : EMU_NEVER;
+}
+
+void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
+{
+    if (f->npending == PENDING_MAX || size > 4 || addr < LAYOUT_FLASH_BASE ||
+        addr - LAYOUT_FLASH_BASE + size > LAYOUT_FLASH_SIZE) {
+        emu_fatal(f->emu, "flash: more than %d stores to the flash without a pause", PENDING_MAX);
+        return;
+    }
+    store_t *s = &f->pending[f->npending++];
+    s->addr = addr;
+    s->size = size;
+    s->value = value;
+    memcpy(s->old, f->mem + (addr - LAYOUT_FLASH_BASE), size);
+    emu_kick(f->emu);
+}
+
+uint64_t flashif_busy_until(const flashif_t *f)
+{
+    return f->op != OP_NONE || f->npending ? (f->op != OP_NONE ? f->end : emu_time(f->emu) + 1) : 0;
+}
+
+uint32_t flashif_penalty16(flashif_t *f, uint32_t hclk)
+{
+    uint32_t latency = f->acr & 7u;
+    uint32_t need = hclk <= 30000000u ? 0 : (hclk - 1u) / 30000000u;
+    if (need > latency && !f->ws_reported) {
+        f->ws_reported = 1;
+        emu_fatal(f->emu,
+                  "flash: fetch at HCLK %u Hz with FLASH_ACR.LATENCY %u: RM0090 table 10 needs %u wait states "
+                  "at 2.7-3.6 V (silicon would read garbage)",
+                  hclk, latency, need);
+    }
+    if (f->acr & ((1u << 8) | (1u << 9))) {
+        return 0; /* prefetch or instruction cache: about one instruction per cycle (RM0090 §3.5.2) */
+    }
+    return latency * 16u / 6u; /* a 128-bit line (about six instructions) costs LATENCY cycles */
+}
+
+uint64_t flashif_ops(const flashif_t *f)
+{
+    return f->ops;
+}
+
+void flashif_times(const flashif_t *f, uint64_t *e, uint64_t *p)
+{
+    *e = f->erase_ns;
+    *p = f->program_ns;
+}
+
+static void fl_reset(void *self, emu_reset_kind_t kind)
+{
+    flashif_t *f = self;
+    (void)kind;
+    if (f->op != OP_NONE) {
+        /* A reset during an operation: the operation is torn (the flash loses its supply control). */
+        tear(f, emu_time(f->emu));
+        f->op = OP_NONE;
+    }
+    f->npending = 0;
+    f->acr = 0;
+    f->sr = 0;
+    f->cr = CR_LOCK;
+    f->optcr = 0x0FFFAAEDu; /* option bytes as shipped: no write protection, RDP level 0 */
+    f->key_stage = 0;
+    f->key_dead = 0;
+    f->ws_reported = 0;
+}
+
+static uint32_t fl_read(void *self, uint32_t off, unsigned size)
+{
+    flashif_t *f = self;
+    uint32_t v = 0;
+    switch (off & ~3u) {
+    case 0x00: v = f->acr; break;
+    case 0x0C: v = f->sr; break;
+    case 0x10: v = f->cr; break;
+    case 0x14: v = f->optcr; break;
+    default: v = 0; break;
+    }
+    v >>= (off & 3u) * 8u;
+    return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
+}
+
+static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
+{
+    flashif_t *f = self;
+    uint64_t now = emu_time(f->emu);
+    if (size != 4 && off != 0x00 && off != 0x0C && off != 0x10) {
+        return;
+    }
+    switch (off) {
+    case 0x00:
+        if ((v & (1u << 11)) && (f->acr & (1u << 9))) {
+            v &= ~(1u << 11); /* ICRST only with the I-cache off */
+        }
+        if ((v & (1u << 12)) && (f->acr & (1u << 10))) {
+            v &= ~(1u << 12);
+        }
+        f->acr = v & 0x1F07u;
+        break;
+    case 0x04: /* KEYR */
+        if (f->key_dead || !(f->cr & CR_LOCK)) {
+            f->key_dead = 1;
+            emu_bus_error(f->emu, 0x40023C04u, 1);
+        } else if (f->key_stage == 0 && v == KEY1) {
+            f->key_stage = 1;
+        } else if (f->key_stage == 1 && v == KEY2) {
+            f->key_stage = 0;
+            f->cr &= ~CR_LOCK;
+        } else {
+            f->key_dead = 1; /* locked until reset (§3.5.1) */
+            f->key_stage = 0;
+            emu_bus_error(f->emu, 0x40023C04u, 1);
+        }
+        break;
+    case 0x0C:
+        f->sr &= ~(v & (SR_EOP | SR_OPERR | SR_PGERRS));
+        irq_update(f);
+        break;
+    case 0x10:
+        if (v & CR_LOCK) {
+            f->cr |= CR_LOCK;
+            break;
+        }
+        if (f->cr & CR_LOCK) {
+            break; /* not writable while locked */
+        }
+        if (f->op != OP_NONE) {
+            break; /* "must not be written while BSY" (§3.9.5): the write is lost here */
+        }
+        f->cr = v & ~CR_STRT & 0x0301037Fu;
+        if (v & CR_STRT) {
+            start_erase(f, now);
+        }
+        irq_update(f);
+        break;
+    default:
+        break;
+    }
+}
+
+flashif_t *flashif_new(emu_t *emu, uint8_t *array)
+{
+    flashif_t *f = calloc(1, sizeof(*f));
+    if (f != NULL) {
+        f->emu = emu;
+        f->mem = array;
+        fl_reset(f, EMU_RESET_POWER);
+    }
+    return f;
+}
+
+void flashif_free(flashif_t *f)
+{
+    free(f);
+}
+
+emu_periph_t flashif_periph(flashif_t *f)
+{
+    emu_periph_t p = {"FLASH", 0x40023C00u, 0x400u, fl_read, fl_write, fl_advance, fl_next_event, fl_reset, f,
+                      NULL, 0};
+    return p;
+}

@@ -1,0 +1,402 @@
+/* fota-emu: the real firmware (bootloader, then the application it jumps to) on an emulated
+ * STM32F407. The 1 MiB flash is a file (mmap'd: it persists, and a power cut or kill -9 leaves
+ * it as the device would). With --socket, the SPI bus and NRST are the Unix socket fota-sim
+ * uses (fota/simsock.h), so fota-link and fota-bridge drive the real firmware unchanged; without
+ * it, the device runs on its own for --run-ms or until USART1 prints --until.
+ * Output: USART1 lines as "usart: ...", LED changes as "led: ...", remarks as "emu: ...".
+ * Exit status: 0 done (or SIGTERM), 1 --until text not seen in time, 2 bad arguments,
+ * 3 unusable flash file, 4 socket, 5 power cut (--cut-*), 6 core lockup or emulator error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/emu.h"
+#include "fota/layout.h"
+#include "fota/le.h"
+#include "fota/simsock.h"
+
+#define BOOT_LIMIT_NS 30000000000ull /* a reset: the device boots at most this long before answering */
+
+typedef struct {
+    char line[512];
+    size_t n;
+    const char *until;
+    int seen;
+    int quiet;
+    uint64_t wire_bytes, transactions, spi_ns, wait_ns;
+} out_t;
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void on_uart(void *ctx, uint8_t c)
+{
+    out_t *o = ctx;
+    if (c == '\r') {
+        return;
+    }
+    if (c == '\n' || o->n == sizeof(o->line) - 1) {
+        o->line[o->n] = '\0';
+        printf("usart: %s\n", o->line);
+        fflush(stdout);
+        if (o->until != NULL && strstr(o->line, o->until) != NULL) {
+            o->seen = 1;
+        }
+        o->n = 0;
+        if (c == '\n') {
+            return;
+        }
+    }
+    o->line[o->n++] = (char)c;
+}
+
+static void on_gpio(void *ctx, char port, int pin, int level)
+{
+    out_t *o = ctx;
+    static const char *leds[4] = {"green", "orange", "red", "blue"};
+    if (!o->quiet && port == 'D' && pin >= 12 && pin <= 15) {
+        printf("led: %s %s\n", leds[pin - 12], level ? "on" : "off");
+        fflush(stdout);
+    }
+}
+
+static void on_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+static int report(emu_t *emu, emu_run_t r)
+{
+    if (r == EMU_RUN_CUT) {
+        printf("emu: power cut at %.6f s (device time): the flash file holds what was done\n", emu_now(emu) / 1e9);
+        return 5;
+    }
+    if (r == EMU_RUN_LOCKUP || r == EMU_RUN_ERROR) {
+        printf("emu: stopped: %s at pc=0x%08x\n", emu_run_name(r), (unsigned)emu_pc(emu));
+        return 6;
+    }
+    return 0;
+}
+
+/* After a reset: run until the application listens on SPI, or the boot limit. */
+static emu_run_t boot(emu_t *emu)
+{
+    uint64_t limit = emu_now(emu) + BOOT_LIMIT_NS;
+    emu_run_t r = EMU_RUN_TIME;
+    while (!emu_spi_ready(emu) && emu_now(emu) < limit && !stop) {
+        r = emu_run(emu, emu_now(emu) + 1000000u);
+        if (r != EMU_RUN_TIME && r != EMU_RUN_WATCH) {
+            return r;
+        }
+    }
+    return EMU_RUN_TIME;
+}
+
+static int serve(emu_t *emu, out_t *o, int fd, uint32_t spi_hz, uint32_t gap_ns, uint64_t *resets_seen)
+{
+    static uint8_t buf[SIMSOCK_MAX], miso[SIMSOCK_MAX];
+    for (;;) {
+        uint8_t kind;
+        uint32_t len;
+        if (simsock_recv(fd, &kind, buf, sizeof(buf), &len) != 0 || stop) {
+            return 0;
+        }
+        emu_stats_t st;
+        emu_stats(emu, &st);
+        if (st.resets != *resets_seen) {
+            emu_run_t r = boot(emu); /* the device reset since the last message: it boots first */
+            if (r != EMU_RUN_TIME) {
+                return report(emu, r);
+            }
+            emu_stats(emu, &st);
+            *resets_seen = st.resets;
+        }
+        if (kind == 'T') {
+            uint64_t t0 = emu_now(emu);
+            emu_spi_transfer(emu, gap_ns, spi_hz, buf, miso, len);
+            o->spi_ns += emu_now(emu) - t0;
+            o->transactions++;
+            o->wire_bytes += len;
+            if (simsock_send(fd, 'T', miso, len) != 0) {
+                return 0;
+            }
+        } else if (kind == 'W' && len == 4) {
+            uint64_t us = le_get32(buf);
+            o->wait_ns += us * 1000u;
+            emu_run_t r;
+            while ((r = emu_run(emu, emu_now(emu) + us * 1000u)) == EMU_RUN_WATCH) {
+            }
+            if (r != EMU_RUN_TIME) {
+                return report(emu, r);
+            }
+            uint8_t t[8];
+            uint64_t now_us = emu_now(emu) / 1000u;
+            le_put32(t, (uint32_t)now_us);
+            le_put32(t + 4, (uint32_t)(now_us >> 32));
+            if (simsock_send(fd, 'W', t, 8) != 0) {
+                return 0;
+            }
+        } else if (kind == 'R') {
+            printf("emu: NRST pulsed\n");
+            emu_pin_reset(emu);
+            emu_run_t r = boot(emu);
+            if (r != EMU_RUN_TIME) {
+                return report(emu, r);
+            }
+            emu_stats(emu, &st);
+            *resets_seen = st.resets;
+            if (simsock_send(fd, 'R', NULL, 0) != 0) {
+                return 0;
+            }
+        } else if (kind == 'S') {
+            emu_stats(emu, &st);
+            char s[768];
+            int n = snprintf(s, sizeof(s),
+                             "device_us=%llu erase_us=%llu program_us=%llu spi_us=%llu wait_us=%llu cpu_us=%llu "
+                             "transactions=%llu wire_bytes=%llu flash_ops=%llu faults=0 instructions=%llu "
+                             "stall_us=%llu idle_us=%llu exceptions=%llu resets=%llu hclk_hz=%u",
+                             (unsigned long long)(st.now_ns / 1000u), (unsigned long long)(st.erase_ns / 1000u),
+                             (unsigned long long)(st.program_ns / 1000u), (unsigned long long)(o->spi_ns / 1000u),
+                             (unsigned long long)(o->wait_ns / 1000u),
+                             (unsigned long long)(st.cycles16 / 16u * 1000000ull / (st.hclk_hz ? st.hclk_hz : 1)),
+                             (unsigned long long)o->transactions, (unsigned long long)o->wire_bytes,
+                             (unsigned long long)st.flash_ops, (unsigned long long)st.instructions,
+                             (unsigned long long)(st.stall_ns / 1000u), (unsigned long long)(st.idle_ns / 1000u),
+                             (unsigned long long)st.exceptions, (unsigned long long)st.resets, st.hclk_hz);
+            if (simsock_send(fd, 'S', s, (uint32_t)n) != 0) {
+                return 0;
+            }
+        } else {
+            fprintf(stderr, "fota-emu: unknown message kind 0x%02x (len %u): closing the connection\n", kind, len);
+            return 0;
+        }
+    }
+}
+
+static const char usage[] =
+    "Usage: fota-emu --flash FILE [--init FLASH.bin] [--socket PATH | --run-ms N [--until TEXT]]\n"
+    "                [--spi-hz N] [--gap-us N] [--seed N] [--lsi-hz N] [--hse-fail] [--jitter N]\n"
+    "                [--cut-op N | --cut-us T | --cut-random US] [--tear] [--flash-max] [--quiet] [--stats]\n"
+    "  --flash FILE     the device's 1 MiB flash, kept in this file (created erased if missing)\n"
+    "  --init FILE      copy this 1 MiB image (from `fota compose`) into the flash first\n"
+    "  --socket PATH    SPI bus and NRST on this Unix socket (the fota-sim protocol)\n"
+    "  --run-ms N       without a socket: run N ms of device time (default 10000)\n"
+    "  --until TEXT     without a socket: stop once USART1 printed a line containing TEXT\n"
+    "  --spi-hz N       the master's SCK (default 8000000)\n"
+    "  --gap-us N       the master's pause between transactions (default 20)\n"
+    "  --seed N         seeds the LSI frequency, interrupt jitter and tearing (default 1)\n"
+    "  --lsi-hz N       LSI frequency (default: drawn from the seed in 17000-47000)\n"
+    "  --hse-fail       the HSE crystal never starts\n"
+    "  --jitter N       delay each interrupt by up to N instructions (seeded)\n"
+    "  --cut-op N       cut power when flash operation N starts (erase or program, from 1)\n"
+    "  --cut-us T       cut power at device time T microseconds\n"
+    "  --cut-random US  cut power at a seeded moment in the first US microseconds\n"
+    "  --tear           the operation a cut hits is left half done\n"
+    "  --flash-max      DS8626 maximum program and erase times instead of typical\n"
+    "  --quiet          no LED lines\n"
+    "  --stats          print device time, instructions and flash figures at the end\n";
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"flash", required_argument, 0, 'f'},    {"init", required_argument, 0, 'i'},
+        {"socket", required_argument, 0, 's'},   {"run-ms", required_argument, 0, 'r'},
+        {"until", required_argument, 0, 'u'},    {"spi-hz", required_argument, 0, 'z'},
+        {"gap-us", required_argument, 0, 'g'},   {"seed", required_argument, 0, 'S'},
+        {"lsi-hz", required_argument, 0, 'L'},   {"hse-fail", no_argument, 0, 'H'},
+        {"jitter", required_argument, 0, 'j'},   {"cut-op", required_argument, 0, 'c'},
+        {"cut-us", required_argument, 0, 't'},   {"cut-random", required_argument, 0, 'R'},
+        {"tear", no_argument, 0, 'T'},           {"flash-max", no_argument, 0, 'M'},
+        {"quiet", no_argument, 0, 'q'},          {"stats", no_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *flash_path = NULL, *init = NULL, *sock = NULL;
+    uint64_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v, cut_random = 0;
+    int stats = 0;
+    static out_t out;
+    emu_options_t eo = {0};
+    eo.seed = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'f': flash_path = optarg; break;
+        case 'i': init = optarg; break;
+        case 's': sock = optarg; break;
+        case 'r': bad = parse_u64(optarg, &run_ms) != 0 || run_ms == 0 || run_ms > 3600000u; break;
+        case 'u': out.until = optarg; break;
+        case 'z': bad = parse_u64(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u; break;
+        case 'g': bad = parse_u64(optarg, &gap_us) != 0 || gap_us > 1000000u; break;
+        case 'S': bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 0xFFFFFFFFu; eo.seed = (uint32_t)v; break;
+        case 'L': bad = parse_u64(optarg, &v) != 0 || v < 17000 || v > 47000; eo.lsi_hz = (uint32_t)v; break;
+        case 'H': eo.hse_fails = 1; break;
+        case 'j': bad = parse_u64(optarg, &v) != 0 || v > 100000u; eo.irq_jitter = (uint32_t)v; break;
+        case 'c': bad = parse_u64(optarg, &eo.cut_at_op) != 0 || eo.cut_at_op == 0; break;
+        case 't': bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 3600000000ull; eo.cut_at_ns = v * 1000u; break;
+        case 'R': bad = parse_u64(optarg, &cut_random) != 0 || cut_random == 0 || cut_random > 3600000000ull; break;
+        case 'T': eo.tear = 1; break;
+        case 'M': eo.flash_timing = EMU_FLASH_MAXIMUM; break;
+        case 'q': out.quiet = 1; break;
+        case 'x': stats = 1; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: fputs(usage, stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "fota-emu: --%s '%s' is out of range or not a number (see --help)\n",
+                    opts[0].name ? argv[optind - 1] + 2 : "?", optarg);
+            return 2;
+        }
+    }
+    if (flash_path == NULL || optind != argc) {
+        fprintf(stderr, "fota-emu: --flash is required\n%s", usage);
+        return 2;
+    }
+    if (sock != NULL && out.until != NULL) {
+        fprintf(stderr, "fota-emu: --until is for runs without --socket\n");
+        return 2;
+    }
+    if (cut_random != 0) {
+        uint32_t x = eo.seed * 2654435761u + 1u;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        eo.cut_at_ns = (1u + (uint64_t)x % cut_random) * 1000u;
+    }
+    int fd = open(flash_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fprintf(stderr, "fota-emu: cannot open flash file '%s': %s\n", flash_path, strerror(errno));
+        return 3;
+    }
+    int fresh = st.st_size == 0;
+    if ((fresh && ftruncate(fd, LAYOUT_FLASH_SIZE) != 0) || (!fresh && st.st_size != LAYOUT_FLASH_SIZE)) {
+        fprintf(stderr, "fota-emu: '%s' is %lld bytes, not a %u-byte flash image\n", flash_path,
+                (long long)st.st_size, (unsigned)LAYOUT_FLASH_SIZE);
+        return 3;
+    }
+    uint8_t *mem = mmap(NULL, LAYOUT_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED) {
+        fprintf(stderr, "fota-emu: cannot map '%s': %s\n", flash_path, strerror(errno));
+        return 3;
+    }
+    if (fresh) {
+        memset(mem, 0xFF, LAYOUT_FLASH_SIZE);
+    }
+    if (init != NULL) {
+        uint8_t *img;
+        size_t len;
+        if (fota_read_file(init, LAYOUT_FLASH_SIZE, &img, &len) != 0) {
+            return 3;
+        }
+        if (len != LAYOUT_FLASH_SIZE) {
+            fprintf(stderr, "fota-emu: --init '%s' is %zu bytes, not a whole %u-byte flash image\n", init, len,
+                    (unsigned)LAYOUT_FLASH_SIZE);
+            free(img);
+            return 3;
+        }
+        memcpy(mem, img, len);
+        free(img);
+    }
+    eo.on_uart = on_uart;
+    eo.on_gpio = on_gpio;
+    eo.on_log = on_log;
+    eo.ctx = &out;
+    emu_t *emu = emu_new(mem, &eo);
+    if (emu == NULL) {
+        fprintf(stderr, "fota-emu: cannot create the machine (Unicorn or memory)\n");
+        return 6;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    printf("emu: power on\n");
+    fflush(stdout);
+    emu_power_on(emu);
+    int rc = 0;
+    if (sock != NULL) {
+        int lfd = simsock_listen(sock);
+        if (lfd < 0) {
+            fprintf(stderr, "fota-emu: cannot listen on '%s': %s\n", sock, strerror(errno));
+            emu_free(emu);
+            return 4;
+        }
+        emu_run_t r = boot(emu);
+        rc = report(emu, r);
+        emu_stats_t es;
+        emu_stats(emu, &es);
+        uint64_t resets_seen = es.resets;
+        printf("emu: SPI slave on %s, %llu Hz\n", sock, (unsigned long long)spi_hz);
+        fflush(stdout);
+        while (!stop && rc == 0) {
+            int cfd = accept(lfd, NULL, NULL);
+            if (cfd < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            rc = serve(emu, &out, cfd, (uint32_t)spi_hz, (uint32_t)gap_us * 1000u, &resets_seen);
+            close(cfd);
+        }
+        close(lfd);
+        unlink(sock);
+    } else {
+        uint64_t end = run_ms * 1000000ull;
+        while (emu_now(emu) < end && !out.seen && !stop && rc == 0) {
+            emu_run_t r = emu_run(emu, emu_now(emu) + 1000000u);
+            rc = report(emu, r);
+        }
+        if (rc == 0 && out.until != NULL && !out.seen) {
+            printf("emu: '%s' not printed within %llu ms of device time\n", out.until, (unsigned long long)run_ms);
+            rc = 1;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (stats) {
+        emu_stats_t es;
+        emu_stats(emu, &es);
+        double host = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        printf("emu: stats device_ms=%.3f instructions=%llu hclk_hz=%u flash_ops=%llu erase_ms=%.3f "
+               "program_ms=%.3f stall_ms=%.3f exceptions=%llu resets=%llu host_s=%.3f minstr_per_s=%.1f\n",
+               es.now_ns / 1e6, (unsigned long long)es.instructions, es.hclk_hz, (unsigned long long)es.flash_ops,
+               es.erase_ns / 1e6, es.program_ns / 1e6, es.stall_ns / 1e6, (unsigned long long)es.exceptions,
+               (unsigned long long)es.resets, host, host > 0 ? es.instructions / host / 1e6 : 0.0);
+    }
+    emu_free(emu);
+    munmap(mem, LAYOUT_FLASH_SIZE);
+    close(fd);
+    return rc;
+}
