@@ -33,7 +33,7 @@
 #define CCM_SIZE 0x00010000u
 #define SYSMEM_BASE 0x1FFF0000u /* system memory, OTP, option bytes (RM0090 table 5) */
 #define SYSMEM_SIZE 0x00010000u
-#define SLICE_MAX_CYCLES 4096u /* an interrupt waits at most this long for a slice to end */
+#define SLICE_MAX_CYCLES 65536u /* slices end early at every model event and every kick; this only bounds a quiet one */
 #define EXC_RETURN_MIN 0xFFFFFFE0u
 
 typedef struct {
@@ -91,12 +91,12 @@ struct emu {
 
 /* ---- services for models ---- */
 
-static uint64_t cyc_ns(const emu_t *e, uint64_t cyc16)
+EMU_HOT static uint64_t cyc_ns(const emu_t *e, uint64_t cyc16)
 {
     return cyc16 * 1000000000ull / ((uint64_t)e->hz * 16u);
 }
 
-uint64_t emu_time(emu_t *e)
+EMU_HOT uint64_t emu_time(emu_t *e)
 {
     return e->in_slice ? e->t0 + cyc_ns(e, e->cyc16) + e->stall : e->t0;
 }
@@ -181,7 +181,7 @@ uint8_t *emu_flash(emu_t *e)
     return e->flash;
 }
 
-uint8_t *emu_mem(emu_t *e, uint32_t addr, uint32_t len, int write)
+EMU_HOT uint8_t *emu_mem(emu_t *e, uint32_t addr, uint32_t len, int write)
 {
     if (addr >= SRAM_BASE && addr - SRAM_BASE < SRAM_SIZE && len <= SRAM_SIZE - (addr - SRAM_BASE)) {
         return e->sram + (addr - SRAM_BASE);
@@ -275,7 +275,7 @@ void emu_set_board(emu_t *e, const emu_board_t *ops, void *b)
 
 /* ---- hooks ---- */
 
-static uint8_t *code_ptr(emu_t *e, uint32_t addr, uint32_t len)
+EMU_HOT static uint8_t *code_ptr(emu_t *e, uint32_t addr, uint32_t len)
 {
     if (addr < FLASH_SIZE && len <= FLASH_SIZE - addr) {
         return e->flash + addr; /* the boot alias of the flash at 0 */
@@ -286,7 +286,7 @@ static uint8_t *code_ptr(emu_t *e, uint32_t addr, uint32_t len)
     return emu_mem(e, addr, len, 0);
 }
 
-static int in_flash(uint32_t addr)
+EMU_HOT static int in_flash(uint32_t addr)
 {
     return addr - FLASH_BASE < FLASH_SIZE || addr < FLASH_SIZE;
 }
@@ -295,7 +295,7 @@ static int in_flash(uint32_t addr)
  * a code hook before the instruction runs; from a block hook it lets the block run on, with
  * peripheral reads answered without the callback, so accounting and stopping are done here);
  * count the instruction and its cycles; wait out a busy flash; refuse FP without CPACR. */
-static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+EMU_HOT static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     emu_t *e = user;
     uint32_t addr = (uint32_t)address;

@@ -264,7 +264,7 @@ void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
     emu_kick(f->emu);
 }
 
-uint64_t flashif_busy_until(const flashif_t *f)
+EMU_HOT uint64_t flashif_busy_until(const flashif_t *f)
 {
     return f->op != OP_NONE || f->npending ? (f->op != OP_NONE ? f->end : emu_time(f->emu) + 1) : 0;
 }

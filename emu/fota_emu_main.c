@@ -4,7 +4,7 @@
  * uses (fota/simsock.h), so fota-link and fota-bridge drive the real firmware unchanged; without
  * it, the device runs on its own for --run-ms or until USART1 prints --until.
  * Output: USART1 lines as "usart: ...", LED changes as "led: ...", remarks as "emu: ...".
- * Exit status: 0 done (or SIGTERM), 1 --until text not seen in time, 2 bad arguments,
+ * Exit status: 0 done (or SIGTERM), 1 --until text (or --stop-at-app) not seen in time, 2 bad arguments,
  * 3 unusable flash file, 4 socket, 5 power cut (--cut-*), 6 core lockup or emulator error. */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,7 +211,8 @@ static const char usage[] =
     "  --tear           the operation a cut hits is left half done\n"
     "  --flash-max      DS8626 maximum program and erase times instead of typical\n"
     "  --quiet          no LED lines\n"
-    "  --stats          print device time, instructions and flash figures at the end\n";
+    "  --stats          print device time, instructions and flash figures at the end\n"
+    "  --stop-at-app    without a socket: stop when the core first runs code in bank A or B\n";
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -237,10 +238,11 @@ int main(int argc, char **argv)
         {"cut-us", required_argument, 0, 't'},   {"cut-random", required_argument, 0, 'R'},
         {"tear", no_argument, 0, 'T'},           {"flash-max", no_argument, 0, 'M'},
         {"quiet", no_argument, 0, 'q'},          {"stats", no_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"stop-at-app", no_argument, 0, 'A'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL;
     uint64_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v, cut_random = 0;
-    int stats = 0;
+    int stats = 0, stop_at_app = 0;
     static out_t out;
     emu_options_t eo = {0};
     eo.seed = 1;
@@ -266,6 +268,7 @@ int main(int argc, char **argv)
         case 'M': eo.flash_timing = EMU_FLASH_MAXIMUM; break;
         case 'q': out.quiet = 1; break;
         case 'x': stats = 1; break;
+        case 'A': stop_at_app = 1; break;
         case 'h': fputs(usage, stdout); return 0;
         default: fputs(usage, stderr); return 2;
         }
@@ -375,9 +378,27 @@ int main(int argc, char **argv)
         unlink(sock);
     } else {
         uint64_t end = run_ms * 1000000ull;
-        while (emu_now(emu) < end && !out.seen && !stop && rc == 0) {
+        if (stop_at_app) {
+            emu_watch_pc(emu, LAYOUT_BANK_A_BASE, LAYOUT_BANK_B_BASE + LAYOUT_BANK_SIZE);
+        }
+        int entered = 0;
+        while (emu_now(emu) < end && !out.seen && !stop && rc == 0 && !entered) {
             emu_run_t r = emu_run(emu, emu_now(emu) + 1000000u);
+            if (r == EMU_RUN_WATCH) {
+                emu_stats_t es;
+                emu_stats(emu, &es);
+                uint32_t pc = emu_pc(emu);
+                printf("emu: application entered at pc=0x%08x (bank %c) after %llu instructions, %.3f ms at %u Hz\n",
+                       (unsigned)pc, pc < LAYOUT_BANK_B_BASE ? 'A' : 'B', (unsigned long long)es.instructions,
+                       es.now_ns / 1e6, es.hclk_hz);
+                entered = 1;
+                break;
+            }
             rc = report(emu, r);
+        }
+        if (rc == 0 && stop_at_app && !entered && !out.seen) {
+            printf("emu: no application entered within %llu ms of device time\n", (unsigned long long)run_ms);
+            rc = 1;
         }
         if (rc == 0 && out.until != NULL && !out.seen) {
             printf("emu: '%s' not printed within %llu ms of device time\n", out.until, (unsigned long long)run_ms);

@@ -36,7 +36,7 @@ static uint32_t b_penalty(void *b)
     return flashif_penalty16(bd->flash, rcc_hclk(bd->rcc));
 }
 
-static uint64_t b_busy(void *b)
+EMU_HOT static uint64_t b_busy(void *b)
 {
     return flashif_busy_until(((board_t *)b)->flash);
 }

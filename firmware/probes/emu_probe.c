@@ -1,0 +1,182 @@
+/* A probe of the Cortex-M4 core behaviour fota-emu must reproduce (tests/emu/test_emu_core.sh):
+ * SysTick interrupts, preemption by priority and BASEPRI masking, the FP context saved across an
+ * exception, SVC, WFI, a bus fault and an FP instruction with the FPU disabled both ending in
+ * HardFault (with the right CFSR bits), the DWT cycle counter, and SYSRESETREQ with its reset flag.
+ * Linked at the bootloader's address; every result is a line on USART1, "probe: ... ok" or
+ * "probe: FAIL ...". */
+#include <stdint.h>
+
+#include "board.h"
+#include "fota/fmt.h"
+#include "regs.h"
+
+#define SCB_SHPR3 REG(0xE000ED20u)
+#define SCB_ICSR REG(0xE000ED04u)
+#define SCB_CFSR REG(0xE000ED28u)
+#define SCB_HFSR REG(0xE000ED2Cu)
+#define SCB_BFAR REG(0xE000ED38u)
+#define SCB_CPACR REG(0xE000ED88u)
+#define DEMCR REG(0xE000EDFCu)
+#define DWT_CTRL REG(0xE0001000u)
+#define DWT_CYCCNT REG(0xE0001004u)
+
+static volatile uint32_t ticks, svcs, pendsv_saw_tick, faults, fault_cfsr, fault_bfar, fault_hfsr;
+static uint32_t failures;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[120];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vformat(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    board_log_line(line);
+}
+
+static void check(int ok, const char *what)
+{
+    if (ok) {
+        say("probe: %s ok", what);
+    } else {
+        say("probe: FAIL %s", what);
+        failures++;
+    }
+}
+
+void SysTick_Handler(void);
+void SysTick_Handler(void)
+{
+    ticks++;
+}
+
+void SVC_Handler(void);
+void SVC_Handler(void)
+{
+    svcs++;
+}
+
+/* PendSV at the lowest priority: a SysTick (higher) must preempt it; the FP registers it clobbers
+ * must come back intact to the thread that was interrupted. */
+void PendSV_Handler(void);
+void PendSV_Handler(void)
+{
+    uint32_t t0 = ticks;
+    for (uint32_t i = 0; i < 2000000u && ticks == t0; i++) {
+    }
+    pendsv_saw_tick = ticks != t0;
+    __asm__ volatile("vmov s0, %0\n\tvmov s15, %0" ::"r"(0xDEADBEEFu) : "s0", "s15");
+}
+
+void hardfault_c(uint32_t *frame);
+void hardfault_c(uint32_t *frame)
+{
+    faults++;
+    fault_cfsr = SCB_CFSR;
+    fault_bfar = SCB_BFAR;
+    fault_hfsr = SCB_HFSR;
+    SCB_CFSR = fault_cfsr; /* write 1 to clear */
+    SCB_HFSR = fault_hfsr;
+    if (fault_cfsr & (1u << 19)) {
+        SCB_CPACR |= 0xFu << 20; /* NOCP: give the FPU back, then retry the instruction */
+        return;
+    }
+    uint16_t insn = *(const uint16_t *)(uintptr_t)frame[6];
+    frame[6] += (insn >> 11) >= 0x1Du ? 4u : 2u; /* skip the faulting instruction */
+}
+
+void HardFault_Handler(void) __attribute__((naked));
+void HardFault_Handler(void)
+{
+    __asm__ volatile("tst lr, #4\n\t"
+                     "ite eq\n\t"
+                     "mrseq r0, msp\n\t"
+                     "mrsne r0, psp\n\t"
+                     "b hardfault_c\n\t");
+}
+
+static void busy(uint32_t n)
+{
+    for (volatile uint32_t i = 0; i < n; i++) {
+    }
+}
+
+int main(void)
+{
+    board_init();
+    if (RCC_CSR & RCC_CSR_SFTRSTF) {
+        RCC_CSR |= RCC_CSR_RMVF;
+        check((RCC_CSR & RCC_CSR_SFTRSTF) == 0, "reset flags cleared by RMVF");
+        say("probe: done after software reset");
+        for (;;) {
+            __asm__ volatile("wfi");
+        }
+    }
+    say("probe: start, reset flags 0x%08x", (unsigned)RCC_CSR);
+    check((RCC_CSR & (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF)) == (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF),
+          "power-on reset flags");
+
+    /* SysTick: 1 ms at the 16 MHz reset clock, processor clock source. */
+    SYST_RVR = 16000u - 1u;
+    SYST_CVR = 0;
+    SCB_SHPR3 = (0x00u << 24) | (0xF0u << 16); /* SysTick highest, PendSV lowest */
+    SYST_CSR = 7u;
+    busy(20000);
+    check(ticks >= 5 && ticks <= 8, "systick (about 6 ticks in 6 ms)");
+
+    /* BASEPRI masks SysTick (priority 0x20 with BASEPRI 0x10), and lets it through at 0. */
+    SCB_SHPR3 = (0x20u << 24) | (0xF0u << 16);
+    __asm__ volatile("msr basepri, %0" ::"r"(0x10u));
+    uint32_t t0 = ticks;
+    busy(20000);
+    uint32_t masked = ticks - t0;
+    __asm__ volatile("msr basepri, %0" ::"r"(0u));
+    busy(2000);
+    check(masked == 0 && ticks > t0, "basepri masks a lower-priority exception");
+
+    /* Preemption: SysTick interrupts PendSV; PendSV's FP work does not leak into the thread. */
+    const uint32_t one_and_a_half = 0x3FC00000u; /* 1.5f */
+    __asm__ volatile("vmov s0, %0" ::"r"(one_and_a_half) : "s0");
+    SCB_ICSR = 1u << 28; /* PENDSVSET */
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    uint32_t s0;
+    __asm__ volatile("vmov %0, s0" : "=r"(s0));
+    check(pendsv_saw_tick, "systick preempts pendsv");
+    check(s0 == one_and_a_half, "fp context restored after the exception");
+
+    /* SVC */
+    __asm__ volatile("svc #0" ::: "memory");
+    check(svcs == 1, "svc");
+
+    /* WFI: the core sleeps until SysTick; the emulator skips the idle time. */
+    t0 = ticks;
+    for (int i = 0; i < 3; i++) {
+        __asm__ volatile("wfi");
+    }
+    check(ticks >= t0 + 3, "wfi wakes on systick");
+    SYST_CSR = 0;
+
+    /* DWT cycle counter over a known loop. */
+    DEMCR |= 1u << 24;
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= 1u;
+    busy(1000);
+    uint32_t cyc = DWT_CYCCNT;
+    say("probe: busy(1000) took %u cycles", (unsigned)cyc);
+    check(cyc > 1000 && cyc < 100000, "dwt cycle counter");
+
+    /* A read from an address nothing answers: precise bus fault escalated to HardFault. */
+    (void)REG(0x60000000u);
+    check(faults == 1 && (fault_cfsr & (1u << 9)) && fault_bfar == 0x60000000u && (fault_hfsr & (1u << 30)),
+          "bus fault on a bad read (PRECISERR, BFAR, FORCED)");
+
+    /* The FPU disabled in CPACR: an FP instruction is a NOCP UsageFault (escalated). */
+    SCB_CPACR &= ~(0xFu << 20);
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    __asm__ volatile("vmov s1, %0" ::"r"(1u) : "s1");
+    check(faults == 2 && (fault_cfsr & (1u << 19)), "fp instruction with the fpu disabled faults (NOCP)");
+
+    say("probe: %s, %u failures; software reset", failures ? "FAILED" : "all passed", (unsigned)failures);
+    board_delay_ms(2); /* let USART1 finish the line: a reset cuts the frame on the wire */
+    board_reset();
+}

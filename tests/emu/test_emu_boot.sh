@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The real ARM binaries on fota-emu, asserting on USART1: the core probe (exceptions, FP frame,
+# faults, WFI, SysTick, reset flags), the seven boot scenarios of the QEMU test, and what QEMU
+# cannot show because its flash is read-only and it has no watchdog: a trial image that never
+# confirms is reset by the IWDG on every boot until the bootloader reverts it.
+set -uo pipefail
+FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; FW=${3:?firmware build dir}
+w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+KEY=$FW/keys/dev-key.pem
+pass=0; fail=0
+
+# run NAME FLASH RUN_MS [fota-emu options --] PATTERN... [--absent PATTERN]: boots FLASH on
+# fota-emu until the last PATTERN is printed (or RUN_MS of device time), then checks that every
+# PATTERN appeared, in order, and no --absent one did.
+run() {
+  local name=$1 flash=$2 ms=$3; shift 3
+  local opts=() want=() absent=()
+  if [[ " $* " == *" -- "* ]]; then
+    while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
+  fi
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --absent ]; then absent+=("$2"); shift 2; else want+=("$1"); shift; fi
+  done
+  local out=$w/out.txt ok=1
+  cp "$flash" "$w/dev.bin"
+  timeout 300 "$EMU" --flash "$w/dev.bin" --run-ms "$ms" --until "${want[-1]}" --quiet "${opts[@]}" >"$out" 2>&1 || ok=0
+  local at=0 line
+  for p in "${want[@]}"; do
+    line=$(grep -nF -- "$p" "$out" | awk -F: -v a="$at" '$1 > a {print $1; exit}')
+    if [ -z "$line" ]; then ok=0; echo "    missing (in order): $p"; else at=$line; fi
+  done
+  for p in "${absent[@]}"; do grep -qF -- "$p" "$out" && { ok=0; echo "    present: $p"; }; done
+  if [ $ok -eq 1 ]; then
+    pass=$((pass + 1)); echo "ok   $name"
+  else
+    fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/    | /' "$out" | tail -40
+  fi
+}
+
+"$FOTA" keygen -o "$w/other.pem" >/dev/null
+"$FOTA" sign -k "$KEY" -b a -v 1.0.0 -o "$w/a.img" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.0.0 -o "$w/b.img" "$FW/app-b.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.0.0 -o "$w/b-probe.img" "$FW/app-probe-b.elf" >/dev/null
+"$FOTA" sign -k "$w/other.pem" -b a -v 1.0.0 -o "$w/a-other.img" "$FW/app-a.elf" >/dev/null
+compose() { "$FOTA" compose "$@" >/dev/null || { echo "compose failed: $*"; exit 1; }; }
+flip() { printf '\x5a' | dd of="$1" bs=1 seek=$(($2)) conv=notrunc status=none; }
+
+# The core probe: every check it makes must pass, then a software reset must be seen as one.
+compose --bootloader "$FW/emu-probe.elf" -o "$w/probe.bin"
+run "core probe: exceptions, priorities, FP frame, SVC, WFI, DWT, faults, reset flags" "$w/probe.bin" 2000 \
+  "probe: power-on reset flags ok" "probe: systick (about 6 ticks in 6 ms) ok" \
+  "probe: basepri masks a lower-priority exception ok" "probe: systick preempts pendsv ok" \
+  "probe: fp context restored after the exception ok" "probe: svc ok" "probe: wfi wakes on systick ok" \
+  "probe: dwt cycle counter ok" "probe: bus fault on a bad read (PRECISERR, BFAR, FORCED) ok" \
+  "probe: fp instruction with the fpu disabled faults (NOCP) ok" "probe: all passed, 0 failures" \
+  "probe: reset flags cleared by RMVF ok" "probe: done after software reset" --absent "FAIL"
+
+B="--bootloader $FW/bootloader.elf"
+compose $B --bank-a "$w/a.img" --bank-b "$w/b.img" -o "$w/1.bin"
+run "A valid, metadata names A: runs A" "$w/1.bin" 15000 \
+  "boot: fota bootloader, reset cause: power-on" "boot: bank A v1.0.0 (normal)" \
+  "app: v1.0.0 running from bank A" "app: confirmed"
+
+compose $B --bank-a "$w/a.img" --bank-b "$w/b.img" --boot-bank b -o "$w/2.bin"
+run "metadata names B: runs B" "$w/2.bin" 15000 "boot: bank B v2.0.0 (normal)" "app: v2.0.0 running from bank B"
+
+cp "$w/2.bin" "$w/3.bin"; flip "$w/3.bin" "0x60000 + 0x200 + 0x400"
+run "B with one flipped byte: falls back to A and says so" "$w/3.bin" 15000 \
+  "boot: bank B invalid: SHA-256 mismatch: image is corrupted" "boot: falling back to bank A" \
+  "boot: bank A v1.0.0 (fallback)" "app: v1.0.0 running from bank A"
+
+compose $B --bank-a "$w/a-other.img" --bank-b "$w/b.img" -o "$w/4.bin"
+run "image signed with another key: refused" "$w/4.bin" 15000 \
+  "boot: bank A invalid: image is signed with another key" "boot: falling back to bank B" \
+  "app: v2.0.0 running from bank B" --absent "running from bank A"
+
+cp "$w/4.bin" "$w/5.bin"; flip "$w/5.bin" "0x60000 + 0x200 + 0x400"
+run "both banks invalid: error indication" "$w/5.bin" 8000 \
+  "boot: no valid image (bank A: image is signed with another key; bank B: SHA-256 mismatch: image is corrupted)" \
+  "boot: halted: fast red blink" --absent "app:"
+
+compose $B --bank-a "$w/a.img" --bank-b "$w/b.img" --trial b --attempts 3 -o "$w/6.bin"
+run "trial attempts exhausted: reverts to the previous bank" "$w/6.bin" 15000 \
+  "boot: bank B not confirmed after 3 boots: reverting to bank A" "boot: bank A v1.0.0 (reverted)" \
+  "app: v1.0.0 running from bank A" --absent "running from bank B"
+
+compose $B --bank-b "$w/b.img" --blank-meta -o "$w/7.bin"
+run "blank metadata: initialises and runs the valid bank" "$w/7.bin" 15000 \
+  "initialising metadata" "boot: bank B v2.0.0 (initialised)" "app: v2.0.0 running from bank B"
+
+# Beyond QEMU: the metadata is written, the watchdog runs. A trial image that never confirms
+# (the probe application only counts) is reset by the IWDG, boot after boot, until the revert.
+compose $B --bank-a "$w/a.img" --bank-b "$w/b-probe.img" --trial b -o "$w/8.bin"
+run "trial never confirmed: IWDG resets it 3 times, then the bootloader reverts" "$w/8.bin" 60000 \
+  --lsi-hz 47000 -- \
+  "boot: bank B v2.0.0 on trial, boot 1 of 3" "iwdg: counter reached 0" "reset cause: watchdog" \
+  "boot: bank B v2.0.0 on trial, boot 2 of 3" "reset cause: watchdog" \
+  "boot: bank B v2.0.0 on trial, boot 3 of 3" "reset cause: watchdog" \
+  "boot: bank B not confirmed after 3 boots: reverting to bank A" "app: v1.0.0 running from bank A" \
+  "app: confirmed"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
