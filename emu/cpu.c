@@ -831,6 +831,16 @@ void emu_spi_transfer(emu_t *e, uint32_t gap_ns, uint32_t sck_hz, const uint8_t 
     e->board->spi_transfer(e->b, start, sck_hz, mosi, miso, len);
 }
 
+void emu_cpu_store(emu_t *e, uint32_t addr, unsigned size, uint32_t value)
+{
+    e->board->flash_store(e->b, addr, size, value);
+}
+
+uint64_t emu_spi_schedule(emu_t *e, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len)
+{
+    return e->board->spi_schedule(e->b, start, sck_hz, mosi, miso, len);
+}
+
 int emu_spi_ready(const emu_t *e)
 {
     return e->board->spi_ready(e->b);

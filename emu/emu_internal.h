@@ -54,6 +54,8 @@ typedef struct {
     void (*flash_store)(void *b, uint32_t addr, unsigned size, uint32_t value);
     void (*spi_transfer)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
                          uint32_t len);
+    uint64_t (*spi_schedule)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
+                             uint32_t len);
     int (*spi_ready)(void *b);
     void (*flash_stats)(void *b, uint64_t *ops, uint64_t *erase_ns, uint64_t *program_ns);
     void (*free)(void *b);
@@ -90,5 +92,11 @@ void emu_fatal(emu_t *emu, const char *fmt, ...) __attribute__((format(printf, 2
 void emu_power_cut(emu_t *emu);
 /* Brings every model to now (before a model looks at another). */
 void emu_sync(emu_t *emu);
+
+/* For the models' tests: a CPU store into the flash array (what the write hook reports), and a
+ * master transaction scheduled without running the core across it (returns when NSS rises). */
+void emu_cpu_store(emu_t *emu, uint32_t addr, unsigned size, uint32_t value);
+uint64_t emu_spi_schedule(emu_t *emu, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
+                          uint32_t len);
 
 #endif

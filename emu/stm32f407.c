@@ -60,6 +60,12 @@ static void b_spi_transfer(void *b, uint64_t start, uint32_t sck_hz, const uint8
     }
 }
 
+static uint64_t b_spi_schedule(void *b, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
+                               uint32_t len)
+{
+    return spi_schedule(((board_t *)b)->spi1, start, sck_hz, mosi, miso, len);
+}
+
 static int b_spi_ready(void *b)
 {
     return spi_enabled(((board_t *)b)->spi1);
@@ -89,7 +95,7 @@ static void b_free(void *b)
     free(bd);
 }
 
-static const emu_board_t ops = {b_hclk, b_penalty, b_busy, b_store, b_spi_transfer, b_spi_ready, b_flash_stats, b_free};
+static const emu_board_t ops = {b_hclk, b_penalty, b_busy, b_store, b_spi_transfer, b_spi_schedule, b_spi_ready, b_flash_stats, b_free};
 
 int f407_attach(emu_t *emu)
 {
