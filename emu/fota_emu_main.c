@@ -350,14 +350,16 @@ int main(int argc, char **argv)
     emu_power_on(emu);
     int rc = 0;
     if (sock != NULL) {
+        /* The socket appears once the application listens on SPI: a master that connects then
+         * finds the device up, as fota-sim's does. */
+        emu_run_t r = boot(emu);
+        rc = report(emu, r);
         int lfd = simsock_listen(sock);
         if (lfd < 0) {
             fprintf(stderr, "fota-emu: cannot listen on '%s': %s\n", sock, strerror(errno));
             emu_free(emu);
             return 4;
         }
-        emu_run_t r = boot(emu);
-        rc = report(emu, r);
         emu_stats_t es;
         emu_stats(emu, &es);
         uint64_t resets_seen = es.resets;

@@ -19,6 +19,7 @@ static const char usage[] =
     "  state                boot metadata: boot bank, trial bank, attempts, security counter\n"
     "  reset                pulse NRST\n"
     "  stats                the simulator's counters\n"
+    "  wait MS              let MS milliseconds of device time pass (the device runs meanwhile)\n"
     "  update IMAGE [--no-commit] [--bench]\n"
     "                       send a signed image to the inactive bank (resuming where the device\n"
     "                       stands), verify it, stage it and reset; --bench prints the figures\n"
@@ -212,6 +213,17 @@ int main(int argc, char **argv)
         uint32_t n;
         uint8_t b[8];
         rc = simsock_send(fd, 'R', NULL, 0) == 0 && simsock_recv(fd, &kind, b, sizeof(b), &n) == 0 ? 0 : 4;
+    } else if (strcmp(cmd, "wait") == 0 && optind + 1 < argc) {
+        uint32_t ms;
+        if (fota_parse_u32(argv[optind + 1], &ms) != 0 || ms == 0 || ms > 3600000u) {
+            fprintf(stderr, "fota-link: wait '%s' is not a number of milliseconds from 1 to 3600000\n",
+                    argv[optind + 1]);
+            rc = 2;
+        } else {
+            for (uint32_t done = 0; done < ms; done += 1000) {
+                simsock_wait_us(&fd, (ms - done < 1000 ? ms - done : 1000) * 1000u);
+            }
+        }
     } else if (strcmp(cmd, "stats") == 0) {
         char s[512];
         rc = stats(fd, s, sizeof(s)) == 0 ? (puts(s), 0) : 4;
