@@ -156,6 +156,20 @@ void emu_fatal(emu_t *e, const char *fmt, ...)
     emu_kick(e);
 }
 
+void emu_stall(emu_t *e, uint64_t t)
+{
+    uint64_t now = emu_time(e);
+    if (t > now) {
+        if (e->in_slice) {
+            e->stall += t - now;
+            e->cyc16_limit = 0;
+        } else {
+            e->t0 = t;
+        }
+        e->st.stall_ns += t - now;
+    }
+}
+
 void emu_power_cut(emu_t *e)
 {
     e->cut = 1;

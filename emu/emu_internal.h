@@ -88,6 +88,8 @@ void emu_code_changed(emu_t *emu, uint32_t addr, uint32_t len);
 void emu_bus_error(emu_t *emu, uint32_t addr, int write);
 /* The emulator cannot go on (a rule it refuses to guess about): EMU_RUN_ERROR. */
 void emu_fatal(emu_t *emu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The bus holds the core until device time t (an access the peripheral makes wait). */
+void emu_stall(emu_t *emu, uint64_t t);
 /* Power fails now: EMU_RUN_CUT at the end of this slice, with no further flash change. */
 void emu_power_cut(emu_t *emu);
 /* Brings every model to now (before a model looks at another). */

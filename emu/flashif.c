@@ -1,7 +1,8 @@
 /* Flash interface, from RM0090 §3.5-3.9 and DS8626 §6.3.12:
  * - KEYR: KEY1 0x45670123 then KEY2 0xCDEF89AB clears CR.LOCK; any other sequence answers a bus
  *   error and locks CR until the next reset (§3.5.1). CR.LOCK written 1 locks again.
- * - CR is not writable while locked. PG, SER (SNB 0-11 on this 1 MiB part), MER, PSIZE, STRT.
+ * - CR is not writable while locked; a write while BSY stalls the bus until the operation ends
+ *   (§3.6), then lands. PG, SER (SNB 0-11 on this 1 MiB part), MER, PSIZE, STRT.
  * - A CPU store into the array programs it when CR.PG is set and no error flag is pending:
  *   size other than PSIZE -> PGPERR; crossing a 128-bit row -> PGAERR; PG unset or SER also set ->
  *   PGSERR; a write-protected sector (OPTCR nWRP) -> WRPERR. Programming clears bits only: the
@@ -376,7 +377,11 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
             break; /* not writable while locked */
         }
         if (f->op != OP_NONE) {
-            break; /* "must not be written while BSY" (§3.9.5): the write is lost here */
+            /* "Any attempt to write to it with BSY set will cause the AHB bus to stall until BSY is
+             * cleared" (§3.6): the core waits, then the write lands. */
+            emu_stall(f->emu, f->end);
+            now = f->end;
+            finish(f);
         }
         f->cr = v & ~CR_STRT & 0x0301037Fu;
         if (v & CR_STRT) {

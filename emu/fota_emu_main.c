@@ -7,20 +7,18 @@
  * Exit status: 0 done (or SIGTERM), 1 --until text (or --stop-at-app) not seen in time, 2 bad arguments,
  * 3 unusable flash file, 4 socket, 5 power cut (--cut-*), 6 core lockup or emulator error. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fota.h"
 #include "fota/emu.h"
+#include "fota/flashfile.h"
 #include "fota/layout.h"
 #include "fota/le.h"
 #include "fota/simsock.h"
@@ -293,41 +291,11 @@ int main(int argc, char **argv)
         x ^= x << 5;
         eo.cut_at_ns = (1u + (uint64_t)x % cut_random) * 1000u;
     }
-    int fd = open(flash_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "fota-emu: cannot open flash file '%s': %s\n", flash_path, strerror(errno));
+    flashfile_t ff;
+    if (flashfile_open(&ff, flash_path, init, "fota-emu") != 0) {
         return 3;
     }
-    int fresh = st.st_size == 0;
-    if ((fresh && ftruncate(fd, LAYOUT_FLASH_SIZE) != 0) || (!fresh && st.st_size != LAYOUT_FLASH_SIZE)) {
-        fprintf(stderr, "fota-emu: '%s' is %lld bytes, not a %u-byte flash image\n", flash_path,
-                (long long)st.st_size, (unsigned)LAYOUT_FLASH_SIZE);
-        return 3;
-    }
-    uint8_t *mem = mmap(NULL, LAYOUT_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mem == MAP_FAILED) {
-        fprintf(stderr, "fota-emu: cannot map '%s': %s\n", flash_path, strerror(errno));
-        return 3;
-    }
-    if (fresh) {
-        memset(mem, 0xFF, LAYOUT_FLASH_SIZE);
-    }
-    if (init != NULL) {
-        uint8_t *img;
-        size_t len;
-        if (fota_read_file(init, LAYOUT_FLASH_SIZE, &img, &len) != 0) {
-            return 3;
-        }
-        if (len != LAYOUT_FLASH_SIZE) {
-            fprintf(stderr, "fota-emu: --init '%s' is %zu bytes, not a whole %u-byte flash image\n", init, len,
-                    (unsigned)LAYOUT_FLASH_SIZE);
-            free(img);
-            return 3;
-        }
-        memcpy(mem, img, len);
-        free(img);
-    }
+    uint8_t *mem = ff.mem;
     eo.on_uart = on_uart;
     eo.on_gpio = on_gpio;
     eo.on_log = on_log;
@@ -335,6 +303,7 @@ int main(int argc, char **argv)
     emu_t *emu = emu_new(mem, &eo);
     if (emu == NULL) {
         fprintf(stderr, "fota-emu: cannot create the machine (Unicorn or memory)\n");
+        flashfile_close(&ff);
         return 6;
     }
     struct sigaction sa;
@@ -358,6 +327,7 @@ int main(int argc, char **argv)
         if (lfd < 0) {
             fprintf(stderr, "fota-emu: cannot listen on '%s': %s\n", sock, strerror(errno));
             emu_free(emu);
+            flashfile_close(&ff);
             return 4;
         }
         emu_stats_t es;
@@ -419,7 +389,6 @@ int main(int argc, char **argv)
                (unsigned long long)es.resets, host, host > 0 ? es.instructions / host / 1e6 : 0.0);
     }
     emu_free(emu);
-    munmap(mem, LAYOUT_FLASH_SIZE);
-    close(fd);
+    flashfile_close(&ff);
     return rc;
 }

@@ -8,22 +8,20 @@
  *                 [--faults PERMILLE --seed N] [--no-confirm] [--quiet]
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable flash file or key, 4 socket. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fota.h"
 #include "fota/agent.h"
 #include "fota/boot.h"
 #include "fota/flash_sim.h"
+#include "fota/flashfile.h"
 #include "fota/le.h"
 #include "fota/simsock.h"
 
@@ -396,45 +394,11 @@ int main(int argc, char **argv)
     if (fota_load_pubkey(key, d.pub) != 0) {
         return 3;
     }
-    int fd = open(flash_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "fota-sim: cannot open flash file '%s': %s\n", flash_path, strerror(errno));
+    flashfile_t ff;
+    if (flashfile_open(&ff, flash_path, init, "fota-sim") != 0) {
         return 3;
     }
-    int fresh = st.st_size == 0;
-    if (fresh && ftruncate(fd, LAYOUT_FLASH_SIZE) != 0) {
-        fprintf(stderr, "fota-sim: cannot size '%s': %s\n", flash_path, strerror(errno));
-        return 3;
-    }
-    if (!fresh && st.st_size != LAYOUT_FLASH_SIZE) {
-        fprintf(stderr, "fota-sim: '%s' is %lld bytes, not a %u-byte flash image\n", flash_path,
-                (long long)st.st_size, (unsigned)LAYOUT_FLASH_SIZE);
-        return 3;
-    }
-    uint8_t *mem = mmap(NULL, LAYOUT_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mem == MAP_FAILED) {
-        fprintf(stderr, "fota-sim: cannot map '%s': %s\n", flash_path, strerror(errno));
-        return 3;
-    }
-    if (fresh) {
-        memset(mem, 0xFF, LAYOUT_FLASH_SIZE);
-    }
-    if (init != NULL) {
-        uint8_t *img;
-        size_t len;
-        if (fota_read_file(init, LAYOUT_FLASH_SIZE, &img, &len) != 0) {
-            return 3;
-        }
-        if (len != LAYOUT_FLASH_SIZE) {
-            fprintf(stderr, "fota-sim: --init '%s' is %zu bytes, not a whole %u-byte flash image\n", init, len,
-                    (unsigned)LAYOUT_FLASH_SIZE);
-            free(img);
-            return 3;
-        }
-        memcpy(mem, img, len);
-        free(img);
-    }
+    uint8_t *mem = ff.mem;
     flash_sim_init(&d.sim, mem);
     d.flash = flash_sim_port(&d.sim);
     d.boot = (boot_port_t){d.flash, p_log, p_led, p_watchdog, p_reset_cause, p_jump, p_halt, &d};
@@ -467,8 +431,7 @@ int main(int argc, char **argv)
     }
     close(lfd);
     unlink(sock);
-    munmap(mem, LAYOUT_FLASH_SIZE);
-    close(fd);
+    flashfile_close(&ff);
     say(&d, "sim: ", "stopped");
     return 0;
 }
