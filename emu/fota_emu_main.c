@@ -126,9 +126,22 @@ static int serve(emu_t *emu, out_t *o, int fd, uint32_t spi_hz, uint32_t gap_ns,
             emu_stats(emu, &st);
             *resets_seen = st.resets;
         }
-        if (kind == 'T') {
+        if (kind == 'T' || kind == 'X') {
+            uint32_t gap = gap_ns, hz = spi_hz;
+            const uint8_t *mosi = buf;
+            if (kind == 'X') { /* the master's own timing before its bytes */
+                if (len <= SIMSOCK_X_HDR || le_get32(buf + 4) < 1000u || le_get32(buf + 4) > 42000000u) {
+                    fprintf(stderr, "fota-emu: 'X' message of %u bytes with SCK %u Hz: refused, closing\n", len,
+                            len >= SIMSOCK_X_HDR ? (unsigned)le_get32(buf + 4) : 0u);
+                    return 0;
+                }
+                gap = le_get32(buf);
+                hz = le_get32(buf + 4);
+                mosi = buf + SIMSOCK_X_HDR;
+                len -= SIMSOCK_X_HDR;
+            }
             uint64_t t0 = emu_now(emu);
-            emu_spi_transfer(emu, gap_ns, spi_hz, buf, miso, len);
+            emu_spi_transfer(emu, gap, hz, mosi, miso, len);
             o->spi_ns += emu_now(emu) - t0;
             o->transactions++;
             o->wire_bytes += len;

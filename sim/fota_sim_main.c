@@ -245,6 +245,12 @@ static void handle(device_t *d, int fd)
         if (r != 0 || stop) {
             return;
         }
+        if (kind == 'X' && len > SIMSOCK_X_HDR) {
+            /* The master's own gap and clock: this model keeps its coarser clock (--spi-hz). */
+            memmove(buf, buf + SIMSOCK_X_HDR, len - SIMSOCK_X_HDR);
+            len -= SIMSOCK_X_HDR;
+            kind = 'T';
+        }
         if (kind == 'T') {
             /* The slave's bytes were loaded before NSS fell; the frame is handled when it rises. */
             memset(out, 0, len);

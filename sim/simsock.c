@@ -151,3 +151,27 @@ void simsock_wait_us(void *ctx, uint32_t us)
         (void)simsock_recv(fd, &kind, p, sizeof(p), &n);
     }
 }
+
+int simsock_transact_timed(void *ctx, const uint8_t *tx, uint8_t *rx, uint32_t len)
+{
+    const simsock_timed_t *t = ctx;
+    uint8_t msg[SIMSOCK_MAX], kind;
+    uint32_t n;
+    if (len > sizeof(msg) - SIMSOCK_X_HDR) {
+        return -1;
+    }
+    le_put32(msg, t->gap_ns);
+    le_put32(msg + 4, t->sck_hz);
+    memcpy(msg + SIMSOCK_X_HDR, tx, len);
+    if (simsock_send(t->fd, 'X', msg, len + SIMSOCK_X_HDR) != 0 || simsock_recv(t->fd, &kind, rx, len, &n) != 0 ||
+        kind != 'T' || n != len) {
+        return -1;
+    }
+    return 0;
+}
+
+void simsock_wait_us_timed(void *ctx, uint32_t us)
+{
+    simsock_timed_t *t = ctx;
+    simsock_wait_us(&t->fd, us);
+}

@@ -33,7 +33,9 @@ start_emu() {
 
 cp "$w/start.bin" "$w/dev.bin"
 start_emu || bad "fota-emu did not start"
-if "$LINK" --socket "$w/s.sock" update "$w/b.img" >"$w/link.txt" 2>&1 && "$LINK" --socket "$w/s.sock" wait 6000 &&
+# This master times its own transactions ('X' messages: gap and SCK sent with the bytes).
+if "$LINK" --socket "$w/s.sock" --gap-us 2000 --spi-hz 8000000 update "$w/b.img" >"$w/link.txt" 2>&1 &&
+   "$LINK" --socket "$w/s.sock" wait 6000 &&
    "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && "$LINK" --socket "$w/s.sock" state >"$w/state.txt" 2>&1 &&
    grep -q "application 1.1.0, running bank B" "$w/info.txt" && grep -q "boot bank B, trial bank ?" "$w/state.txt" &&
    grep -q "app: image staged for trial: resetting" "$w/emu.log" &&
@@ -47,7 +49,8 @@ else
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
-# Power cut at flash operation 3000 (bank B's programming), torn; then a new power-on.
+# Power cut at flash operation 3000 (bank B's programming), torn; then a new power-on. This master
+# sends plain 'T' messages: fota-emu's --gap-us times them.
 cp "$w/start.bin" "$w/dev.bin"
 start_emu --cut-op 3000 --tear --seed 5 || bad "fota-emu did not start (cut run)"
 "$LINK" --socket "$w/s.sock" update "$w/b.img" >"$w/link.txt" 2>&1

@@ -13,7 +13,9 @@
 #include "fota/simsock.h"
 
 static const char usage[] =
-    "Usage: fota-link --socket PATH COMMAND\n"
+    "Usage: fota-link --socket PATH [--gap-us N] [--spi-hz N] COMMAND\n"
+    "  --gap-us N, --spi-hz N  time each transaction: N us after the previous one, at this SCK\n"
+    "                       (sent with the bytes; fota-emu clocks the device with them)\n"
     "Commands:\n"
     "  info                 device info: versions, running bank, agent state\n"
     "  state                boot metadata: boot bank, trial bank, attempts, security counter\n"
@@ -154,9 +156,11 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, 0, 's'}, {"no-commit", no_argument, 0, 'n'},
                                          {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'},
+                                         {"gap-us", required_argument, 0, 'g'}, {"spi-hz", required_argument, 0, 'z'},
                                          {0, 0, 0, 0}};
     const char *sock = NULL;
-    int commit = 1, bench = 0, c;
+    int commit = 1, bench = 0, timed = 0, c;
+    uint32_t gap_us = 20, spi_hz = 8000000;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -167,6 +171,20 @@ int main(int argc, char **argv)
             break;
         case 'b':
             bench = 1;
+            break;
+        case 'g':
+            if (fota_parse_u32(optarg, &gap_us) != 0 || gap_us > 1000000u) {
+                fprintf(stderr, "fota-link: --gap-us '%s' is not a pause from 0 to 1000000 us\n", optarg);
+                return 2;
+            }
+            timed = 1;
+            break;
+        case 'z':
+            if (fota_parse_u32(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u) {
+                fprintf(stderr, "fota-link: --spi-hz '%s' is not a clock from 1000 to 42000000 Hz\n", optarg);
+                return 2;
+            }
+            timed = 1;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -187,6 +205,10 @@ int main(int argc, char **argv)
         return 4;
     }
     link_port_t port = {simsock_transact, simsock_wait_us, &fd};
+    simsock_timed_t tp = {fd, gap_us * 1000u, spi_hz};
+    if (timed) { /* the master times its transactions itself ('X' messages) */
+        port = (link_port_t){simsock_transact_timed, simsock_wait_us_timed, &tp};
+    }
     link_master_t m;
     lm_init(&m, &port);
     int rc = 0;
