@@ -60,13 +60,14 @@ struct emu {
     uc_engine *uc;
     mmio_ctx_t mmio[N_MMIO];
     emu_options_t o;
-    uint8_t *flash, *sram, *ccm, *sysmem;
+    uint8_t *flash, *view, *sram, *ccm, *sysmem;
     emu_periph_t per[EMU_MAX_PERIPH];
     int nper;
     const emu_board_t *board;
     void *b;
     scs_t *scs;
-    uc_hook h_code, h_intr, h_flash_w, h_unmapped;
+    uc_hook h_code, h_intr, h_flash_w, h_unmapped, h_dread[2];
+    int dread_on;
     int fp_off;
     uint32_t penalty16;
     /* Time. Between slices t0 is now; inside one, now is t0 + cycles + stalls so far. */
@@ -195,6 +196,11 @@ uint8_t *emu_flash(emu_t *e)
     return e->flash;
 }
 
+uint8_t *emu_flash_view(emu_t *e)
+{
+    return e->view;
+}
+
 EMU_HOT uint8_t *emu_mem(emu_t *e, uint32_t addr, uint32_t len, int write)
 {
     if (addr >= SRAM_BASE && addr - SRAM_BASE < SRAM_SIZE && len <= SRAM_SIZE - (addr - SRAM_BASE)) {
@@ -292,7 +298,10 @@ void emu_set_board(emu_t *e, const emu_board_t *ops, void *b)
 EMU_HOT static uint8_t *code_ptr(emu_t *e, uint32_t addr, uint32_t len)
 {
     if (addr < FLASH_SIZE && len <= FLASH_SIZE - addr) {
-        return e->flash + addr; /* the boot alias of the flash at 0 */
+        return e->view + addr; /* the boot alias of the flash at 0 */
+    }
+    if (addr >= FLASH_BASE && addr - FLASH_BASE < FLASH_SIZE && len <= FLASH_SIZE - (addr - FLASH_BASE)) {
+        return e->view + (addr - FLASH_BASE);
     }
     if (addr >= SYSMEM_BASE && addr - SYSMEM_BASE < SYSMEM_SIZE && len <= SYSMEM_SIZE - (addr - SYSMEM_BASE)) {
         return e->sysmem + (addr - SYSMEM_BASE);
@@ -325,20 +334,32 @@ EMU_HOT static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, vo
         uc_emu_stop(uc);
         return;
     }
-    if (e->fp_off && size == 4) {
-        /* CPACR denies CP10/CP11: a coprocessor 10/11 encoding (hw1 = 111x11xx..., coproc field
-         * 101x) is a NOCP UsageFault instead (PM0214 §4.6.1). */
+    if (size == 4) {
         const uint8_t *p = code_ptr(e, addr, 4);
-        if (p != NULL) {
-            uint16_t hw1 = (uint16_t)(p[0] | (p[1] << 8)), hw2 = (uint16_t)(p[2] | (p[3] << 8));
-            if ((hw1 & 0xEC00u) == 0xEC00u && ((hw2 >> 8) & 0xEu) == 0xAu) {
-                e->fault_exc = SCS_EXC_USAGEFAULT;
-                e->fault_cfsr = SCS_CFSR_NOCP;
-                e->fault_addr = addr;
-                e->stopped = 1;
-                uc_emu_stop(uc);
-                return;
+        uint16_t hw1 = p != NULL ? (uint16_t)(p[0] | (p[1] << 8)) : 0, hw2 = p != NULL ? (uint16_t)(p[2] | (p[3] << 8)) : 0;
+        uint32_t cfsr = 0;
+        if (e->fp_off && (hw1 & 0xEC00u) == 0xEC00u && ((hw2 >> 8) & 0xEu) == 0xAu) {
+            /* CPACR denies CP10/CP11: a coprocessor 10/11 encoding (hw1 = 111x11xx..., coproc
+             * field 101x) is a NOCP UsageFault instead (PM0214 §4.6.1). */
+            cfsr = SCS_CFSR_NOCP;
+        } else if ((hw1 & 0xFE40u) == 0xE840u && (hw1 & 0x0120u) != 0 && (hw1 & 0xFu) != 15u) {
+            /* LDRD/STRD (immediate) at an address that is not word aligned: UNALIGNED UsageFault
+             * whatever CCR.UNALIGN_TRP says (PM0214 §3.3.5); Unicorn would just do it. */
+            uint32_t base = 0, imm = (uint32_t)(hw2 & 0xFFu) << 2;
+            uint32_t rn = hw1 & 0xFu;
+            uc_reg_read(uc, rn <= 12u ? UC_ARM_REG_R0 + (int)rn : rn == 13u ? UC_ARM_REG_SP : UC_ARM_REG_LR, &base);
+            uint32_t ea = (hw1 & 0x0100u) ? ((hw1 & 0x0080u) ? base + imm : base - imm) : base;
+            if (ea & 3u) {
+                cfsr = SCS_CFSR_UNALIGNED;
             }
+        }
+        if (cfsr != 0) {
+            e->fault_exc = SCS_EXC_USAGEFAULT;
+            e->fault_cfsr = cfsr;
+            e->fault_addr = addr;
+            e->stopped = 1;
+            uc_emu_stop(uc);
+            return;
         }
     }
     uint32_t cost = 16u;
@@ -392,6 +413,17 @@ static bool hook_flash_write(uc_engine *uc, uc_mem_type type, uint64_t address, 
     }
     e->board->flash_store(e->b, a, (unsigned)size, (uint32_t)value);
     return true;
+}
+
+/* A data read of the flash while the ART data cache is on (the hook exists only then). */
+static void hook_flash_read(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value, void *user)
+{
+    emu_t *e = user;
+    (void)uc;
+    (void)type;
+    (void)value;
+    uint32_t a = (uint32_t)address;
+    e->board->flash_dread(e->b, a < FLASH_SIZE ? a + FLASH_BASE : a, (unsigned)size);
 }
 
 static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t address, int size, int64_t value, void *user)
@@ -663,6 +695,7 @@ void emu_power_on(emu_t *e)
 {
     e->cut = 0;
     e->error = 0;
+    memcpy(e->view, e->flash, FLASH_SIZE); /* the caches start empty: the core sees the cells */
     do_reset(e, EMU_RESET_POWER);
 }
 
@@ -736,6 +769,23 @@ static void settle(emu_t *e)
     e->fp_off = !scs_fpu_enabled(e->scs);
     e->penalty16 = e->board->flash_penalty16(e->b);
     scs_set_clock(e->scs, e->hz);
+    int want = e->board->dcache_on(e->b);
+    if (want != e->dread_on) {
+        /* Unicorn decides when it translates whether a load calls the read hooks: code translated
+         * before the hook existed (or after it went) is translated again. */
+        if (want) {
+            uc_hook_add(e->uc, &e->h_dread[0], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, FLASH_BASE,
+                        FLASH_BASE + FLASH_SIZE - 1);
+            uc_hook_add(e->uc, &e->h_dread[1], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, 0, FLASH_SIZE - 1);
+        } else {
+            uc_hook_del(e->uc, e->h_dread[0]);
+            uc_hook_del(e->uc, e->h_dread[1]);
+        }
+        e->dread_on = want;
+        uc_ctl_remove_cache(e->uc, FLASH_BASE, FLASH_BASE + FLASH_SIZE);
+        uc_ctl_remove_cache(e->uc, 0, FLASH_SIZE);
+        uc_ctl_remove_cache(e->uc, SRAM_BASE, SRAM_BASE + SRAM_SIZE);
+    }
 }
 
 emu_run_t emu_run(emu_t *e, uint64_t until)
@@ -879,11 +929,15 @@ emu_t *emu_new(uint8_t *flash, const emu_options_t *opts)
     e->o = *opts;
     e->rng = opts->seed ? opts->seed : 1u;
     e->flash = flash;
+    e->view = malloc(FLASH_SIZE);
     e->sram = calloc(1, SRAM_SIZE);
     e->ccm = calloc(1, CCM_SIZE);
     e->sysmem = malloc(SYSMEM_SIZE);
     e->scs = scs_new(e);
-    if (e->sram == NULL || e->ccm == NULL || e->sysmem == NULL || e->scs == NULL ||
+    if (e->view != NULL) {
+        memcpy(e->view, flash, FLASH_SIZE);
+    }
+    if (e->view == NULL || e->sram == NULL || e->ccm == NULL || e->sysmem == NULL || e->scs == NULL ||
         uc_open(UC_ARCH_ARM, UC_MODE_THUMB, &e->uc) != UC_ERR_OK) {
         emu_free(e);
         return NULL;
@@ -892,8 +946,9 @@ emu_t *emu_new(uint8_t *flash, const emu_options_t *opts)
     memset(e->sysmem, 0xFF, SYSMEM_SIZE);
     uc_ctl_set_cpu_model(e->uc, UC_CPU_ARM_CORTEX_M4);
     /* The flash is read-only to the CPU: a store goes through the controller (hook_flash_write). */
-    int bad = uc_mem_map_ptr(e->uc, FLASH_BASE, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC, flash) != UC_ERR_OK ||
-              uc_mem_map_ptr(e->uc, 0, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC, flash) != UC_ERR_OK ||
+    /* The core reads the view: the cells, but for data cache lines gone stale (flashif.c). */
+    int bad = uc_mem_map_ptr(e->uc, FLASH_BASE, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC, e->view) != UC_ERR_OK ||
+              uc_mem_map_ptr(e->uc, 0, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC, e->view) != UC_ERR_OK ||
               uc_mem_map_ptr(e->uc, SRAM_BASE, SRAM_SIZE, UC_PROT_ALL, e->sram) != UC_ERR_OK ||
               /* CCM RAM is on the D-bus only: no fetch from it (RM0090 §2.3.1). */
               uc_mem_map_ptr(e->uc, CCM_BASE, CCM_SIZE, UC_PROT_READ | UC_PROT_WRITE, e->ccm) != UC_ERR_OK ||
@@ -931,6 +986,7 @@ void emu_free(emu_t *e)
         e->board->free(e->b);
     }
     scs_free(e->scs);
+    free(e->view);
     free(e->sram);
     free(e->ccm);
     free(e->sysmem);

@@ -57,6 +57,9 @@ typedef struct {
     uint64_t (*spi_schedule)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
                              uint32_t len);
     int (*spi_ready)(void *b);
+    /* The ART data cache (RM0090 §3.5.2): on or off, and a CPU data read of the flash. */
+    int (*dcache_on)(void *b);
+    void (*flash_dread)(void *b, uint32_t addr, unsigned size);
     void (*flash_stats)(void *b, uint64_t *ops, uint64_t *erase_ns, uint64_t *program_ns);
     void (*free)(void *b);
 } emu_board_t;
@@ -65,7 +68,8 @@ typedef struct {
 int f407_attach(emu_t *emu);
 void emu_set_board(emu_t *emu, const emu_board_t *ops, void *b);
 int emu_add_periph(emu_t *emu, const emu_periph_t *p);
-uint8_t *emu_flash(emu_t *emu);
+uint8_t *emu_flash(emu_t *emu);      /* the flash cells (the caller's array: the file) */
+uint8_t *emu_flash_view(emu_t *emu); /* what the core reads and fetches: the cells, but for stale cache lines */
 
 /* Services the machine offers its models (implemented in cpu.c). */
 uint64_t emu_time(emu_t *emu);                         /* device time now, ns */

@@ -14,7 +14,11 @@
  *   x32: 16 KiB 250/500 ms, 64 KiB 550/1100 ms, 128 KiB 1/2 s; x16 and x8 longer (DS8626 table 42).
  *   The flash is a single bank: no fetch completes while BSY (the CPU glue stalls).
  * - EOP only when EOPIE; the FLASH interrupt (IRQ 4) while EOP&EOPIE or OPERR&ERRIE.
- * - ACR: LATENCY, PRFTEN, ICEN, DCEN, ICRST, DCRST. HCLK above (LATENCY+1) x 30 MHz at 2.7-3.6 V
+ * - ACR: LATENCY, PRFTEN, ICEN, DCEN, ICRST, DCRST. The data cache (8 lines of 128 bits, LRU,
+ *   §3.5.2) fills on data reads while DCEN; erase and program do not update it, so a line read
+ *   before an erase reads stale until DCRST (written with DCEN clear) or its eviction. The cells
+ *   (the file) always hold the truth; the core reads a view of them that differs only there.
+ * - HCLK above (LATENCY+1) x 30 MHz at 2.7-3.6 V
  *   (RM0090 table 10) reads garbage on silicon; the emulator stops with an error instead.
  * - Power cuts (emu_options_t): at the start of flash operation N, or at a device time, with the
  *   operation under way torn: part of an erase done, some of a program's bits cleared. */
@@ -44,18 +48,22 @@
 #define CR_LOCK (1u << 31)
 #define FLASH_IRQ 4
 #define PENDING_MAX 8
+#define DLINES 8 /* ART data cache: 8 lines of 128 bits (RM0090 §3.5.2) */
+#define ACR_DCEN (1u << 10)
+#define ACR_DCRST (1u << 12)
 
 typedef enum { OP_NONE, OP_PROGRAM, OP_ERASE } op_kind_t;
 
 typedef struct {
     uint32_t addr, value;
     unsigned size;
-    uint8_t old[4];
+    uint8_t old[4]; /* the view's bytes before the store (Unicorn may let it land there) */
 } store_t;
 
 struct flashif {
     emu_t *emu;
-    uint8_t *mem;
+    uint8_t *mem;  /* the cells */
+    uint8_t *view; /* what the core reads */
     uint32_t acr, sr, cr, optcr;
     int key_stage, key_dead;
     store_t pending[PENDING_MAX];
@@ -67,7 +75,82 @@ struct flashif {
     unsigned size;
     uint64_t ops, erase_ns, program_ns;
     int ws_reported;
+    struct {
+        uint32_t addr;
+        uint32_t used; /* LRU stamp; 0: invalid */
+        uint8_t data[16];
+    } dline[DLINES];
+    uint32_t dstamp;
 };
+
+static int cached(const flashif_t *f, uint32_t line)
+{
+    for (int i = 0; i < DLINES; i++) {
+        if (f->dline[i].used && f->dline[i].addr == line) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The core's view of [addr, addr+len) after the cells changed or the cache did: the cells, except
+ * lines the data cache holds while it is on. */
+static void view_update(flashif_t *f, uint32_t addr, uint32_t len)
+{
+    uint32_t off = addr - LAYOUT_FLASH_BASE;
+    memcpy(f->view + off, f->mem + off, len);
+    if (f->acr & ACR_DCEN) {
+        for (int i = 0; i < DLINES; i++) {
+            uint32_t l = f->dline[i].addr;
+            if (f->dline[i].used && l + 16u > addr && l < addr + len) {
+                memcpy(f->view + (l - LAYOUT_FLASH_BASE), f->dline[i].data, 16);
+            }
+        }
+    }
+    emu_code_changed(f->emu, addr, len);
+}
+
+static void view_lines(flashif_t *f)
+{
+    for (int i = 0; i < DLINES; i++) {
+        if (f->dline[i].used) {
+            view_update(f, f->dline[i].addr, 16);
+        }
+    }
+}
+
+int flashif_dcache_on(const flashif_t *f)
+{
+    return (f->acr & ACR_DCEN) != 0;
+}
+
+void flashif_dread(flashif_t *f, uint32_t addr, unsigned size)
+{
+    (void)size;
+    uint32_t line = addr & ~15u;
+    if (line - LAYOUT_FLASH_BASE >= LAYOUT_FLASH_SIZE || !(f->acr & ACR_DCEN)) {
+        return;
+    }
+    int i = cached(f, line);
+    if (i >= 0) {
+        f->dline[i].used = ++f->dstamp;
+        return;
+    }
+    int victim = 0;
+    for (i = 1; i < DLINES; i++) {
+        if (f->dline[i].used < f->dline[victim].used) {
+            victim = i;
+        }
+    }
+    uint32_t old = f->dline[victim].addr;
+    int was = f->dline[victim].used != 0;
+    f->dline[victim].addr = line;
+    f->dline[victim].used = ++f->dstamp;
+    memcpy(f->dline[victim].data, f->mem + (line - LAYOUT_FLASH_BASE), 16);
+    if (was) {
+        view_update(f, old, 16); /* evicted: the core reads the cells there again */
+    }
+}
 
 static uint64_t erase_ns(const flashif_t *f, uint32_t sector_size)
 {
@@ -109,7 +192,7 @@ static void tear(flashif_t *f, uint64_t at)
             p[b] = (uint8_t)(p[b] & (((f->value >> (8 * b)) & 0xFFu) | (uint8_t)emu_rand(f->emu)));
         }
     }
-    emu_code_changed(f->emu, f->addr, f->len);
+    view_update(f, f->addr, f->len);
 }
 
 /* Called as an operation starts: counts it, and cuts power there when asked. 1: cut. */
@@ -141,7 +224,7 @@ static void finish(flashif_t *f)
         }
         f->program_ns += f->end - f->start;
     }
-    emu_code_changed(f->emu, f->addr, f->len);
+    view_update(f, f->addr, f->len);
     f->op = OP_NONE;
     f->sr &= ~SR_BSY;
     if (f->cr & CR_EOPIE) {
@@ -219,7 +302,7 @@ static void fl_advance(void *self, uint64_t now)
     /* Stores the CPU made since the last look: undo whatever Unicorn let land, then program. */
     for (int i = 0; i < f->npending; i++) {
         store_t *s = &f->pending[i];
-        memcpy(f->mem + (s->addr - LAYOUT_FLASH_BASE), s->old, s->size);
+        memcpy(f->view + (s->addr - LAYOUT_FLASH_BASE), s->old, s->size);
         emu_code_changed(f->emu, s->addr, s->size);
     }
     int n = f->npending;
@@ -261,7 +344,7 @@ void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
     s->addr = addr;
     s->size = size;
     s->value = value;
-    memcpy(s->old, f->mem + (addr - LAYOUT_FLASH_BASE), size);
+    memcpy(s->old, f->view + (addr - LAYOUT_FLASH_BASE), size);
     emu_kick(f->emu);
 }
 
@@ -307,8 +390,15 @@ static void fl_reset(void *self, emu_reset_kind_t kind)
         tear(f, emu_time(f->emu));
         f->op = OP_NONE;
     }
+    for (int i = 0; i < f->npending; i++) {
+        memcpy(f->view + (f->pending[i].addr - LAYOUT_FLASH_BASE), f->pending[i].old, f->pending[i].size);
+    }
     f->npending = 0;
     f->acr = 0;
+    view_lines(f); /* the caches are reset: the core reads the cells */
+    for (int i = 0; i < DLINES; i++) {
+        f->dline[i].used = 0;
+    }
     f->sr = 0;
     f->cr = CR_LOCK;
     f->optcr = 0x0FFFAAEDu; /* option bytes as shipped: no write protection, RDP level 0 */
@@ -344,10 +434,17 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
         if ((v & (1u << 11)) && (f->acr & (1u << 9))) {
             v &= ~(1u << 11); /* ICRST only with the I-cache off */
         }
-        if ((v & (1u << 12)) && (f->acr & (1u << 10))) {
-            v &= ~(1u << 12);
+        if ((v & ACR_DCRST) && (f->acr & ACR_DCEN)) {
+            v &= ~ACR_DCRST; /* DCRST only with the D-cache off */
+        }
+        if (v & ACR_DCRST) {
+            for (int i = 0; i < DLINES; i++) {
+                f->dline[i].used = 0;
+            }
         }
         f->acr = v & 0x1F07u;
+        view_lines(f); /* DCEN on: stale lines show again; off: the cells */
+        emu_kick(f->emu); /* the read hook follows DCEN */
         break;
     case 0x04: /* KEYR */
         if (f->key_dead || !(f->cr & CR_LOCK)) {
@@ -394,12 +491,13 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
     }
 }
 
-flashif_t *flashif_new(emu_t *emu, uint8_t *array)
+flashif_t *flashif_new(emu_t *emu, uint8_t *cells, uint8_t *view)
 {
     flashif_t *f = calloc(1, sizeof(*f));
     if (f != NULL) {
         f->emu = emu;
-        f->mem = array;
+        f->mem = cells;
+        f->view = view;
         fl_reset(f, EMU_RESET_POWER);
     }
     return f;

@@ -7,7 +7,8 @@
 
 typedef struct flashif flashif_t;
 
-flashif_t *flashif_new(emu_t *emu, uint8_t *array);
+/* cells: the flash (the file); view: what the core reads, the same but for stale cache lines. */
+flashif_t *flashif_new(emu_t *emu, uint8_t *cells, uint8_t *view);
 void flashif_free(flashif_t *f);
 emu_periph_t flashif_periph(flashif_t *f);
 /* The CPU stored value (size bytes) at addr in the array: programmed if the controller allows. */
@@ -16,6 +17,9 @@ uint64_t flashif_busy_until(const flashif_t *f);
 /* Extra 1/16 cycles per instruction fetched from flash at hclk (ART, wait states). */
 uint32_t flashif_penalty16(flashif_t *f, uint32_t hclk);
 uint64_t flashif_ops(const flashif_t *f);
+/* The ART data cache: 1 while DCEN; a CPU data read at addr (fills or refreshes a line). */
+int flashif_dcache_on(const flashif_t *f);
+void flashif_dread(flashif_t *f, uint32_t addr, unsigned size);
 void flashif_times(const flashif_t *f, uint64_t *erase_ns, uint64_t *program_ns);
 
 #endif

@@ -26,6 +26,7 @@
 #define SCS_CFSR_UNDEFINSTR (1u << 16)
 #define SCS_CFSR_INVSTATE (1u << 17)
 #define SCS_CFSR_NOCP (1u << 19)
+#define SCS_CFSR_UNALIGNED (1u << 24)
 
 typedef struct scs scs_t;
 

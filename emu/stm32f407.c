@@ -66,6 +66,16 @@ static uint64_t b_spi_schedule(void *b, uint64_t start, uint32_t sck_hz, const u
     return spi_schedule(((board_t *)b)->spi1, start, sck_hz, mosi, miso, len);
 }
 
+static int b_dcache_on(void *b)
+{
+    return flashif_dcache_on(((board_t *)b)->flash);
+}
+
+static void b_dread(void *b, uint32_t addr, unsigned size)
+{
+    flashif_dread(((board_t *)b)->flash, addr, size);
+}
+
 static int b_spi_ready(void *b)
 {
     return spi_enabled(((board_t *)b)->spi1);
@@ -95,7 +105,8 @@ static void b_free(void *b)
     free(bd);
 }
 
-static const emu_board_t ops = {b_hclk, b_penalty, b_busy, b_store, b_spi_transfer, b_spi_schedule, b_spi_ready, b_flash_stats, b_free};
+static const emu_board_t ops = {b_hclk, b_penalty, b_busy, b_store, b_spi_transfer, b_spi_schedule, b_spi_ready, b_dcache_on, b_dread,
+                                b_flash_stats, b_free};
 
 int f407_attach(emu_t *emu)
 {
@@ -109,7 +120,7 @@ int f407_attach(emu_t *emu)
     static const int dma1_irq[8] = {11, 12, 13, 14, 15, 16, 17, 47};
     static const int dma2_irq[8] = {56, 57, 58, 59, 60, 68, 69, 70};
     b->rcc = rcc_new(emu);
-    b->flash = b->rcc ? flashif_new(emu, emu_flash(emu)) : NULL;
+    b->flash = b->rcc ? flashif_new(emu, emu_flash(emu), emu_flash_view(emu)) : NULL;
     b->iwdg = b->rcc ? iwdg_new(emu, b->rcc) : NULL;
     b->exti = exti_new(emu);
     int ok = b->rcc && b->flash && b->iwdg && b->exti;

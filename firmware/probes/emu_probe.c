@@ -19,6 +19,10 @@
 #define DEMCR REG(0xE000EDFCu)
 #define DWT_CTRL REG(0xE0001000u)
 #define DWT_CYCCNT REG(0xE0001004u)
+#define FLASH_ACR REG(0x40023C00u)
+#define ACR_DCEN (1u << 10)
+#define ACR_DCRST (1u << 12)
+#define SCRATCH 0x080E0000u /* sector 11: nothing lives there */
 
 static volatile uint32_t ticks, svcs, pendsv_saw_tick, faults, fault_cfsr, fault_bfar, fault_hfsr;
 static uint32_t failures;
@@ -170,11 +174,54 @@ int main(void)
     check(faults == 1 && (fault_cfsr & (1u << 9)) && fault_bfar == 0x60000000u && (fault_hfsr & (1u << 30)),
           "bus fault on a bad read (PRECISERR, BFAR, FORCED)");
 
+    /* LDRD from an address that is not word aligned: UNALIGNED UsageFault (escalated). */
+    static uint32_t words[4] = {1, 2, 3, 4};
+    uint32_t lo, hi;
+    __asm__ volatile("ldrd %0, %1, [%2]" : "=r"(lo), "=r"(hi) : "r"((uintptr_t)words + 2u) : "memory");
+    check(faults == 2 && (fault_cfsr & (1u << 24)), "unaligned ldrd faults (UNALIGNED)");
+
     /* The FPU disabled in CPACR: an FP instruction is a NOCP UsageFault (escalated). */
     SCB_CPACR &= ~(0xFu << 20);
     __asm__ volatile("dsb\n\tisb" ::: "memory");
     __asm__ volatile("vmov s1, %0" ::"r"(1u) : "s1");
-    check(faults == 2 && (fault_cfsr & (1u << 19)), "fp instruction with the fpu disabled faults (NOCP)");
+    check(faults == 3 && (fault_cfsr & (1u << 19)), "fp instruction with the fpu disabled faults (NOCP)");
+
+    /* The ART data cache is not kept coherent with erase (RM0090 §3.5.2): a line read before an
+     * erase still reads old until DCRST. */
+    flash_port_t fl = board_flash_port();
+    const uint32_t pattern = 0x5AA5C33Cu;
+    check(flash_erase_sector(&fl, 11) == FLASH_OK && flash_program(&fl, SCRATCH, &pattern, 4) == FLASH_OK,
+          "erase and program through the flash driver");
+    /* The erase is driven from registers inside one asm block, so that no literal-pool read
+     * between the two loads of SCRATCH evicts its line from the 8-line cache. */
+    if (FLASH_CR & FLASH_CR_LOCK) {
+        FLASH_KEYR = FLASH_KEY1;
+        FLASH_KEYR = FLASH_KEY2;
+    }
+    FLASH_ACR |= ACR_DCEN;
+    uint32_t before, stale;
+    __asm__ volatile("ldr %0, [%2]\n\t"      /* fills a cache line */
+                     "str %3, [%4, #0x10]\n\t" /* FLASH_CR: SER, sector 11, x32 */
+                     "str %5, [%4, #0x10]\n\t" /* ... and STRT */
+                     "1: ldr r3, [%4, #0x0C]\n\t"
+                     "tst r3, #0x10000\n\t"    /* BSY */
+                     "bne 1b\n\t"
+                     "ldr %1, [%2]\n\t"
+                     : "=&r"(before), "=&r"(stale)
+                     : "r"(SCRATCH), "r"(FLASH_CR_SER | FLASH_CR_SNB(11) | FLASH_CR_PSIZE_X32), "r"(0x40023C00u),
+                       "r"(FLASH_CR_SER | FLASH_CR_SNB(11) | FLASH_CR_PSIZE_X32 | FLASH_CR_STRT)
+                     : "r3", "cc", "memory");
+    FLASH_CR = FLASH_CR_LOCK;
+    FLASH_ACR &= ~ACR_DCEN;
+    FLASH_ACR |= ACR_DCRST;
+    FLASH_ACR &= ~ACR_DCRST;
+    FLASH_ACR |= ACR_DCEN;
+    uint32_t fresh = REG(SCRATCH);
+    FLASH_ACR &= ~ACR_DCEN;
+    say("probe: data cache: 0x%08x before the erase, 0x%08x after, 0x%08x after DCRST", (unsigned)before,
+        (unsigned)stale, (unsigned)fresh);
+    check(before == pattern && stale == pattern && fresh == 0xFFFFFFFFu,
+          "data cache reads stale after an erase until DCRST");
 
     say("probe: %s, %u failures; software reset", failures ? "FAILED" : "all passed", (unsigned)failures);
     board_delay_ms(2); /* let USART1 finish the line: a reset cuts the frame on the wire */

@@ -47,12 +47,15 @@ flip() { printf '\x5a' | dd of="$1" bs=1 seek=$(($2)) conv=notrunc status=none; 
 
 # The core probe: every check it makes must pass, then a software reset must be seen as one.
 compose --bootloader "$FW/emu-probe.elf" -o "$w/probe.bin"
-run "core probe: exceptions, priorities, FP frame, SVC, WFI, DWT, faults, reset flags" "$w/probe.bin" 2000 \
+run "core probe: exceptions, priorities, FP frame, SVC, WFI, DWT, faults, ART data cache, reset flags" "$w/probe.bin" 5000 \
   "probe: power-on reset flags ok" "probe: systick (about 6 ticks in 6 ms) ok" \
   "probe: basepri masks a lower-priority exception ok" "probe: systick preempts pendsv ok" \
   "probe: fp context restored after the exception ok" "probe: svc ok" "probe: wfi wakes on systick ok" \
   "probe: dwt cycle counter ok" "probe: bus fault on a bad read (PRECISERR, BFAR, FORCED) ok" \
-  "probe: fp instruction with the fpu disabled faults (NOCP) ok" "probe: all passed, 0 failures" \
+  "probe: unaligned ldrd faults (UNALIGNED) ok" \
+  "probe: fp instruction with the fpu disabled faults (NOCP) ok" \
+  "probe: erase and program through the flash driver ok" "probe: data cache reads stale after an erase until DCRST ok" \
+  "probe: all passed, 0 failures" \
   "probe: reset flags cleared by RMVF ok" "probe: done after software reset" --absent "FAIL"
 
 B="--bootloader $FW/bootloader.elf"

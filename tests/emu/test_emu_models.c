@@ -294,7 +294,7 @@ static void test_flash_busy_stalls_a_core_fetching_from_flash(void **state)
     put32(f->flash + 4, 0x08000101u);
     f->flash[0x100] = 0xFE;
     f->flash[0x101] = 0xE7; /* b.n . at 0x08000100: a core spinning in flash */
-    emu_pin_reset(f->emu);
+    emu_power_on(f->emu); /* the flash was changed with the device off */
     run_for(f, 10 * US);
     unlock(f);
     uint64_t t0 = emu_now(f->emu);
