@@ -309,11 +309,6 @@ EMU_HOT static uint8_t *code_ptr(emu_t *e, uint32_t addr, uint32_t len)
     return emu_mem(e, addr, len, 0);
 }
 
-EMU_HOT static int in_flash(uint32_t addr)
-{
-    return addr - FLASH_BASE < FLASH_SIZE || addr < FLASH_SIZE;
-}
-
 /* Before each instruction: end the slice here when asked (Unicorn honours a stop requested from
  * a code hook before the instruction runs; from a block hook it lets the block run on, with
  * peripheral reads answered without the callback, so accounting and stopping are done here);
@@ -334,11 +329,15 @@ EMU_HOT static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, vo
         uc_emu_stop(uc);
         return;
     }
+    int flash = addr - FLASH_BASE < FLASH_SIZE;
     if (size == 4) {
-        const uint8_t *p = code_ptr(e, addr, 4);
-        uint16_t hw1 = p != NULL ? (uint16_t)(p[0] | (p[1] << 8)) : 0, hw2 = p != NULL ? (uint16_t)(p[2] | (p[3] << 8)) : 0;
+        const uint8_t *p = flash ? e->view + (addr - FLASH_BASE) : code_ptr(e, addr, 4);
+        uint16_t hw1 = p != NULL ? (uint16_t)(p[0] | (p[1] << 8)) : 0;
+        uint16_t hw2 = p != NULL ? (uint16_t)(p[2] | (p[3] << 8)) : 0;
         uint32_t cfsr = 0;
-        if (e->fp_off && (hw1 & 0xEC00u) == 0xEC00u && ((hw2 >> 8) & 0xEu) == 0xAu) {
+        if ((hw1 & 0xE800u) != 0xE800u) {
+            /* not a 32-bit load/store or coprocessor encoding: nothing to check */
+        } else if (e->fp_off && (hw1 & 0xEC00u) == 0xEC00u && ((hw2 >> 8) & 0xEu) == 0xAu) {
             /* CPACR denies CP10/CP11: a coprocessor 10/11 encoding (hw1 = 111x11xx..., coproc
              * field 101x) is a NOCP UsageFault instead (PM0214 §4.6.1). */
             cfsr = SCS_CFSR_NOCP;
@@ -363,7 +362,7 @@ EMU_HOT static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, vo
         }
     }
     uint32_t cost = 16u;
-    if (in_flash(addr)) {
+    if (flash || addr < FLASH_SIZE) {
         /* RM0090 §3.5: the flash is one bank; while it erases or programs, no fetch completes.
          * The core may end up past the slice's end: models keep their own event times. */
         uint64_t busy = e->board->flash_busy_until(e->b);
