@@ -829,11 +829,11 @@ emu_run_t emu_run(emu_t *e, uint64_t until)
                            rreg(e, UC_ARM_REG_FAULTMASK));
         uint64_t limit = until;
         if (exc != 0) {
-            if (e->o.irq_jitter && !e->jitter_armed) {
+            if (e->o.irq_jitter && !e->jitter_armed && !scs_pended_by_software(e->scs, exc)) {
                 e->jitter_armed = 1;
                 e->jitter_left = emu_rand(e) % (e->o.irq_jitter + 1u);
             }
-            if (!e->o.irq_jitter || e->jitter_left == 0) {
+            if (!e->jitter_armed || e->jitter_left == 0) {
                 e->jitter_armed = 0;
                 exc_entry(e, exc, rreg(e, UC_ARM_REG_PC));
                 continue;

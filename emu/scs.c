@@ -21,6 +21,7 @@ struct scs {
     uint8_t enabled[SCS_EXCS], pending[SCS_EXCS], active[SCS_EXCS], level[SCS_EXCS];
     uint8_t prio[SCS_EXCS]; /* as written: only bits 7:4 are kept */
     uint8_t nest[SCS_EXCS]; /* order of activation, for VECTACTIVE */
+    uint8_t soft[SCS_EXCS]; /* pended by a register write */
     int active_n;
     uint32_t vtor, aircr_prigroup, scr, ccr, shcsr, cfsr, hfsr, mmfar, bfar, cpacr, fpccr, fpcar, fpdscr;
     /* SysTick */
@@ -234,8 +235,20 @@ void scs_irq_level(scs_t *s, int irq, int level)
     s->level[e] = (uint8_t)(level != 0);
 }
 
+int scs_pended_by_software(const scs_t *s, int exc)
+{
+    return exc > 0 && exc < SCS_EXCS && s->soft[exc];
+}
+
+static void pend_soft(scs_t *s, int exc)
+{
+    scs_pend(s, exc);
+    s->soft[exc] = 1;
+}
+
 void scs_enter(scs_t *s, int exc)
 {
+    s->soft[exc] = 0;
     s->pending[exc] = 0;
     s->active[exc] = 1;
     s->nest[exc] = (uint8_t)++s->active_n;
@@ -421,7 +434,7 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
             switch (kind) {
             case 0: s->enabled[e] = 1; break;
             case 1: s->enabled[e] = 0; break;
-            case 2: s->pending[e] = 1; break;
+            case 2: pend_soft(s, e); break;
             case 3: s->pending[e] = s->level[e] && !s->active[e] ? 1 : 0; break;
             }
         }
@@ -451,10 +464,10 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
         }
         break;
     case 0xD04:
-        if (v & (1u << 31)) scs_pend(s, SCS_EXC_NMI);
-        if (v & (1u << 28)) scs_pend(s, SCS_EXC_PENDSV);
+        if (v & (1u << 31)) pend_soft(s, SCS_EXC_NMI);
+        if (v & (1u << 28)) pend_soft(s, SCS_EXC_PENDSV);
         if (v & (1u << 27)) s->pending[SCS_EXC_PENDSV] = 0;
-        if (v & (1u << 26)) scs_pend(s, SCS_EXC_SYSTICK);
+        if (v & (1u << 26)) pend_soft(s, SCS_EXC_SYSTICK);
         if (v & (1u << 25)) s->pending[SCS_EXC_SYSTICK] = 0;
         break;
     case 0xD08: s->vtor = v & 0x3FFFFE00u; break; /* TBLOFF bits 29:9 (PM0214 §4.4.4) */
@@ -486,7 +499,7 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
     case 0xD88: s->cpacr = v & 0x00F00000u; emu_kick(s->emu); break;
     case 0xDFC: s->demcr = v; break;
     case 0xF00: /* STIR */
-        if ((v & 0x1FFu) < SCS_IRQS) scs_pend(s, SCS_IRQ0 + (int)(v & 0x1FFu));
+        if ((v & 0x1FFu) < SCS_IRQS) pend_soft(s, SCS_IRQ0 + (int)(v & 0x1FFu));
         break;
     case 0xF34: s->fpccr = v & 0xC0000000u; break;
     case 0xF38: s->fpcar = v & ~7u; break;

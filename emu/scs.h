@@ -44,6 +44,9 @@ void scs_irq_level(scs_t *s, int irq, int level);
 int scs_pick(const scs_t *s, uint32_t primask, uint32_t basepri, uint32_t faultmask);
 /* 1 when an enabled interrupt is pending at all (WFI wakes even under PRIMASK). */
 int scs_any_pending(const scs_t *s);
+/* 1 when exc was pended by a register write (ICSR, ISPR, STIR): after DSB and ISB the core takes
+ * it at once, so injected jitter does not apply. */
+int scs_pended_by_software(const scs_t *s, int exc);
 void scs_enter(scs_t *s, int exc);
 /* Returns from exc; 0 when exc was not active (an illegal return). */
 int scs_leave(scs_t *s, int exc);

@@ -19,7 +19,7 @@ typedef struct {
     uint32_t lsi_hz;            /* 0: drawn from the seed in DS8626's 17-47 kHz range */
     uint32_t hse_hz;            /* the crystal: 8 MHz on the STM32F4DISCOVERY (0 means that) */
     int hse_fails;              /* the HSE never becomes ready */
-    uint32_t irq_jitter;        /* an interrupt waits up to this many instructions more (seeded) */
+    uint32_t irq_jitter;        /* a hardware interrupt waits up to this many instructions more (seeded) */
     uint64_t cut_at_op;         /* power cut when flash operation number N (1-based) starts; 0: never */
     uint64_t cut_at_ns;         /* power cut at this device time; 0: never */
     int tear;                   /* the operation a cut hits is left half done */
