@@ -654,6 +654,12 @@ static void take_fault(emu_t *e)
 static void do_reset(emu_t *e, emu_reset_kind_t kind)
 {
     e->reset_pending = 0;
+    if (kind == EMU_RESET_SOFTWARE || kind == EMU_RESET_IWDG) {
+        uint64_t ops, er, pr;
+        e->board->flash_stats(e->b, &ops, &er, &pr);
+        emu_log(e, "emu: %s reset at %.6f s, after %llu flash operations",
+                kind == EMU_RESET_SOFTWARE ? "software" : "watchdog", (double)e->t0 / 1e9, (unsigned long long)ops);
+    }
     if (kind == EMU_RESET_POWER) {
         memset(e->sram, 0, SRAM_SIZE);
         memset(e->ccm, 0, CCM_SIZE);

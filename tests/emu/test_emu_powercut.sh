@@ -7,8 +7,9 @@
 # FOTA_EMU_SWEEP=NAME-PREFIX limits the run to the sequences whose name starts so (for trying a
 # broken build quickly).
 set -uo pipefail
-FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; FILL=${3:?meta_fill}; FW=${4:?firmware build dir}
-w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; FILL=${3:?meta_fill}; LINK=${4:?fota-link}; FW=${5:?firmware build dir}
+w=$(mktemp -d /tmp/emu-cut.XXXXXX); emu_pid=
+trap '[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; rm -rf "$w"' EXIT
 KEY=$FW/keys/dev-key.pem
 cuts=0; failures=0
 
@@ -21,6 +22,18 @@ bank_ok() {
   local img=$w/a.img off=$((0x20000))
   [ "$2" = B ] && { img=$w/b.img; off=$((0x60000)); }
   cmp -s -n "$(stat -c %s "$img")" "$img" <(tail -c +$((off + 1)) "$1")
+}
+
+# after_cut NAME K TEAR WANT: powers the cut device on; it must enter WANT with its image intact.
+after_cut() {
+  "$EMU" --flash "$w/dev.bin" --run-ms 30000 --stop-at-app --quiet >"$w/after.txt" 2>&1
+  local bank
+  bank=$(sed -n 's/^emu: application entered at .*(bank \([AB]\)).*/\1/p' "$w/after.txt")
+  if [ "$bank" != "$4" ] || grep -q "halted" "$w/after.txt" || ! bank_ok "$w/dev.bin" "$bank"; then
+    echo "FAIL $1: after a cut at operation $2 ${3:-clean}, the next boot entered '${bank:-no bank}', expected $4"
+    sed 's/^/    | /' "$w/cut.txt" | tail -5; sed 's/^/    | /' "$w/after.txt" | tail -8
+    return 1
+  fi
 }
 
 # sweep NAME FLASH FINAL BANK: counts the flash operations of an uncut run from power-on until
@@ -47,14 +60,7 @@ sweep() {
         bad=$((bad + 1)); continue
       fi
       cuts=$((cuts + 1))
-      "$EMU" --flash "$w/dev.bin" --run-ms 30000 --stop-at-app --quiet >"$w/after.txt" 2>&1
-      local bank
-      bank=$(sed -n 's/^emu: application entered at .*(bank \([AB]\)).*/\1/p' "$w/after.txt")
-      if [ "$bank" != "$want" ] || grep -q "halted" "$w/after.txt" || ! bank_ok "$w/dev.bin" "$bank"; then
-        echo "FAIL $name: after a cut at operation $k ${tear:-clean}, the next boot entered '${bank:-no bank}', expected $want"
-        sed 's/^/    | /' "$w/cut.txt" | tail -5; sed 's/^/    | /' "$w/after.txt" | tail -8
-        bad=$((bad + 1))
-      fi
+      after_cut "$name" "$k" "$tear" "$want" || bad=$((bad + 1))
     done
   done
   failures=$((failures + bad))
@@ -79,6 +85,52 @@ sweep "first boot: metadata initialised" "$w/first.bin" "app: confirmed" A
 compose --bank-a "$w/a.img" --bank-b "$w/b.img" --trial b -o "$w/rotate.bin"
 "$FILL" "$w/rotate.bin" 510 >/dev/null || { echo "meta_fill failed"; exit 1; }
 sweep "log rotation during a trial and its confirmation" "$w/rotate.bin" "app: confirmed (trial over)" B
+
+# The agent starting the trial: an update of bank B over SPI (fota-link), power cut at each flash
+# operation of the record that stages the new image (the last ones before the reset), clean and
+# torn. The staging is all or nothing: the device boots A until the record is whole, B after.
+stage_sweep() {
+  local name="update: the record that stages the new image for its trial"
+  [[ "$name" == "${FOTA_EMU_SWEEP:-}"* ]] || return 0
+  "$FOTA" sign -k "$KEY" -b b -v 0.9.0 -o "$w/b-old.img" "$FW/app-b.elf" >/dev/null
+  compose --bank-a "$w/a.img" --bank-b "$w/b-old.img" -o "$w/update.bin"
+  run_update() { # [fota-emu options]: the update until the device resets or dies
+    rm -f "$w/s.sock"
+    "$EMU" --flash "$w/dev.bin" --socket "$w/s.sock" --gap-us 2000 --quiet "$@" >"$w/cut.txt" 2>&1 &
+    emu_pid=$!
+    for _ in $(seq 300); do [ -S "$w/s.sock" ] && break; sleep 0.05; done
+    "$LINK" --socket "$w/s.sock" update "$w/b.img" >/dev/null 2>&1 && "$LINK" --socket "$w/s.sock" wait 3000 >/dev/null 2>&1
+    kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; local rc=$?; emu_pid=; return $rc
+  }
+  cp "$w/update.bin" "$w/dev.bin"
+  run_update
+  local n
+  n=$(sed -n 's/^emu: software reset at .*, after \([0-9]*\) flash operations/\1/p' "$w/cut.txt" | head -1)
+  if [ -z "$n" ]; then
+    echo "FAIL $name: the uncut update did not reset into the new image"; sed 's/^/    | /' "$w/cut.txt" | tail -8
+    failures=$((failures + 1)); return
+  fi
+  local bad=0
+  # Operation n+1 is the bootloader's first write after the reset (counting the trial boot): by
+  # then the staging record is whole, so the device boots B; that marks the record's last word.
+  for k in $(seq $((n - 7)) $((n + 1))); do
+    local want=A
+    [ "$k" -gt "$n" ] && want=B
+    for tear in "" --tear; do
+      cp "$w/update.bin" "$w/dev.bin"
+      run_update --cut-op "$k" $tear --seed "$k"
+      if ! grep -q "emu: power cut" "$w/cut.txt"; then
+        echo "FAIL $name: no power cut at operation $k"; bad=$((bad + 1)); continue
+      fi
+      cuts=$((cuts + 1))
+      after_cut "$name" "$k" "$tear" "$want" || bad=$((bad + 1))
+    done
+  done
+  failures=$((failures + bad))
+  echo "$([ $bad -eq 0 ] && echo ok || echo FAIL)   $name: operations $((n - 7))-$((n + 1)) of an update that resets after $n, 18 cuts, $bad failures"
+}
+"$FOTA" sign -k "$KEY" -b b -v 1.1.0 -o "$w/b.img" "$FW/app-b.elf" >/dev/null
+stage_sweep
 
 echo "$cuts cut points on the real firmware, $failures failures"
 [ $failures -eq 0 ] && [ $cuts -gt 0 ]
