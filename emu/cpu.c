@@ -33,7 +33,8 @@
 #define CCM_SIZE 0x00010000u
 #define SYSMEM_BASE 0x1FFF0000u /* system memory, OTP, option bytes (RM0090 table 5) */
 #define SYSMEM_SIZE 0x00010000u
-#define SLICE_MAX_CYCLES 65536u /* slices end early at every model event and every kick; this only bounds a quiet one */
+#define SLICE_MAX_CYCLES 65536u /* slices end early at every model event and every kick; this only bounds a quiet one  \
+                                 */
 #define EXC_RETURN_MIN 0xFFFFFFE0u
 
 typedef struct {
@@ -454,13 +455,11 @@ static bool hook_unmapped(uc_engine *uc, uc_mem_type type, uint64_t address, int
 static uint64_t mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *user);
 static void mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value, void *user);
 
-
 static void unclaimed(emu_t *e, uint32_t addr, int write)
 {
     if (e->unclaimed_logged < 8) {
         e->unclaimed_logged++;
-        emu_log(e, "emu: %s of 0x%08x: no model there (reads as zero, writes ignored)", write ? "write" : "read",
-                addr);
+        emu_log(e, "emu: %s of 0x%08x: no model there (reads as zero, writes ignored)", write ? "write" : "read", addr);
     }
 }
 
@@ -550,9 +549,14 @@ static void exc_entry(emu_t *e, int exc, uint32_t ret_pc)
     uint32_t align = (sp >> 2) & 1u;
     uint32_t frame = (sp - size) & ~4u;
     uint32_t xpsr = rreg(e, UC_ARM_REG_XPSR);
-    uint32_t w[26] = {rreg(e, UC_ARM_REG_R0), rreg(e, UC_ARM_REG_R1), rreg(e, UC_ARM_REG_R2),
-                      rreg(e, UC_ARM_REG_R3), rreg(e, UC_ARM_REG_R12), rreg(e, UC_ARM_REG_LR),
-                      ret_pc & ~1u, (xpsr & ~(1u << 9)) | (align << 9) | (1u << 24)};
+    uint32_t w[26] = {rreg(e, UC_ARM_REG_R0),
+                      rreg(e, UC_ARM_REG_R1),
+                      rreg(e, UC_ARM_REG_R2),
+                      rreg(e, UC_ARM_REG_R3),
+                      rreg(e, UC_ARM_REG_R12),
+                      rreg(e, UC_ARM_REG_LR),
+                      ret_pc & ~1u,
+                      (xpsr & ~(1u << 9)) | (align << 9) | (1u << 24)};
     if (fp) {
         for (int i = 0; i < 16; i++) {
             w[8 + i] = rreg(e, UC_ARM_REG_S0 + i);
@@ -604,8 +608,8 @@ static void exc_return(emu_t *e, uint32_t excret)
             return;
         }
     }
-    static const int regs[6] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R12,
-                                UC_ARM_REG_LR};
+    static const int regs[6] = {UC_ARM_REG_R0, UC_ARM_REG_R1,  UC_ARM_REG_R2,
+                                UC_ARM_REG_R3, UC_ARM_REG_R12, UC_ARM_REG_LR};
     for (int i = 0; i < 6; i++) {
         wreg(e, regs[i], w[i]);
     }
@@ -646,7 +650,9 @@ static void take_fault(emu_t *e)
         return;
     }
     emu_log(e, "emu: %s (CFSR bits 0x%08x, address 0x%08x) at pc=0x%08x",
-            take == SCS_EXC_HARDFAULT ? "HardFault" : exc == SCS_EXC_BUSFAULT ? "BusFault" : "UsageFault",
+            take == SCS_EXC_HARDFAULT ? "HardFault"
+            : exc == SCS_EXC_BUSFAULT ? "BusFault"
+                                      : "UsageFault",
             e->fault_cfsr, e->fault_addr, pc);
     exc_entry(e, take, pc);
 }
@@ -667,10 +673,11 @@ static void do_reset(emu_t *e, emu_reset_kind_t kind)
     for (int i = 0; i < e->nper; i++) {
         e->per[i].reset(e->per[i].self, kind);
     }
-    static const int zero_regs[] = {UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3, UC_ARM_REG_R4,
-                                    UC_ARM_REG_R5, UC_ARM_REG_R6, UC_ARM_REG_R7, UC_ARM_REG_R8, UC_ARM_REG_R9,
-                                    UC_ARM_REG_R10, UC_ARM_REG_R11, UC_ARM_REG_R12, UC_ARM_REG_PRIMASK,
-                                    UC_ARM_REG_BASEPRI, UC_ARM_REG_FAULTMASK, UC_ARM_REG_CONTROL, UC_ARM_REG_FPSCR};
+    static const int zero_regs[] = {UC_ARM_REG_R0,      UC_ARM_REG_R1,      UC_ARM_REG_R2,      UC_ARM_REG_R3,
+                                    UC_ARM_REG_R4,      UC_ARM_REG_R5,      UC_ARM_REG_R6,      UC_ARM_REG_R7,
+                                    UC_ARM_REG_R8,      UC_ARM_REG_R9,      UC_ARM_REG_R10,     UC_ARM_REG_R11,
+                                    UC_ARM_REG_R12,     UC_ARM_REG_PRIMASK, UC_ARM_REG_BASEPRI, UC_ARM_REG_FAULTMASK,
+                                    UC_ARM_REG_CONTROL, UC_ARM_REG_FPSCR};
     for (size_t i = 0; i < sizeof(zero_regs) / sizeof(zero_regs[0]); i++) {
         wreg(e, zero_regs[i], 0);
     }
@@ -734,11 +741,16 @@ int emu_read(emu_t *e, uint32_t addr, void *buf, uint32_t len)
 const char *emu_run_name(emu_run_t r)
 {
     switch (r) {
-    case EMU_RUN_TIME: return "time reached";
-    case EMU_RUN_WATCH: return "watched address reached";
-    case EMU_RUN_CUT: return "power cut";
-    case EMU_RUN_LOCKUP: return "core lockup";
-    case EMU_RUN_ERROR: return "emulator error";
+    case EMU_RUN_TIME:
+        return "time reached";
+    case EMU_RUN_WATCH:
+        return "watched address reached";
+    case EMU_RUN_CUT:
+        return "power cut";
+    case EMU_RUN_LOCKUP:
+        return "core lockup";
+    case EMU_RUN_ERROR:
+        return "emulator error";
     }
     return "?";
 }
@@ -831,8 +843,8 @@ emu_run_t emu_run(emu_t *e, uint64_t until)
         if (e->t0 >= until) {
             return EMU_RUN_TIME;
         }
-        int exc = scs_pick(e->scs, rreg(e, UC_ARM_REG_PRIMASK), rreg(e, UC_ARM_REG_BASEPRI),
-                           rreg(e, UC_ARM_REG_FAULTMASK));
+        int exc =
+            scs_pick(e->scs, rreg(e, UC_ARM_REG_PRIMASK), rreg(e, UC_ARM_REG_BASEPRI), rreg(e, UC_ARM_REG_FAULTMASK));
         uint64_t limit = until;
         if (exc != 0) {
             if (e->o.irq_jitter && !e->jitter_armed && !scs_pended_by_software(e->scs, exc)) {
@@ -967,8 +979,8 @@ emu_t *emu_new(uint8_t *flash, const emu_options_t *opts)
           uc_hook_add(e->uc, &e->h_intr, UC_HOOK_INTR, (void *)hook_intr, e, 1, 0) != UC_ERR_OK ||
           uc_hook_add(e->uc, &e->h_flash_w, UC_HOOK_MEM_WRITE_PROT, (void *)hook_flash_write, e, 0,
                       FLASH_BASE + FLASH_SIZE - 1) != UC_ERR_OK ||
-          uc_hook_add(e->uc, &e->h_unmapped, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, (void *)hook_unmapped,
-                      e, 1, 0) != UC_ERR_OK;
+          uc_hook_add(e->uc, &e->h_unmapped, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, (void *)hook_unmapped, e, 1,
+                      0) != UC_ERR_OK;
     e->per[e->nper++] = scs_periph(e->scs);
     e->per[e->nper++] = scs_dwt_periph(e->scs);
     if (bad || f407_attach(e) != 0) {

@@ -32,12 +32,12 @@
 
 typedef struct {
     uint32_t cr, ndtr, par, m0ar, m1ar, fcr;
-    uint32_t ndtr0;        /* NDTR at enable (CIRC reload, HT) */
-    uint32_t idx;          /* items done since enable */
-    uint8_t flags;         /* F_* */
+    uint32_t ndtr0; /* NDTR at enable (CIRC reload, HT) */
+    uint32_t idx;   /* items done since enable */
+    uint8_t flags;  /* F_* */
     uint8_t fifo[16];
     uint32_t fifo_n;
-    uint32_t pre;          /* M2P direct: the preloaded item */
+    uint32_t pre; /* M2P direct: the preloaded item */
     int pre_ok;
     int (*line[8])(void *);
     void *line_ctx[8];
@@ -292,13 +292,20 @@ static uint32_t dma_read(void *self, uint32_t off, unsigned size)
     }
     stream_t *s = &d->s[(off - 0x10) / 0x18];
     switch ((off - 0x10) % 0x18) {
-    case 0x00: return s->cr;
-    case 0x04: return s->ndtr;
-    case 0x08: return s->par;
-    case 0x0C: return s->m0ar;
-    case 0x10: return s->m1ar;
-    case 0x14: return s->fcr | (s->fifo_n == 0 ? 4u << 3 : (s->fifo_n < 16 ? ((s->fifo_n - 1) / 4u) << 3 : 5u << 3));
-    default: return 0;
+    case 0x00:
+        return s->cr;
+    case 0x04:
+        return s->ndtr;
+    case 0x08:
+        return s->par;
+    case 0x0C:
+        return s->m0ar;
+    case 0x10:
+        return s->m1ar;
+    case 0x14:
+        return s->fcr | (s->fifo_n == 0 ? 4u << 3 : (s->fifo_n < 16 ? ((s->fifo_n - 1) / 4u) << 3 : 5u << 3));
+    default:
+        return 0;
     }
 }
 
@@ -309,7 +316,7 @@ static void dma_write(void *self, uint32_t off, uint32_t v, unsigned size)
     if (off == 0x08 || off == 0x0C) {
         for (int k = 0; k < 4; k++) {
             int n = (off == 0x0C ? 4 : 0) + k;
-            d->s[n].flags &= (uint8_t)~((v >> flag_shift(k)) & 0x3Du);
+            d->s[n].flags &= (uint8_t) ~((v >> flag_shift(k)) & 0x3Du);
             irq_update(d, n);
         }
         return;
@@ -339,12 +346,28 @@ static void dma_write(void *self, uint32_t off, uint32_t v, unsigned size)
         }
         irq_update(d, n);
         break;
-    case 0x04: if (!on) s->ndtr = v & 0xFFFFu; break;
-    case 0x08: if (!on) s->par = v; break;
-    case 0x0C: if (!on) s->m0ar = v; break;
-    case 0x10: if (!on) s->m1ar = v; break;
-    case 0x14: if (!on) s->fcr = v & 0x87u; break;
-    default: break;
+    case 0x04:
+        if (!on)
+            s->ndtr = v & 0xFFFFu;
+        break;
+    case 0x08:
+        if (!on)
+            s->par = v;
+        break;
+    case 0x0C:
+        if (!on)
+            s->m0ar = v;
+        break;
+    case 0x10:
+        if (!on)
+            s->m1ar = v;
+        break;
+    case 0x14:
+        if (!on)
+            s->fcr = v & 0x87u;
+        break;
+    default:
+        break;
     }
 }
 
@@ -368,8 +391,16 @@ void dma_free(dma_t *d)
 
 emu_periph_t dma_periph(dma_t *d)
 {
-    emu_periph_t p = {d->which == 2 ? "DMA2" : "DMA1", d->which == 2 ? 0x40026400u : 0x40026000u, 0x400u,
-                      dma_read, dma_write, NULL, NULL, dma_reset, d,
-                      rcc_reg(d->rcc, RCC_AHB1ENR), d->which == 2 ? 1u << 22 : 1u << 21};
+    emu_periph_t p = {d->which == 2 ? "DMA2" : "DMA1",
+                      d->which == 2 ? 0x40026400u : 0x40026000u,
+                      0x400u,
+                      dma_read,
+                      dma_write,
+                      NULL,
+                      NULL,
+                      dma_reset,
+                      d,
+                      rcc_reg(d->rcc, RCC_AHB1ENR),
+                      d->which == 2 ? 1u << 22 : 1u << 21};
     return p;
 }

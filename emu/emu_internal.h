@@ -47,13 +47,12 @@ typedef struct emu_periph {
 
 /* What the board (stm32f407.c) tells the CPU glue. */
 typedef struct {
-    uint32_t (*hclk_hz)(void *b);                 /* the core's clock now */
-    uint32_t (*flash_penalty16)(void *b);         /* extra 1/16 cycles per instruction fetched from flash */
-    uint64_t (*flash_busy_until)(void *b);        /* device time the flash stops being busy (0: idle) */
+    uint32_t (*hclk_hz)(void *b);          /* the core's clock now */
+    uint32_t (*flash_penalty16)(void *b);  /* extra 1/16 cycles per instruction fetched from flash */
+    uint64_t (*flash_busy_until)(void *b); /* device time the flash stops being busy (0: idle) */
     /* The CPU stored to the flash array (before the store lands): the controller decides. */
     void (*flash_store)(void *b, uint32_t addr, unsigned size, uint32_t value);
-    void (*spi_transfer)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
-                         uint32_t len);
+    void (*spi_transfer)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len);
     uint64_t (*spi_schedule)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
                              uint32_t len);
     int (*spi_ready)(void *b);
@@ -72,13 +71,13 @@ uint8_t *emu_flash(emu_t *emu);      /* the flash cells (the caller's array: the
 uint8_t *emu_flash_view(emu_t *emu); /* what the core reads and fetches: the cells, but for stale cache lines */
 
 /* Services the machine offers its models (implemented in cpu.c). */
-uint64_t emu_time(emu_t *emu);                         /* device time now, ns */
-void emu_irq_pend(emu_t *emu, int irq);                /* NVIC: set an interrupt pending (edge) */
-void emu_irq_level(emu_t *emu, int irq, int level);    /* NVIC: a level-held interrupt line */
+uint64_t emu_time(emu_t *emu);                             /* device time now, ns */
+void emu_irq_pend(emu_t *emu, int irq);                    /* NVIC: set an interrupt pending (edge) */
+void emu_irq_level(emu_t *emu, int irq, int level);        /* NVIC: a level-held interrupt line */
 void emu_request_reset(emu_t *emu, emu_reset_kind_t kind); /* system reset at the end of this slice */
-void emu_kick(emu_t *emu);                             /* end the current slice soon: something changed */
+void emu_kick(emu_t *emu);                                 /* end the current slice soon: something changed */
 void emu_log(emu_t *emu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-uint32_t emu_rand(emu_t *emu);                         /* the machine's seeded generator */
+uint32_t emu_rand(emu_t *emu);                              /* the machine's seeded generator */
 uint8_t *emu_sram(emu_t *emu, uint32_t addr, uint32_t len); /* host pointer into SRAM/CCM, or NULL */
 const emu_options_t *emu_opts(emu_t *emu);
 /* Host pointer to [addr, addr+len) of SRAM or CCM (and flash when !write), or NULL. */

@@ -412,11 +412,21 @@ static uint32_t fl_read(void *self, uint32_t off, unsigned size)
     flashif_t *f = self;
     uint32_t v = 0;
     switch (off & ~3u) {
-    case 0x00: v = f->acr; break;
-    case 0x0C: v = f->sr; break;
-    case 0x10: v = f->cr; break;
-    case 0x14: v = f->optcr; break;
-    default: v = 0; break;
+    case 0x00:
+        v = f->acr;
+        break;
+    case 0x0C:
+        v = f->sr;
+        break;
+    case 0x10:
+        v = f->cr;
+        break;
+    case 0x14:
+        v = f->optcr;
+        break;
+    default:
+        v = 0;
+        break;
     }
     v >>= (off & 3u) * 8u;
     return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
@@ -443,7 +453,7 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
             }
         }
         f->acr = v & 0x1F07u;
-        view_lines(f); /* DCEN on: stale lines show again; off: the cells */
+        view_lines(f);    /* DCEN on: stale lines show again; off: the cells */
         emu_kick(f->emu); /* the read hook follows DCEN */
         break;
     case 0x04: /* KEYR */
@@ -510,7 +520,6 @@ void flashif_free(flashif_t *f)
 
 emu_periph_t flashif_periph(flashif_t *f)
 {
-    emu_periph_t p = {"FLASH", 0x40023C00u, 0x400u, fl_read, fl_write, fl_advance, fl_next_event, fl_reset, f,
-                      NULL, 0};
+    emu_periph_t p = {"FLASH", 0x40023C00u, 0x400u, fl_read, fl_write, fl_advance, fl_next_event, fl_reset, f, NULL, 0};
     return p;
 }

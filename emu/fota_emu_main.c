@@ -239,18 +239,27 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"flash", required_argument, 0, 'f'},    {"init", required_argument, 0, 'i'},
-        {"socket", required_argument, 0, 's'},   {"run-ms", required_argument, 0, 'r'},
-        {"until", required_argument, 0, 'u'},    {"spi-hz", required_argument, 0, 'z'},
-        {"gap-us", required_argument, 0, 'g'},   {"seed", required_argument, 0, 'S'},
-        {"lsi-hz", required_argument, 0, 'L'},   {"hse-fail", no_argument, 0, 'H'},
-        {"jitter", required_argument, 0, 'j'},   {"cut-op", required_argument, 0, 'c'},
-        {"cut-us", required_argument, 0, 't'},   {"cut-random", required_argument, 0, 'R'},
-        {"tear", no_argument, 0, 'T'},           {"flash-max", no_argument, 0, 'M'},
-        {"quiet", no_argument, 0, 'q'},          {"stats", no_argument, 0, 'x'},
-        {"stop-at-app", no_argument, 0, 'A'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"flash", required_argument, 0, 'f'},
+                                         {"init", required_argument, 0, 'i'},
+                                         {"socket", required_argument, 0, 's'},
+                                         {"run-ms", required_argument, 0, 'r'},
+                                         {"until", required_argument, 0, 'u'},
+                                         {"spi-hz", required_argument, 0, 'z'},
+                                         {"gap-us", required_argument, 0, 'g'},
+                                         {"seed", required_argument, 0, 'S'},
+                                         {"lsi-hz", required_argument, 0, 'L'},
+                                         {"hse-fail", no_argument, 0, 'H'},
+                                         {"jitter", required_argument, 0, 'j'},
+                                         {"cut-op", required_argument, 0, 'c'},
+                                         {"cut-us", required_argument, 0, 't'},
+                                         {"cut-random", required_argument, 0, 'R'},
+                                         {"tear", no_argument, 0, 'T'},
+                                         {"flash-max", no_argument, 0, 'M'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"stats", no_argument, 0, 'x'},
+                                         {"stop-at-app", no_argument, 0, 'A'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL;
     uint64_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v, cut_random = 0;
     int stats = 0, stop_at_app = 0;
@@ -261,27 +270,73 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case 'f': flash_path = optarg; break;
-        case 'i': init = optarg; break;
-        case 's': sock = optarg; break;
-        case 'r': bad = parse_u64(optarg, &run_ms) != 0 || run_ms == 0 || run_ms > 3600000u; break;
-        case 'u': out.until = optarg; break;
-        case 'z': bad = parse_u64(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u; break;
-        case 'g': bad = parse_u64(optarg, &gap_us) != 0 || gap_us > 1000000u; break;
-        case 'S': bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 0xFFFFFFFFu; eo.seed = (uint32_t)v; break;
-        case 'L': bad = parse_u64(optarg, &v) != 0 || v < 17000 || v > 47000; eo.lsi_hz = (uint32_t)v; break;
-        case 'H': eo.hse_fails = 1; break;
-        case 'j': bad = parse_u64(optarg, &v) != 0 || v > 100000u; eo.irq_jitter = (uint32_t)v; break;
-        case 'c': bad = parse_u64(optarg, &eo.cut_at_op) != 0 || eo.cut_at_op == 0; break;
-        case 't': bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 3600000000ull; eo.cut_at_ns = v * 1000u; break;
-        case 'R': bad = parse_u64(optarg, &cut_random) != 0 || cut_random == 0 || cut_random > 3600000000ull; break;
-        case 'T': eo.tear = 1; break;
-        case 'M': eo.flash_timing = EMU_FLASH_MAXIMUM; break;
-        case 'q': out.quiet = 1; break;
-        case 'x': stats = 1; break;
-        case 'A': stop_at_app = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: fputs(usage, stderr); return 2;
+        case 'f':
+            flash_path = optarg;
+            break;
+        case 'i':
+            init = optarg;
+            break;
+        case 's':
+            sock = optarg;
+            break;
+        case 'r':
+            bad = parse_u64(optarg, &run_ms) != 0 || run_ms == 0 || run_ms > 3600000u;
+            break;
+        case 'u':
+            out.until = optarg;
+            break;
+        case 'z':
+            bad = parse_u64(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u;
+            break;
+        case 'g':
+            bad = parse_u64(optarg, &gap_us) != 0 || gap_us > 1000000u;
+            break;
+        case 'S':
+            bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 0xFFFFFFFFu;
+            eo.seed = (uint32_t)v;
+            break;
+        case 'L':
+            bad = parse_u64(optarg, &v) != 0 || v < 17000 || v > 47000;
+            eo.lsi_hz = (uint32_t)v;
+            break;
+        case 'H':
+            eo.hse_fails = 1;
+            break;
+        case 'j':
+            bad = parse_u64(optarg, &v) != 0 || v > 100000u;
+            eo.irq_jitter = (uint32_t)v;
+            break;
+        case 'c':
+            bad = parse_u64(optarg, &eo.cut_at_op) != 0 || eo.cut_at_op == 0;
+            break;
+        case 't':
+            bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 3600000000ull;
+            eo.cut_at_ns = v * 1000u;
+            break;
+        case 'R':
+            bad = parse_u64(optarg, &cut_random) != 0 || cut_random == 0 || cut_random > 3600000000ull;
+            break;
+        case 'T':
+            eo.tear = 1;
+            break;
+        case 'M':
+            eo.flash_timing = EMU_FLASH_MAXIMUM;
+            break;
+        case 'q':
+            out.quiet = 1;
+            break;
+        case 'x':
+            stats = 1;
+            break;
+        case 'A':
+            stop_at_app = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
         if (bad) {
             fprintf(stderr, "fota-emu: --%s '%s' is out of range or not a number (see --help)\n",

@@ -57,13 +57,20 @@ static uint32_t exti_read(void *self, uint32_t off, unsigned size)
     exti_t *x = self;
     (void)size;
     switch (off) {
-    case 0x00: return x->imr;
-    case 0x04: return x->emr;
-    case 0x08: return x->rtsr;
-    case 0x0C: return x->ftsr;
-    case 0x10: return 0;
-    case 0x14: return x->pr;
-    default: return 0;
+    case 0x00:
+        return x->imr;
+    case 0x04:
+        return x->emr;
+    case 0x08:
+        return x->rtsr;
+    case 0x0C:
+        return x->ftsr;
+    case 0x10:
+        return 0;
+    case 0x14:
+        return x->pr;
+    default:
+        return 0;
     }
 }
 
@@ -73,13 +80,26 @@ static void exti_write(void *self, uint32_t off, uint32_t v, unsigned size)
     (void)size;
     v &= 0x7FFFFFu;
     switch (off) {
-    case 0x00: x->imr = v; break;
-    case 0x04: x->emr = v; break;
-    case 0x08: x->rtsr = v; break;
-    case 0x0C: x->ftsr = v; break;
-    case 0x10: x->pr |= v & x->imr; break;
-    case 0x14: x->pr &= ~v; break;
-    default: break;
+    case 0x00:
+        x->imr = v;
+        break;
+    case 0x04:
+        x->emr = v;
+        break;
+    case 0x08:
+        x->rtsr = v;
+        break;
+    case 0x0C:
+        x->ftsr = v;
+        break;
+    case 0x10:
+        x->pr |= v & x->imr;
+        break;
+    case 0x14:
+        x->pr &= ~v;
+        break;
+    default:
+        break;
     }
     exti_irqs(x);
 }
@@ -152,8 +172,9 @@ emu_periph_t exti_periph(exti_t *x)
 
 emu_periph_t syscfg_periph(exti_t *x, rcc_t *rcc)
 {
-    emu_periph_t p = {"SYSCFG", 0x40013800u, 0x400u, syscfg_read, syscfg_write, NULL, NULL, syscfg_reset, x,
-                      rcc_reg(rcc, RCC_APB2ENR), 1u << 14};
+    emu_periph_t p = {"SYSCFG", 0x40013800u, 0x400u,       syscfg_read, syscfg_write,
+                      NULL,     NULL,        syscfg_reset, x,           rcc_reg(rcc, RCC_APB2ENR),
+                      1u << 14};
     return p;
 }
 
@@ -227,16 +248,36 @@ static uint32_t gpio_read(void *self, uint32_t off, unsigned size)
     gpio_t *g = self;
     uint32_t v;
     switch (off & ~3u) {
-    case 0x00: v = g->moder; break;
-    case 0x04: v = g->otyper; break;
-    case 0x08: v = g->ospeedr; break;
-    case 0x0C: v = g->pupdr; break;
-    case 0x10: v = g->idr; break;
-    case 0x14: v = g->odr; break;
-    case 0x1C: v = g->lckr | (g->locked ? 1u << 16 : 0); break;
-    case 0x20: v = g->afr[0]; break;
-    case 0x24: v = g->afr[1]; break;
-    default: v = 0; break;
+    case 0x00:
+        v = g->moder;
+        break;
+    case 0x04:
+        v = g->otyper;
+        break;
+    case 0x08:
+        v = g->ospeedr;
+        break;
+    case 0x0C:
+        v = g->pupdr;
+        break;
+    case 0x10:
+        v = g->idr;
+        break;
+    case 0x14:
+        v = g->odr;
+        break;
+    case 0x1C:
+        v = g->lckr | (g->locked ? 1u << 16 : 0);
+        break;
+    case 0x20:
+        v = g->afr[0];
+        break;
+    case 0x24:
+        v = g->afr[1];
+        break;
+    default:
+        v = 0;
+        break;
     }
     v >>= (off & 3u) * 8u;
     return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
@@ -267,12 +308,26 @@ static void gpio_write(void *self, uint32_t off, uint32_t v, unsigned size)
         off &= ~3u;
     }
     switch (off) {
-    case 0x00: g->moder = keep_locked(g, g->moder, v, 2, 0); refresh(g); break;
-    case 0x04: g->otyper = keep_locked(g, g->otyper, v & 0xFFFFu, 1, 0); break;
-    case 0x08: g->ospeedr = keep_locked(g, g->ospeedr, v, 2, 0); break;
-    case 0x0C: g->pupdr = keep_locked(g, g->pupdr, v, 2, 0); refresh(g); break;
-    case 0x14: set_odr(g, v); break;
-    case 0x18: set_odr(g, (g->odr & ~(v >> 16)) | (v & 0xFFFFu)); break;
+    case 0x00:
+        g->moder = keep_locked(g, g->moder, v, 2, 0);
+        refresh(g);
+        break;
+    case 0x04:
+        g->otyper = keep_locked(g, g->otyper, v & 0xFFFFu, 1, 0);
+        break;
+    case 0x08:
+        g->ospeedr = keep_locked(g, g->ospeedr, v, 2, 0);
+        break;
+    case 0x0C:
+        g->pupdr = keep_locked(g, g->pupdr, v, 2, 0);
+        refresh(g);
+        break;
+    case 0x14:
+        set_odr(g, v);
+        break;
+    case 0x18:
+        set_odr(g, (g->odr & ~(v >> 16)) | (v & 0xFFFFu));
+        break;
     case 0x1C: /* LCKK sequence: 1+keys, 0+keys, 1+keys (§8.4.8) */
         if (g->locked) {
             break;
@@ -288,9 +343,14 @@ static void gpio_write(void *self, uint32_t off, uint32_t v, unsigned size)
             g->lck_stage = 0;
         }
         break;
-    case 0x20: g->afr[0] = keep_locked(g, g->afr[0], v, 4, 0); break;
-    case 0x24: g->afr[1] = keep_locked(g, g->afr[1], v, 4, 8); break;
-    default: break;
+    case 0x20:
+        g->afr[0] = keep_locked(g, g->afr[0], v, 4, 0);
+        break;
+    case 0x24:
+        g->afr[1] = keep_locked(g, g->afr[1], v, 4, 8);
+        break;
+    default:
+        break;
     }
 }
 
@@ -338,7 +398,16 @@ emu_periph_t gpio_periph(gpio_t *g, rcc_t *rcc)
 {
     static const char *names[GPIO_PORTS] = {"GPIOA", "GPIOB", "GPIOC", "GPIOD", "GPIOE",
                                             "GPIOF", "GPIOG", "GPIOH", "GPIOI"};
-    emu_periph_t p = {names[g->port], 0x40020000u + 0x400u * (uint32_t)g->port, 0x400u, gpio_read, gpio_write,
-                      NULL, NULL, gpio_reset, g, rcc_reg(rcc, RCC_AHB1ENR), 1u << g->port};
+    emu_periph_t p = {names[g->port],
+                      0x40020000u + 0x400u * (uint32_t)g->port,
+                      0x400u,
+                      gpio_read,
+                      gpio_write,
+                      NULL,
+                      NULL,
+                      gpio_reset,
+                      g,
+                      rcc_reg(rcc, RCC_AHB1ENR),
+                      1u << g->port};
     return p;
 }

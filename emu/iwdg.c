@@ -14,11 +14,11 @@ struct iwdg {
     emu_t *emu;
     rcc_t *rcc;
     int running, unlocked;
-    uint32_t pr, rlr;           /* as the counter uses them */
+    uint32_t pr, rlr; /* as the counter uses them */
     uint32_t pr_new, rlr_new;
-    uint64_t pr_at, rlr_at;     /* when the pending values land (EMU_NEVER: none) */
-    uint64_t expire;            /* device time the counter reaches 0 */
-    uint64_t reloaded;          /* when the counter was last loaded, and its value then */
+    uint64_t pr_at, rlr_at; /* when the pending values land (EMU_NEVER: none) */
+    uint64_t expire;        /* device time the counter reaches 0 */
+    uint64_t reloaded;      /* when the counter was last loaded, and its value then */
     uint32_t count_at_load;
 };
 
@@ -90,10 +90,14 @@ static uint32_t iw_read(void *self, uint32_t off, unsigned size)
     iwdg_t *w = self;
     (void)size;
     switch (off) {
-    case 0x04: return w->pr_new;
-    case 0x08: return w->rlr_new;
-    case 0x0C: return (w->pr_at != EMU_NEVER ? 1u : 0) | (w->rlr_at != EMU_NEVER ? 2u : 0);
-    default: return 0;
+    case 0x04:
+        return w->pr_new;
+    case 0x08:
+        return w->rlr_new;
+    case 0x0C:
+        return (w->pr_at != EMU_NEVER ? 1u : 0) | (w->rlr_at != EMU_NEVER ? 2u : 0);
+    default:
+        return 0;
     }
 }
 
@@ -155,7 +159,6 @@ int iwdg_running(const iwdg_t *w)
 
 emu_periph_t iwdg_periph(iwdg_t *w)
 {
-    emu_periph_t p = {"IWDG", 0x40003000u, 0x400u, iw_read, iw_write, iw_advance, iw_next_event, iw_reset, w,
-                      NULL, 0};
+    emu_periph_t p = {"IWDG", 0x40003000u, 0x400u, iw_read, iw_write, iw_advance, iw_next_event, iw_reset, w, NULL, 0};
     return p;
 }

@@ -65,9 +65,12 @@ static uint32_t pll_hz(const rcc_t *r)
 static uint32_t sysclk(const rcc_t *r)
 {
     switch ((R(0x08) >> 2) & 3u) {
-    case 1: return r->hse_hz;
-    case 2: return pll_hz(r);
-    default: return HSI_HZ;
+    case 1:
+        return r->hse_hz;
+    case 2:
+        return pll_hz(r);
+    default:
+        return HSI_HZ;
     }
 }
 
@@ -169,11 +172,20 @@ static void rcc_reset(void *self, emu_reset_kind_t kind)
     R(0x64) = 0x00075F33u;
     R(0x84) = 0x20003000u;
     switch (kind) {
-    case EMU_RESET_POWER: csr = CSR_PORRSTF | CSR_BORRSTF | CSR_PINRSTF; break;
-    case EMU_RESET_PIN: csr |= CSR_PINRSTF; break;
-    case EMU_RESET_SOFTWARE: csr |= CSR_SFTRSTF | CSR_PINRSTF; break;
-    case EMU_RESET_IWDG: csr |= CSR_IWDGRSTF | CSR_PINRSTF; break;
-    case EMU_RESET_BUS: break;
+    case EMU_RESET_POWER:
+        csr = CSR_PORRSTF | CSR_BORRSTF | CSR_PINRSTF;
+        break;
+    case EMU_RESET_PIN:
+        csr |= CSR_PINRSTF;
+        break;
+    case EMU_RESET_SOFTWARE:
+        csr |= CSR_SFTRSTF | CSR_PINRSTF;
+        break;
+    case EMU_RESET_IWDG:
+        csr |= CSR_IWDGRSTF | CSR_PINRSTF;
+        break;
+    case EMU_RESET_BUS:
+        break;
     }
     R(0x74) = csr;
     r->hse_ready_at = r->pll_ready_at = r->lsi_ready_at = EMU_NEVER;
@@ -277,7 +289,7 @@ void rcc_free(rcc_t *r)
 
 emu_periph_t rcc_periph(rcc_t *r)
 {
-    emu_periph_t p = {"RCC", 0x40023800u, 0x400u, rcc_read, rcc_write, rcc_advance, rcc_next_event, rcc_reset, r,
-                      NULL, 0};
+    emu_periph_t p = {"RCC",          0x40023800u, 0x400u, rcc_read, rcc_write, rcc_advance,
+                      rcc_next_event, rcc_reset,   r,      NULL,     0};
     return p;
 }

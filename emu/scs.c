@@ -128,8 +128,8 @@ static void scs_reset(void *self, emu_reset_kind_t kind)
     memset(s, 0, sizeof(*s));
     s->emu = emu;
     s->hclk = hclk;
-    s->ccr = 0x200u;         /* STKALIGN (PM0214 §4.4.7) */
-    s->fpccr = 0xC0000000u;  /* ASPEN | LSPEN */
+    s->ccr = 0x200u;        /* STKALIGN (PM0214 §4.4.7) */
+    s->fpccr = 0xC0000000u; /* ASPEN | LSPEN */
     s->st_next = EMU_NEVER;
     s->st_at = emu_time(emu);
     s->cyc_at = s->st_at;
@@ -280,8 +280,8 @@ int scs_fault(scs_t *s, int exc, uint32_t cfsr_bits, uint32_t addr, int cur_exec
     if (cfsr_bits & SCS_CFSR_BFARVALID) {
         s->bfar = addr;
     }
-    int enabled = exc == SCS_EXC_MEMMANAGE ? (s->shcsr >> 16) & 1u
-                  : exc == SCS_EXC_BUSFAULT ? (s->shcsr >> 17) & 1u
+    int enabled = exc == SCS_EXC_MEMMANAGE    ? (s->shcsr >> 16) & 1u
+                  : exc == SCS_EXC_BUSFAULT   ? (s->shcsr >> 17) & 1u
                   : exc == SCS_EXC_USAGEFAULT ? (s->shcsr >> 18) & 1u
                                               : 1;
     if (exc != SCS_EXC_HARDFAULT && enabled && group(s, scs_priority(s, exc)) < cur_exec_prio) {
@@ -349,12 +349,25 @@ static uint32_t scs_read(void *self, uint32_t off, unsigned size)
         }
     } else {
         switch (a) {
-        case 0x004: v = 2; break; /* ICTR: 96 lines implemented */
-        case 0x010: v = s->st_csr | ((uint32_t)s->st_countflag << 16); s->st_countflag = 0; break;
-        case 0x014: v = s->st_rvr; break;
-        case 0x018: v = s->st_cvr; break;
-        case 0x01C: v = 0x40000000u | (s->hclk / 8u / 1000u - 1u); break; /* CALIB: NOREF, 1 ms at HCLK/8 */
-        case 0xD00: v = 0x410FC241u; break; /* CPUID: Cortex-M4 r0p1 */
+        case 0x004:
+            v = 2;
+            break; /* ICTR: 96 lines implemented */
+        case 0x010:
+            v = s->st_csr | ((uint32_t)s->st_countflag << 16);
+            s->st_countflag = 0;
+            break;
+        case 0x014:
+            v = s->st_rvr;
+            break;
+        case 0x018:
+            v = s->st_cvr;
+            break;
+        case 0x01C:
+            v = 0x40000000u | (s->hclk / 8u / 1000u - 1u);
+            break; /* CALIB: NOREF, 1 ms at HCLK/8 */
+        case 0xD00:
+            v = 0x410FC241u;
+            break; /* CPUID: Cortex-M4 r0p1 */
         case 0xD04: {
             int va = vect_active(s), vp = 0;
             for (int e = 2; e < SCS_EXCS; e++) {
@@ -373,11 +386,21 @@ static uint32_t scs_read(void *self, uint32_t off, unsigned size)
             }
             break;
         }
-        case 0xD08: v = s->vtor; break;
-        case 0xD0C: v = 0xFA050000u | (s->aircr_prigroup << 8); break;
-        case 0xD10: v = s->scr; break;
-        case 0xD14: v = s->ccr; break;
-        case 0xD18: case 0xD1C: case 0xD20:
+        case 0xD08:
+            v = s->vtor;
+            break;
+        case 0xD0C:
+            v = 0xFA050000u | (s->aircr_prigroup << 8);
+            break;
+        case 0xD10:
+            v = s->scr;
+            break;
+        case 0xD14:
+            v = s->ccr;
+            break;
+        case 0xD18:
+        case 0xD1C:
+        case 0xD20:
             for (unsigned i = 0; i < 4; i++) {
                 v |= (uint32_t)(s->prio[4 + (a - 0xD18) + i] & 0xF0u) << (8 * i);
             }
@@ -387,16 +410,36 @@ static uint32_t scs_read(void *self, uint32_t off, unsigned size)
                 (s->active[SCS_EXC_USAGEFAULT] ? 8u : 0) | (s->active[SCS_EXC_SVCALL] ? 0x80u : 0) |
                 (s->active[SCS_EXC_PENDSV] ? 0x400u : 0) | (s->active[SCS_EXC_SYSTICK] ? 0x800u : 0);
             break;
-        case 0xD28: v = s->cfsr; break;
-        case 0xD2C: v = s->hfsr; break;
-        case 0xD34: v = s->mmfar; break;
-        case 0xD38: v = s->bfar; break;
-        case 0xD88: v = s->cpacr; break;
-        case 0xDFC: v = s->demcr; break;
-        case 0xF34: v = s->fpccr; break;
-        case 0xF38: v = s->fpcar; break;
-        case 0xF3C: v = s->fpdscr; break;
-        default: v = 0; break;
+        case 0xD28:
+            v = s->cfsr;
+            break;
+        case 0xD2C:
+            v = s->hfsr;
+            break;
+        case 0xD34:
+            v = s->mmfar;
+            break;
+        case 0xD38:
+            v = s->bfar;
+            break;
+        case 0xD88:
+            v = s->cpacr;
+            break;
+        case 0xDFC:
+            v = s->demcr;
+            break;
+        case 0xF34:
+            v = s->fpccr;
+            break;
+        case 0xF38:
+            v = s->fpcar;
+            break;
+        case 0xF3C:
+            v = s->fpdscr;
+            break;
+        default:
+            v = 0;
+            break;
         }
     }
     unsigned shift = (off & 3u) * 8u;
@@ -432,10 +475,18 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
                 continue;
             }
             switch (kind) {
-            case 0: s->enabled[e] = 1; break;
-            case 1: s->enabled[e] = 0; break;
-            case 2: pend_soft(s, e); break;
-            case 3: s->pending[e] = s->level[e] && !s->active[e] ? 1 : 0; break;
+            case 0:
+                s->enabled[e] = 1;
+                break;
+            case 1:
+                s->enabled[e] = 0;
+                break;
+            case 2:
+                pend_soft(s, e);
+                break;
+            case 3:
+                s->pending[e] = s->level[e] && !s->active[e] ? 1 : 0;
+                break;
             }
         }
         emu_kick(s->emu);
@@ -453,7 +504,10 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
         }
         emu_kick(s->emu);
         break;
-    case 0x014: st_advance(s, now); s->st_rvr = v & 0xFFFFFFu; break;
+    case 0x014:
+        st_advance(s, now);
+        s->st_rvr = v & 0xFFFFFFu;
+        break;
     case 0x018: /* any write clears the counter and COUNTFLAG (PM0214 §4.5.3) */
         st_advance(s, now);
         s->st_cvr = 0;
@@ -464,13 +518,20 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
         }
         break;
     case 0xD04:
-        if (v & (1u << 31)) pend_soft(s, SCS_EXC_NMI);
-        if (v & (1u << 28)) pend_soft(s, SCS_EXC_PENDSV);
-        if (v & (1u << 27)) s->pending[SCS_EXC_PENDSV] = 0;
-        if (v & (1u << 26)) pend_soft(s, SCS_EXC_SYSTICK);
-        if (v & (1u << 25)) s->pending[SCS_EXC_SYSTICK] = 0;
+        if (v & (1u << 31))
+            pend_soft(s, SCS_EXC_NMI);
+        if (v & (1u << 28))
+            pend_soft(s, SCS_EXC_PENDSV);
+        if (v & (1u << 27))
+            s->pending[SCS_EXC_PENDSV] = 0;
+        if (v & (1u << 26))
+            pend_soft(s, SCS_EXC_SYSTICK);
+        if (v & (1u << 25))
+            s->pending[SCS_EXC_SYSTICK] = 0;
         break;
-    case 0xD08: s->vtor = v & 0x3FFFFE00u; break; /* TBLOFF bits 29:9 (PM0214 §4.4.4) */
+    case 0xD08:
+        s->vtor = v & 0x3FFFFE00u;
+        break; /* TBLOFF bits 29:9 (PM0214 §4.4.4) */
     case 0xD0C:
         if ((v >> 16) != 0x05FAu) {
             break; /* without VECTKEY the write is ignored */
@@ -480,9 +541,15 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
             emu_request_reset(s->emu, EMU_RESET_SOFTWARE);
         }
         break;
-    case 0xD10: s->scr = v & 0x16u; break;
-    case 0xD14: s->ccr = (v & 0x31Bu) | 0x200u; break;
-    case 0xD18: case 0xD1C: case 0xD20:
+    case 0xD10:
+        s->scr = v & 0x16u;
+        break;
+    case 0xD14:
+        s->ccr = (v & 0x31Bu) | 0x200u;
+        break;
+    case 0xD18:
+    case 0xD1C:
+    case 0xD20:
         set_prio_bytes(s, 4 + (int)(a - 0xD18), v, off, size, 16);
         emu_kick(s->emu);
         break;
@@ -492,19 +559,40 @@ static void scs_write(void *self, uint32_t off, uint32_t v, unsigned size)
         s->enabled[SCS_EXC_BUSFAULT] = (v >> 17) & 1u;
         s->enabled[SCS_EXC_USAGEFAULT] = (v >> 18) & 1u;
         break;
-    case 0xD28: s->cfsr &= ~v; break;
-    case 0xD2C: s->hfsr &= ~v; break;
-    case 0xD34: s->mmfar = v; break;
-    case 0xD38: s->bfar = v; break;
-    case 0xD88: s->cpacr = v & 0x00F00000u; emu_kick(s->emu); break;
-    case 0xDFC: s->demcr = v; break;
-    case 0xF00: /* STIR */
-        if ((v & 0x1FFu) < SCS_IRQS) pend_soft(s, SCS_IRQ0 + (int)(v & 0x1FFu));
+    case 0xD28:
+        s->cfsr &= ~v;
         break;
-    case 0xF34: s->fpccr = v & 0xC0000000u; break;
-    case 0xF38: s->fpcar = v & ~7u; break;
-    case 0xF3C: s->fpdscr = v & 0x07C00000u; break;
-    default: break;
+    case 0xD2C:
+        s->hfsr &= ~v;
+        break;
+    case 0xD34:
+        s->mmfar = v;
+        break;
+    case 0xD38:
+        s->bfar = v;
+        break;
+    case 0xD88:
+        s->cpacr = v & 0x00F00000u;
+        emu_kick(s->emu);
+        break;
+    case 0xDFC:
+        s->demcr = v;
+        break;
+    case 0xF00: /* STIR */
+        if ((v & 0x1FFu) < SCS_IRQS)
+            pend_soft(s, SCS_IRQ0 + (int)(v & 0x1FFu));
+        break;
+    case 0xF34:
+        s->fpccr = v & 0xC0000000u;
+        break;
+    case 0xF38:
+        s->fpcar = v & ~7u;
+        break;
+    case 0xF3C:
+        s->fpdscr = v & 0x07C00000u;
+        break;
+    default:
+        break;
     }
 }
 
@@ -553,7 +641,8 @@ void scs_free(scs_t *s)
 
 emu_periph_t scs_periph(scs_t *s)
 {
-    emu_periph_t p = {"SCS", 0xE000E000u, 0x1000u, scs_read, scs_write, scs_advance, scs_next_event, scs_reset, s, NULL, 0};
+    emu_periph_t p = {"SCS",          0xE000E000u, 0x1000u, scs_read, scs_write, scs_advance,
+                      scs_next_event, scs_reset,   s,       NULL,     0};
     return p;
 }
 

@@ -32,7 +32,7 @@ typedef struct scs scs_t;
 
 scs_t *scs_new(emu_t *emu);
 void scs_free(scs_t *s);
-emu_periph_t scs_periph(scs_t *s);  /* 0xE000E000-0xE000EFFF */
+emu_periph_t scs_periph(scs_t *s);     /* 0xE000E000-0xE000EFFF */
 emu_periph_t scs_dwt_periph(scs_t *s); /* 0xE0001000: DWT_CTRL, CYCCNT */
 
 /* The core's clock, for SysTick and CYCCNT. */

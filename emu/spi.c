@@ -52,8 +52,8 @@ struct spi {
     dma_t *dma;
     uint32_t cr1, cr2, sr, crcpr, i2scfgr, i2spr;
     uint8_t rx_dr, tx_buf, tx_shift, rx_shift;
-    int bitpos;          /* bits of the current frame clocked so far */
-    int ovr_dr_read;     /* DR was read while OVR: an SR read now clears it */
+    int bitpos;      /* bits of the current frame clocked so far */
+    int ovr_dr_read; /* DR was read while OVR: an SR read now clears it */
     /* The transaction being clocked. */
     int active;
     const uint8_t *mosi;
@@ -237,8 +237,10 @@ static uint32_t sp_read(void *self, uint32_t off, unsigned size)
     spi_t *s = self;
     (void)size;
     switch (off) {
-    case 0x00: return s->cr1;
-    case 0x04: return s->cr2;
+    case 0x00:
+        return s->cr1;
+    case 0x04:
+        return s->cr2;
     case 0x08: {
         uint32_t v = s->sr;
         if (s->ovr_dr_read) { /* DR then SR: OVR clears (§28.4.8) */
@@ -257,10 +259,14 @@ static uint32_t sp_read(void *self, uint32_t off, unsigned size)
         irq(s);
         return v;
     }
-    case 0x10: return s->crcpr;
-    case 0x1C: return s->i2scfgr;
-    case 0x20: return s->i2spr;
-    default: return 0;
+    case 0x10:
+        return s->crcpr;
+    case 0x1C:
+        return s->i2scfgr;
+    case 0x20:
+        return s->i2spr;
+    default:
+        return 0;
     }
 }
 
@@ -288,17 +294,23 @@ static void sp_write(void *self, uint32_t off, uint32_t v, unsigned size)
         dma_rx(s);
         dma_tx(s);
         break;
-    case 0x08: break; /* CRCERR only, not modelled */
+    case 0x08:
+        break; /* CRCERR only, not modelled */
     case 0x0C:
         s->tx_buf = (uint8_t)v;
         s->sr &= ~SR_TXE;
         break;
-    case 0x10: s->crcpr = v & 0xFFFFu; break;
+    case 0x10:
+        s->crcpr = v & 0xFFFFu;
+        break;
     case 0x1C:
         s->i2scfgr = v & 0xFBFu;
         break;
-    case 0x20: s->i2spr = v & 0x3FFu; break;
-    default: break;
+    case 0x20:
+        s->i2spr = v & 0x3FFu;
+        break;
+    default:
+        break;
     }
     irq(s);
 }
@@ -327,7 +339,8 @@ void spi_free(spi_t *s)
 
 emu_periph_t spi_periph(spi_t *s)
 {
-    emu_periph_t p = {"SPI1", 0x40013000u, 0x400u, sp_read, sp_write, sp_advance, sp_next_event, sp_reset, s,
-                      rcc_reg(s->rcc, RCC_APB2ENR), 1u << 12};
+    emu_periph_t p = {"SPI1",     0x40013000u,   0x400u,   sp_read, sp_write,
+                      sp_advance, sp_next_event, sp_reset, s,       rcc_reg(s->rcc, RCC_APB2ENR),
+                      1u << 12};
     return p;
 }

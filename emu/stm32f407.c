@@ -105,8 +105,8 @@ static void b_free(void *b)
     free(bd);
 }
 
-static const emu_board_t ops = {b_hclk, b_penalty, b_busy, b_store, b_spi_transfer, b_spi_schedule, b_spi_ready, b_dcache_on, b_dread,
-                                b_flash_stats, b_free};
+static const emu_board_t ops = {b_hclk,      b_penalty,   b_busy,  b_store,       b_spi_transfer, b_spi_schedule,
+                                b_spi_ready, b_dcache_on, b_dread, b_flash_stats, b_free};
 
 int f407_attach(emu_t *emu)
 {
@@ -135,9 +135,15 @@ int f407_attach(emu_t *emu)
     if (!ok || !b->usart1 || !b->dma1 || !b->dma2 || !b->spi1) {
         return -1; /* emu_free frees the board */
     }
-    emu_periph_t list[] = {rcc_periph(b->rcc), flashif_periph(b->flash), iwdg_periph(b->iwdg),
-                           exti_periph(b->exti), syscfg_periph(b->exti, b->rcc), usart_periph(b->usart1),
-                           dma_periph(b->dma1), dma_periph(b->dma2), spi_periph(b->spi1)};
+    emu_periph_t list[] = {rcc_periph(b->rcc),
+                           flashif_periph(b->flash),
+                           iwdg_periph(b->iwdg),
+                           exti_periph(b->exti),
+                           syscfg_periph(b->exti, b->rcc),
+                           usart_periph(b->usart1),
+                           dma_periph(b->dma1),
+                           dma_periph(b->dma2),
+                           spi_periph(b->spi1)};
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
         if (emu_add_periph(emu, &list[i]) != 0) {
             return -1;

@@ -93,14 +93,22 @@ static uint32_t us_read(void *self, uint32_t off, unsigned size)
     usart_t *u = self;
     (void)size;
     switch (off) {
-    case 0x00: return u->sr;
-    case 0x04: return 0; /* no receiver */
-    case 0x08: return u->brr;
-    case 0x0C: return u->cr1;
-    case 0x10: return u->cr2;
-    case 0x14: return u->cr3;
-    case 0x18: return u->gtpr;
-    default: return 0;
+    case 0x00:
+        return u->sr;
+    case 0x04:
+        return 0; /* no receiver */
+    case 0x08:
+        return u->brr;
+    case 0x0C:
+        return u->cr1;
+    case 0x10:
+        return u->cr2;
+    case 0x14:
+        return u->cr3;
+    case 0x18:
+        return u->gtpr;
+    default:
+        return 0;
     }
 }
 
@@ -110,7 +118,9 @@ static void us_write(void *self, uint32_t off, uint32_t v, unsigned size)
     (void)size;
     uint64_t now = emu_time(u->emu);
     switch (off) {
-    case 0x00: u->sr &= v | ~SR_TC; break; /* TC cleared by writing 0 */
+    case 0x00:
+        u->sr &= v | ~SR_TC;
+        break; /* TC cleared by writing 0 */
     case 0x04:
         if ((u->cr1 & (CR1_UE | CR1_TE)) == (CR1_UE | CR1_TE)) {
             u->hold = (uint8_t)v;
@@ -119,12 +129,23 @@ static void us_write(void *self, uint32_t off, uint32_t v, unsigned size)
             start_next(u, now);
         }
         break;
-    case 0x08: u->brr = v & 0xFFFFu; break;
-    case 0x0C: u->cr1 = v & 0xBFFFu; break;
-    case 0x10: u->cr2 = v & 0x7F7Fu; break;
-    case 0x14: u->cr3 = v & 0xFFFu; break;
-    case 0x18: u->gtpr = v & 0xFFFFu; break;
-    default: break;
+    case 0x08:
+        u->brr = v & 0xFFFFu;
+        break;
+    case 0x0C:
+        u->cr1 = v & 0xBFFFu;
+        break;
+    case 0x10:
+        u->cr2 = v & 0x7F7Fu;
+        break;
+    case 0x14:
+        u->cr3 = v & 0xFFFu;
+        break;
+    case 0x18:
+        u->gtpr = v & 0xFFFFu;
+        break;
+    default:
+        break;
     }
     irq(u);
 }
@@ -147,7 +168,8 @@ void usart_free(usart_t *u)
 
 emu_periph_t usart_periph(usart_t *u)
 {
-    emu_periph_t p = {"USART1", 0x40011000u, 0x400u, us_read, us_write, us_advance, us_next_event, us_reset, u,
-                      rcc_reg(u->rcc, RCC_APB2ENR), 1u << 4};
+    emu_periph_t p = {"USART1",   0x40011000u,   0x400u,   us_read, us_write,
+                      us_advance, us_next_event, us_reset, u,       rcc_reg(u->rcc, RCC_APB2ENR),
+                      1u << 4};
     return p;
 }

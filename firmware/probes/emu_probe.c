@@ -200,11 +200,11 @@ int main(void)
     }
     FLASH_ACR |= ACR_DCEN;
     uint32_t before, stale;
-    __asm__ volatile("ldr %0, [%2]\n\t"      /* fills a cache line */
+    __asm__ volatile("ldr %0, [%2]\n\t"        /* fills a cache line */
                      "str %3, [%4, #0x10]\n\t" /* FLASH_CR: SER, sector 11, x32 */
                      "str %5, [%4, #0x10]\n\t" /* ... and STRT */
                      "1: ldr r3, [%4, #0x0C]\n\t"
-                     "tst r3, #0x10000\n\t"    /* BSY */
+                     "tst r3, #0x10000\n\t" /* BSY */
                      "bne 1b\n\t"
                      "ldr %1, [%2]\n\t"
                      : "=&r"(before), "=&r"(stale)

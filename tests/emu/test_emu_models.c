@@ -250,11 +250,11 @@ static void test_flash_program_errors_and_a_pending_error_blocks_the_next(void *
     emu_cpu_store(f->emu, addr, 1, 0x00u); /* byte store at PSIZE x32 */
     run_for(f, 30 * US);
     assert_int_equal(rd(f, FLASHR + 0x0C), 1u << 6); /* PGPERR */
-    emu_cpu_store(f->emu, addr, 4, 0u); /* right size, but an error flag is pending */
+    emu_cpu_store(f->emu, addr, 4, 0u);              /* right size, but an error flag is pending */
     run_for(f, 30 * US);
     assert_int_equal(rd(f, FLASHR + 0x0C), (1u << 6) | (1u << 7)); /* + PGSERR */
     assert_int_equal(f->flash[off], 0xFF);
-    wr(f, FLASHR + 0x0C, 0xF2u); /* clear by writing 1 */
+    wr(f, FLASHR + 0x0C, 0xF2u);   /* clear by writing 1 */
     wr(f, FLASHR + 0x10, 2u << 8); /* PG off */
     emu_cpu_store(f->emu, addr, 4, 0u);
     run_for(f, 30 * US);
@@ -294,7 +294,7 @@ static void test_flash_busy_stalls_a_core_fetching_from_flash(void **state)
     put32(f->flash + 4, 0x08000101u);
     f->flash[0x100] = 0xFE;
     f->flash[0x101] = 0xE7; /* b.n . at 0x08000100: a core spinning in flash */
-    emu_power_on(f->emu); /* the flash was changed with the device off */
+    emu_power_on(f->emu);   /* the flash was changed with the device off */
     run_for(f, 10 * US);
     unlock(f);
     uint64_t t0 = emu_now(f->emu);
@@ -382,7 +382,7 @@ static void test_iwdg_pr_update_shows_pvu_for_five_lsi_periods(void **state)
     wr(f, IWDG + 0x00, 0x5555u);
     wr(f, IWDG + 0x04, 4u);
     assert_int_equal(rd(f, IWDG + 0x0C), 1u); /* PVU */
-    run_for(f, 130 * US); /* 5 / 40 kHz = 125 us */
+    run_for(f, 130 * US);                     /* 5 / 40 kHz = 125 us */
     assert_int_equal(rd(f, IWDG + 0x0C), 0);
     drop(f);
 }
@@ -465,7 +465,7 @@ static void test_spi_overrun_loses_bytes_until_dr_then_sr_read(void **state)
     uint8_t mosi[3] = {0x11, 0x22, 0x33}, miso[3];
     emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 3);
     assert_int_equal(rd(f, SPI1 + 0x08) & 0x41u, 0x41u); /* RXNE, OVR */
-    wr(f, SPI1 + 0x00, 0); /* clearing SPE does not clear OVR */
+    wr(f, SPI1 + 0x00, 0);                               /* clearing SPE does not clear OVR */
     wr(f, SPI1 + 0x00, 1u << 6);
     assert_int_not_equal(rd(f, SPI1 + 0x08) & 0x40u, 0);
     assert_int_equal(rd(f, SPI1 + 0x0C), 0x11); /* the first byte stayed */
@@ -584,7 +584,7 @@ static void test_systick_wraps_take_the_exception(void **state)
     run_for(f, 1 * MS);
     emu_stats_t st;
     emu_stats(f->emu, &st);
-    assert_true(st.exceptions >= 1); /* the handler (WFI loop) never returns: one entry */
+    assert_true(st.exceptions >= 1);                      /* the handler (WFI loop) never returns: one entry */
     assert_int_not_equal(rd(f, SCS + 0xD04) & 0x1FFu, 0); /* VECTACTIVE = 15 */
     assert_int_equal(rd(f, SCS + 0xD04) & 0x1FFu, 15u);
     drop(f);

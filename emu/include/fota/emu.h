@@ -15,14 +15,14 @@ typedef enum {
 } emu_flash_timing_t;
 
 typedef struct {
-    uint32_t seed;              /* the machine's random source (LSI, jitter, tearing); 0 means 1 */
-    uint32_t lsi_hz;            /* 0: drawn from the seed in DS8626's 17-47 kHz range */
-    uint32_t hse_hz;            /* the crystal: 8 MHz on the STM32F4DISCOVERY (0 means that) */
-    int hse_fails;              /* the HSE never becomes ready */
-    uint32_t irq_jitter;        /* a hardware interrupt waits up to this many instructions more (seeded) */
-    uint64_t cut_at_op;         /* power cut when flash operation number N (1-based) starts; 0: never */
-    uint64_t cut_at_ns;         /* power cut at this device time; 0: never */
-    int tear;                   /* the operation a cut hits is left half done */
+    uint32_t seed;       /* the machine's random source (LSI, jitter, tearing); 0 means 1 */
+    uint32_t lsi_hz;     /* 0: drawn from the seed in DS8626's 17-47 kHz range */
+    uint32_t hse_hz;     /* the crystal: 8 MHz on the STM32F4DISCOVERY (0 means that) */
+    int hse_fails;       /* the HSE never becomes ready */
+    uint32_t irq_jitter; /* a hardware interrupt waits up to this many instructions more (seeded) */
+    uint64_t cut_at_op;  /* power cut when flash operation number N (1-based) starts; 0: never */
+    uint64_t cut_at_ns;  /* power cut at this device time; 0: never */
+    int tear;            /* the operation a cut hits is left half done */
     emu_flash_timing_t flash_timing;
     /* Output: a byte USART1 sent, a GPIOD output pin that changed (the Discovery LEDs are 12-15). */
     void (*on_uart)(void *ctx, uint8_t byte);
@@ -32,18 +32,18 @@ typedef struct {
 } emu_options_t;
 
 typedef enum {
-    EMU_RUN_TIME = 0,   /* reached the requested device time */
-    EMU_RUN_WATCH,      /* the program counter entered the watched range */
-    EMU_RUN_CUT,        /* power was cut (emu_options_t): the flash holds what was done */
-    EMU_RUN_LOCKUP,     /* the core locked up (a fault in a fault handler) */
-    EMU_RUN_ERROR,      /* something the emulator cannot go on from (said through on_log) */
+    EMU_RUN_TIME = 0, /* reached the requested device time */
+    EMU_RUN_WATCH,    /* the program counter entered the watched range */
+    EMU_RUN_CUT,      /* power was cut (emu_options_t): the flash holds what was done */
+    EMU_RUN_LOCKUP,   /* the core locked up (a fault in a fault handler) */
+    EMU_RUN_ERROR,    /* something the emulator cannot go on from (said through on_log) */
 } emu_run_t;
 
 typedef struct {
     uint64_t now_ns;
     uint64_t instructions, cycles16; /* cycles in sixteenths (flash wait states are fractional) */
-    uint64_t stall_ns;          /* CPU waiting on the flash (single bank: no fetch during erase/program) */
-    uint64_t idle_ns;           /* WFI */
+    uint64_t stall_ns;               /* CPU waiting on the flash (single bank: no fetch during erase/program) */
+    uint64_t idle_ns;                /* WFI */
     uint64_t flash_ops, erase_ns, program_ns;
     uint64_t exceptions, resets, slices;
     uint32_t hclk_hz;
