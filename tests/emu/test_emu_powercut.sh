@@ -86,22 +86,25 @@ compose --bank-a "$w/a.img" --bank-b "$w/b.img" --trial b -o "$w/rotate.bin"
 "$FILL" "$w/rotate.bin" 510 >/dev/null || { echo "meta_fill failed"; exit 1; }
 sweep "log rotation during a trial and its confirmation" "$w/rotate.bin" "app: confirmed (trial over)" B
 
+# run_update [fota-emu options]: fota-link updates bank B of $w/dev.bin over SPI; the device runs
+# on until it resets into the new image (and 3 s more), or dies.
+run_update() {
+  rm -f "$w/s.sock"
+  "$EMU" --flash "$w/dev.bin" --socket "$w/s.sock" --gap-us 2000 --quiet "$@" >"$w/cut.txt" 2>&1 &
+  emu_pid=$!
+  for _ in $(seq 300); do [ -S "$w/s.sock" ] && break; sleep 0.05; done
+  "$LINK" --socket "$w/s.sock" update "$w/b.img" >/dev/null 2>&1 && "$LINK" --socket "$w/s.sock" wait 3000 >/dev/null 2>&1
+  kill "$emu_pid" 2>/dev/null
+  wait "$emu_pid" 2>/dev/null
+  emu_pid=
+}
+
 # The agent starting the trial: an update of bank B over SPI (fota-link), power cut at each flash
 # operation of the record that stages the new image (the last ones before the reset), clean and
 # torn. The staging is all or nothing: the device boots A until the record is whole, B after.
 stage_sweep() {
   local name="update: the record that stages the new image for its trial"
   [[ "$name" == "${FOTA_EMU_SWEEP:-}"* ]] || return 0
-  "$FOTA" sign -k "$KEY" -b b -v 0.9.0 -o "$w/b-old.img" "$FW/app-b.elf" >/dev/null
-  compose --bank-a "$w/a.img" --bank-b "$w/b-old.img" -o "$w/update.bin"
-  run_update() { # [fota-emu options]: the update until the device resets or dies
-    rm -f "$w/s.sock"
-    "$EMU" --flash "$w/dev.bin" --socket "$w/s.sock" --gap-us 2000 --quiet "$@" >"$w/cut.txt" 2>&1 &
-    emu_pid=$!
-    for _ in $(seq 300); do [ -S "$w/s.sock" ] && break; sleep 0.05; done
-    "$LINK" --socket "$w/s.sock" update "$w/b.img" >/dev/null 2>&1 && "$LINK" --socket "$w/s.sock" wait 3000 >/dev/null 2>&1
-    kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; local rc=$?; emu_pid=; return $rc
-  }
   cp "$w/update.bin" "$w/dev.bin"
   run_update
   local n
@@ -110,10 +113,16 @@ stage_sweep() {
     echo "FAIL $name: the uncut update did not reset into the new image"; sed 's/^/    | /' "$w/cut.txt" | tail -8
     failures=$((failures + 1)); return
   fi
-  local bad=0
   # Operation n+1 is the bootloader's first write after the reset (counting the trial boot): by
   # then the staging record is whole, so the device boots B; that marks the record's last word.
-  for k in $(seq $((n - 7)) $((n + 1))); do
+  cut_update "$name" $((n - 7)) $((n + 1)) "$n"
+}
+
+# cut_update NAME FIRST LAST N: cuts the update at operations FIRST..LAST, clean and torn; the device
+# must boot A up to operation N and B after it.
+cut_update() {
+  local name=$1 n=$4 bad=0
+  for k in $(seq "$2" "$3"); do
     local want=A
     [ "$k" -gt "$n" ] && want=B
     for tear in "" --tear; do
@@ -127,10 +136,17 @@ stage_sweep() {
     done
   done
   failures=$((failures + bad))
-  echo "$([ $bad -eq 0 ] && echo ok || echo FAIL)   $name: operations $((n - 7))-$((n + 1)) of an update that resets after $n, 18 cuts, $bad failures"
+  echo "$([ $bad -eq 0 ] && echo ok || echo FAIL)   $name: operations $2-$3, $((($3 - $2 + 1) * 2)) cuts, $bad failures"
 }
+
 "$FOTA" sign -k "$KEY" -b b -v 1.1.0 -o "$w/b.img" "$FW/app-b.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 0.9.0 -o "$w/b-old.img" "$FW/app-b.elf" >/dev/null
+compose --bank-a "$w/a.img" --bank-b "$w/b-old.img" -o "$w/update.bin"
 stage_sweep
+# The start of the same update: the erase of bank B's sector and the record of the transfer the
+# agent may resume (operations 1-10): the device keeps booting A.
+name="update: the erase of bank B and the transfer record"
+[[ "$name" == "${FOTA_EMU_SWEEP:-}"* ]] && cut_update "$name" 1 10 1000000
 
 echo "$cuts cut points on the real firmware, $failures failures"
 [ $failures -eq 0 ] && [ $cuts -gt 0 ]
