@@ -15,7 +15,8 @@
  * between uc_emu_start calls; exception return shows as intno 8, or as a prefetch abort (intno 3)
  * at 0xFFFFFFxx when the core's handler-mode flag is stale after IPSR is written; no FP frame is
  * pushed by Unicorn; CPACR is not enforced; memory must not be written nor translation caches
- * removed from inside a hook; WFI returns from uc_emu_start early. */
+ * removed from inside a hook; a stop is clean only from a code hook; WFI returns from
+ * uc_emu_start early; uc_ctl_flush_tlb writes the whole 1 GiB code buffer. docs/emulator.md. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,8 +109,9 @@ uint64_t emu_now(const emu_t *e)
     return emu_time((emu_t *)e);
 }
 
-/* Ends the slice at the next block boundary. Never uc_emu_stop from a memory callback: Unicorn
- * then abandons the instruction doing the access and runs it (and the access) again. */
+/* Ends the slice before the next instruction (the code hook stops it). Never uc_emu_stop from a
+ * memory callback: Unicorn then abandons the instruction doing the access and runs it (and the
+ * access) again. */
 void emu_kick(emu_t *e)
 {
     e->kick = 1;
