@@ -1,5 +1,5 @@
 /* fota-emu: the real ARM firmware on an emulated STM32F407 (Unicorn CPU, peripheral models written
- * from RM0090, DS8626, PM0214 and ES0182). The machine runs from a 1 MiB flash array the caller
+ * from RM0090, DS8626 and PM0214). The machine runs from a 1 MiB flash array the caller
  * owns (a mmap'd file keeps it across runs), with device time kept from executed instructions at
  * the clock the firmware configures. docs/emulator.md says what is modelled and what is not. */
 #ifndef FOTA_EMU_H
