@@ -266,8 +266,8 @@ int main(int argc, char **argv)
     static out_t out;
     emu_options_t eo = {0};
     eo.seed = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int c, which = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, &which)) != -1) {
         int bad = 0;
         switch (c) {
         case 'f':
@@ -339,8 +339,8 @@ int main(int argc, char **argv)
             return 2;
         }
         if (bad) {
-            fprintf(stderr, "fota-emu: --%s '%s' is out of range or not a number (see --help)\n",
-                    opts[0].name ? argv[optind - 1] + 2 : "?", optarg);
+            fprintf(stderr, "fota-emu: --%s '%s' is out of range or not a number (see --help)\n", opts[which].name,
+                    optarg);
             return 2;
         }
     }
