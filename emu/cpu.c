@@ -34,8 +34,9 @@
 #define CCM_SIZE 0x00010000u
 #define SYSMEM_BASE 0x1FFF0000u /* system memory, OTP, option bytes (RM0090 table 5) */
 #define SYSMEM_SIZE 0x00010000u
-#define SLICE_MAX_CYCLES 65536u /* slices end early at every model event and every kick; this only bounds a quiet one  \
-                                 */
+#define SLICE_MAX_CYCLES                                                                                               \
+    65536u /* slices end early at every model event and every kick; this only bounds a quiet one                       \
+            */
 #define EXC_RETURN_MIN 0xFFFFFFE0u
 
 typedef struct {
@@ -115,11 +116,6 @@ uint64_t emu_now(const emu_t *e)
 void emu_kick(emu_t *e)
 {
     e->kick = 1;
-}
-
-void emu_irq_pend(emu_t *e, int irq)
-{
-    scs_pend(e->scs, SCS_IRQ0 + irq);
 }
 
 void emu_irq_level(emu_t *e, int irq, int level)
@@ -728,16 +724,6 @@ void emu_watch_pc(emu_t *e, uint32_t lo, uint32_t hi)
 uint32_t emu_pc(const emu_t *e)
 {
     return rreg((emu_t *)e, UC_ARM_REG_PC);
-}
-
-int emu_read(emu_t *e, uint32_t addr, void *buf, uint32_t len)
-{
-    const uint8_t *p = code_ptr(e, addr, len);
-    if (p == NULL) {
-        return -1;
-    }
-    memcpy(buf, p, len);
-    return 0;
 }
 
 const char *emu_run_name(emu_run_t r)

@@ -83,7 +83,7 @@ static void fail(dma_t *d, int n)
     irq_update(d, n);
 }
 
-static int mem_write(dma_t *d, uint32_t addr, const uint8_t *p, unsigned len)
+static int mem_write(dma_t *d, uint32_t addr, const void *p, unsigned len)
 {
     uint8_t *m = emu_mem(d->emu, addr, len, 1);
     if (m == NULL) {
@@ -125,13 +125,14 @@ static void item_done(dma_t *d, int n)
     stream_t *s = &d->s[n];
     s->idx++;
     s->ndtr--;
+    /* FIFO mode: what waits goes to memory at the FTH threshold (1/4 .. full) or at the end. */
+    if ((s->fcr & 4u) && (s->ndtr == 0 || s->fifo_n >= ((s->fcr & 3u) + 1u) * 4u)) {
+        flush_fifo(d, n);
+    }
     if (s->ndtr == s->ndtr0 / 2u) {
         s->flags |= F_HT;
     }
     if (s->ndtr == 0) {
-        if (s->fcr & 4u) {
-            flush_fifo(d, n);
-        }
         s->flags |= F_TC;
         if (s->cr & CR_CIRC) {
             s->ndtr = s->ndtr0;
@@ -158,19 +159,9 @@ static void transfer(dma_t *d, int n)
         if (s->fcr & 4u) {
             memcpy(s->fifo + s->fifo_n, &v, ps);
             s->fifo_n += ps;
-            uint32_t fth = ((s->fcr & 3u) + 1u) * 4u;
-            s->idx++;
-            if (s->fifo_n >= fth) {
-                flush_fifo(d, n);
-            }
-            s->idx--;
-        } else {
-            uint8_t b[4];
-            memcpy(b, &v, 4);
-            if (mem_write(d, mem_addr(s, ps), b, ps) != 0) {
-                fail(d, n);
-                return;
-            }
+        } else if (mem_write(d, mem_addr(s, ps), &v, ps) != 0) {
+            fail(d, n);
+            return;
         }
         item_done(d, n);
     } else if (dir == 1) { /* memory to peripheral */
@@ -231,9 +222,7 @@ static void enable(dma_t *d, int n)
                 fail(d, n);
                 return;
             }
-            uint8_t b[4];
-            memcpy(b, &v, 4);
-            if (mem_write(d, mem_addr(s, ps), b, ps) != 0) {
+            if (mem_write(d, mem_addr(s, ps), &v, ps) != 0) {
                 fail(d, n);
                 return;
             }

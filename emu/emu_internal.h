@@ -45,6 +45,13 @@ typedef struct emu_periph {
 
 #define EMU_MAX_PERIPH 24
 
+/* The bytes a read of size bytes at offset off gets from the 32-bit register holding them. */
+static inline uint32_t emu_reg_part(uint32_t word, uint32_t off, unsigned size)
+{
+    word >>= (off & 3u) * 8u;
+    return size >= 4 ? word : word & ((1u << (size * 8u)) - 1u);
+}
+
 /* What the board (stm32f407.c) tells the CPU glue. */
 typedef struct {
     uint32_t (*hclk_hz)(void *b);          /* the core's clock now */
@@ -72,13 +79,11 @@ uint8_t *emu_flash_view(emu_t *emu); /* what the core reads and fetches: the cel
 
 /* Services the machine offers its models (implemented in cpu.c). */
 uint64_t emu_time(emu_t *emu);                             /* device time now, ns */
-void emu_irq_pend(emu_t *emu, int irq);                    /* NVIC: set an interrupt pending (edge) */
 void emu_irq_level(emu_t *emu, int irq, int level);        /* NVIC: a level-held interrupt line */
 void emu_request_reset(emu_t *emu, emu_reset_kind_t kind); /* system reset at the end of this slice */
 void emu_kick(emu_t *emu);                                 /* end the current slice soon: something changed */
 void emu_log(emu_t *emu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-uint32_t emu_rand(emu_t *emu);                              /* the machine's seeded generator */
-uint8_t *emu_sram(emu_t *emu, uint32_t addr, uint32_t len); /* host pointer into SRAM/CCM, or NULL */
+uint32_t emu_rand(emu_t *emu); /* the machine's seeded generator */
 const emu_options_t *emu_opts(emu_t *emu);
 /* Host pointer to [addr, addr+len) of SRAM or CCM (and flash when !write), or NULL. */
 uint8_t *emu_mem(emu_t *emu, uint32_t addr, uint32_t len, int write);

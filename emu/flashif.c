@@ -350,7 +350,10 @@ void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
 
 EMU_HOT uint64_t flashif_busy_until(const flashif_t *f)
 {
-    return f->op != OP_NONE || f->npending ? (f->op != OP_NONE ? f->end : emu_time(f->emu) + 1) : 0;
+    if (f->op != OP_NONE) {
+        return f->end;
+    }
+    return f->npending ? emu_time(f->emu) + 1 : 0; /* a store not yet looked at: busy from now */
 }
 
 uint32_t flashif_penalty16(flashif_t *f, uint32_t hclk)
@@ -428,8 +431,7 @@ static uint32_t fl_read(void *self, uint32_t off, unsigned size)
         v = 0;
         break;
     }
-    v >>= (off & 3u) * 8u;
-    return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
+    return emu_reg_part(v, off, size);
 }
 
 static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)

@@ -225,18 +225,6 @@ static const char usage[] =
     "  --stats          print device time, instructions and flash figures at the end\n"
     "  --stop-at-app    without a socket: stop when the core first runs code in bank A or B\n";
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"flash", required_argument, 0, 'f'},
@@ -261,7 +249,7 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL;
-    uint64_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v, cut_random = 0;
+    uint32_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v = 0, cut_random = 0;
     int stats = 0, stop_at_app = 0;
     static out_t out;
     emu_options_t eo = {0};
@@ -280,41 +268,39 @@ int main(int argc, char **argv)
             sock = optarg;
             break;
         case 'r':
-            bad = parse_u64(optarg, &run_ms) != 0 || run_ms == 0 || run_ms > 3600000u;
+            bad = fota_parse_u32(optarg, &run_ms) != 0 || run_ms == 0 || run_ms > 3600000u;
             break;
         case 'u':
             out.until = optarg;
             break;
         case 'z':
-            bad = parse_u64(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u;
+            bad = fota_parse_u32(optarg, &spi_hz) != 0 || spi_hz < 1000 || spi_hz > 42000000u;
             break;
         case 'g':
-            bad = parse_u64(optarg, &gap_us) != 0 || gap_us > 1000000u;
+            bad = fota_parse_u32(optarg, &gap_us) != 0 || gap_us > 1000000u;
             break;
         case 'S':
-            bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 0xFFFFFFFFu;
-            eo.seed = (uint32_t)v;
+            bad = fota_parse_u32(optarg, &eo.seed) != 0 || eo.seed == 0;
             break;
         case 'L':
-            bad = parse_u64(optarg, &v) != 0 || v < 17000 || v > 47000;
-            eo.lsi_hz = (uint32_t)v;
+            bad = fota_parse_u32(optarg, &eo.lsi_hz) != 0 || eo.lsi_hz < 17000 || eo.lsi_hz > 47000;
             break;
         case 'H':
             eo.hse_fails = 1;
             break;
         case 'j':
-            bad = parse_u64(optarg, &v) != 0 || v > 100000u;
-            eo.irq_jitter = (uint32_t)v;
+            bad = fota_parse_u32(optarg, &eo.irq_jitter) != 0 || eo.irq_jitter > 100000u;
             break;
         case 'c':
-            bad = parse_u64(optarg, &eo.cut_at_op) != 0 || eo.cut_at_op == 0;
+            bad = fota_parse_u32(optarg, &v) != 0 || v == 0;
+            eo.cut_at_op = v;
             break;
         case 't':
-            bad = parse_u64(optarg, &v) != 0 || v == 0 || v > 3600000000ull;
-            eo.cut_at_ns = v * 1000u;
+            bad = fota_parse_u32(optarg, &v) != 0 || v == 0 || v > 3600000000u;
+            eo.cut_at_ns = (uint64_t)v * 1000u;
             break;
         case 'R':
-            bad = parse_u64(optarg, &cut_random) != 0 || cut_random == 0 || cut_random > 3600000000ull;
+            bad = fota_parse_u32(optarg, &cut_random) != 0 || cut_random == 0 || cut_random > 3600000000u;
             break;
         case 'T':
             eo.tear = 1;

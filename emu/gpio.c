@@ -228,11 +228,6 @@ void gpio_drive(gpio_t *g, int pin, int level)
     refresh(g);
 }
 
-int gpio_level(const gpio_t *g, int pin)
-{
-    return input_level(g, pin);
-}
-
 int gpio_mode(const gpio_t *g, int pin)
 {
     return (int)((g->moder >> (2 * pin)) & 3u);
@@ -279,8 +274,7 @@ static uint32_t gpio_read(void *self, uint32_t off, unsigned size)
         v = 0;
         break;
     }
-    v >>= (off & 3u) * 8u;
-    return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
+    return emu_reg_part(v, off, size);
 }
 
 /* A locked pin's configuration bits stay as they are (LCKR, §8.4.8). */

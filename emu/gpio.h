@@ -22,7 +22,6 @@ void gpio_free(gpio_t *g);
 emu_periph_t gpio_periph(gpio_t *g, rcc_t *rcc);
 /* What the outside world drives onto a pin (the bridge's NSS, say); -1 releases it. */
 void gpio_drive(gpio_t *g, int pin, int level);
-int gpio_level(const gpio_t *g, int pin);
 /* The pin's mode (MODER: 0 input, 1 output, 2 alternate, 3 analog) and alternate function. */
 int gpio_mode(const gpio_t *g, int pin);
 int gpio_af(const gpio_t *g, int pin);

@@ -152,11 +152,6 @@ void iwdg_free(iwdg_t *w)
     free(w);
 }
 
-int iwdg_running(const iwdg_t *w)
-{
-    return w->running;
-}
-
 emu_periph_t iwdg_periph(iwdg_t *w)
 {
     emu_periph_t p = {"IWDG", 0x40003000u, 0x400u, iw_read, iw_write, iw_advance, iw_next_event, iw_reset, w, NULL, 0};

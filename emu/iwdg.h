@@ -9,6 +9,5 @@ typedef struct iwdg iwdg_t;
 iwdg_t *iwdg_new(emu_t *emu, rcc_t *rcc);
 void iwdg_free(iwdg_t *w);
 emu_periph_t iwdg_periph(iwdg_t *w);
-int iwdg_running(const iwdg_t *w);
 
 #endif

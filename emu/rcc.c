@@ -195,8 +195,7 @@ static uint32_t rcc_read(void *self, uint32_t off, unsigned size)
 {
     rcc_t *r = self;
     uint32_t v = off / 4u < sizeof(r->reg) / 4u ? r->reg[off / 4u] : 0;
-    v >>= (off & 3u) * 8u;
-    return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
+    return emu_reg_part(v, off, size);
 }
 
 static void rcc_write(void *self, uint32_t off, uint32_t v, unsigned size)

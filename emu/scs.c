@@ -442,9 +442,7 @@ static uint32_t scs_read(void *self, uint32_t off, unsigned size)
             break;
         }
     }
-    unsigned shift = (off & 3u) * 8u;
-    v >>= shift;
-    return size >= 4 ? v : v & ((1u << (size * 8u)) - 1u);
+    return emu_reg_part(v, off, size);
 }
 
 static void set_prio_bytes(scs_t *s, int first_exc, uint32_t value, uint32_t off, unsigned size, int limit)

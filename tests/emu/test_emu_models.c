@@ -457,6 +457,31 @@ static void test_spi_m2p_direct_mode_preloads_one_item_at_enable(void **state)
     drop(f);
 }
 
+static void test_dma_fifo_mode_holds_items_until_its_threshold(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    spi_setup(f, 0);
+    uint8_t *rx = emu_mem(f->emu, SRAM + 0x1000, 8, 1);
+    memset(rx, 0xEE, 8);
+    wr(f, DMA2 + 0x10 + 0x14, 4u | 0u); /* stream 0 FCR: DMDIS (FIFO mode), FTH 1/4 = 4 bytes */
+    wr(f, DMA2 + 0x10 + 0x08, SPI1 + 0x0C);
+    wr(f, DMA2 + 0x10 + 0x0C, SRAM + 0x1000);
+    wr(f, DMA2 + 0x10 + 0x04, 6);
+    wr(f, DMA2 + 0x10 + 0x00, (3u << 25) | (1u << 10) | 1u);
+    wr(f, SPI1 + 0x04, 1u); /* RXDMAEN */
+    uint8_t mosi[6] = {1, 2, 3, 4, 5, 6}, miso[6];
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 3);
+    assert_int_equal(rx[0], 0xEE); /* three bytes wait in the FIFO (RM0090 §10.3.12) */
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi + 3, miso, 1);
+    assert_memory_equal(rx, mosi, 4); /* the threshold: four bytes to memory */
+    assert_int_equal(rx[4], 0xEE);
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi + 4, miso, 2);
+    assert_memory_equal(rx, mosi, 6); /* NDTR reached 0: the rest goes too, TCIF */
+    assert_int_not_equal(rd(f, DMA2 + 0x00) & (1u << 5), 0);
+    drop(f);
+}
+
 static void test_spi_overrun_loses_bytes_until_dr_then_sr_read(void **state)
 {
     (void)state;
@@ -622,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_gpio_bsrr_set_wins_and_led_changes_are_reported),
         cmocka_unit_test(test_spi_slave_with_dma_receives_and_answers_from_memory),
         cmocka_unit_test(test_spi_m2p_direct_mode_preloads_one_item_at_enable),
+        cmocka_unit_test(test_dma_fifo_mode_holds_items_until_its_threshold),
         cmocka_unit_test(test_spi_overrun_loses_bytes_until_dr_then_sr_read),
         cmocka_unit_test(test_spi_rcc_reset_clears_ovr_and_registers),
         cmocka_unit_test(test_spi_spe_set_mid_byte_puts_the_stream_out_of_step),

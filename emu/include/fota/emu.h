@@ -75,7 +75,5 @@ int emu_spi_ready(const emu_t *emu);
 void emu_stats(const emu_t *emu, emu_stats_t *out);
 /* The program counter now (for tests and messages). */
 uint32_t emu_pc(const emu_t *emu);
-/* Reads device memory as the bus sees it (flash, SRAM); 0 on success. */
-int emu_read(emu_t *emu, uint32_t addr, void *buf, uint32_t len);
 
 #endif
