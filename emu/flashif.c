@@ -75,6 +75,7 @@ struct flashif {
     unsigned size;
     uint64_t ops, erase_ns, program_ns;
     int ws_reported;
+    int unpowered; /* power was cut: nothing more changes the cells until the next power-on */
     struct {
         uint32_t addr;
         uint32_t used; /* LRU stamp; 0: invalid */
@@ -206,6 +207,7 @@ static int op_begins(flashif_t *f)
         }
         f->op = OP_NONE;
         f->sr &= ~SR_BSY;
+        f->unpowered = 1;
         emu_power_cut(f->emu);
         return 1;
     }
@@ -299,6 +301,9 @@ static void fl_advance(void *self, uint64_t now)
 {
     flashif_t *f = self;
     const emu_options_t *o = emu_opts(f->emu);
+    if (f->unpowered) {
+        return;
+    }
     /* Stores the CPU made since the last look: undo whatever Unicorn let land, then program. */
     for (int i = 0; i < f->npending; i++) {
         store_t *s = &f->pending[i];
@@ -315,10 +320,14 @@ static void fl_advance(void *self, uint64_t now)
             finish(f); /* the bus held the store until the previous operation ended */
         }
         start_program(f, &f->pending[i], f->end > now ? f->end : now);
+        if (f->unpowered) {
+            return; /* this one was cut: the stores after it never happen */
+        }
     }
     if (f->op != OP_NONE && o->cut_at_ns != 0 && now >= o->cut_at_ns && o->cut_at_ns < f->end) {
         tear(f, o->cut_at_ns);
         f->op = OP_NONE;
+        f->unpowered = 1;
         emu_power_cut(f->emu);
         return;
     }
@@ -335,6 +344,9 @@ static uint64_t fl_next_event(void *self)
 
 void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
 {
+    if (f->unpowered) {
+        return;
+    }
     if (f->npending == PENDING_MAX || size > 4 || addr < LAYOUT_FLASH_BASE ||
         addr - LAYOUT_FLASH_BASE + size > LAYOUT_FLASH_SIZE) {
         emu_fatal(f->emu, "flash: more than %d stores to the flash without a pause", PENDING_MAX);
@@ -387,7 +399,9 @@ void flashif_times(const flashif_t *f, uint64_t *e, uint64_t *p)
 static void fl_reset(void *self, emu_reset_kind_t kind)
 {
     flashif_t *f = self;
-    (void)kind;
+    if (kind == EMU_RESET_POWER) {
+        f->unpowered = 0;
+    }
     if (f->op != OP_NONE) {
         /* A reset during an operation: the operation is torn (the flash loses its supply control). */
         tear(f, emu_time(f->emu));

@@ -348,6 +348,25 @@ static void test_flash_cut_at_an_operation_tears_it_and_stops_the_machine(void *
     }
 }
 
+static void test_flash_nothing_lands_after_the_power_cut(void **state)
+{
+    (void)state;
+    emu_options_t o = {.cut_at_op = 1};
+    fx_t *f = make(&o);
+    uint32_t addr = 0x080E0000u, off = addr - LAYOUT_FLASH_BASE;
+    unlock(f);
+    wr(f, FLASHR + 0x10, (2u << 8) | 1u);
+    emu_cpu_store(f->emu, addr, 4, 0u);     /* operation 1: the cut */
+    emu_cpu_store(f->emu, addr + 4, 4, 0u); /* issued with it (an STRD, say): the supply is gone */
+    emu_cpu_store(f->emu, addr + 8, 4, 0u);
+    assert_int_equal(emu_run(f->emu, emu_now(f->emu) + 100 * US), EMU_RUN_CUT);
+    emu_sync(f->emu);
+    for (uint32_t i = 0; i < 12; i++) {
+        assert_int_equal(f->flash[off + i], 0xFF);
+    }
+    drop(f);
+}
+
 /* ---- IWDG (RM0090 §19) ---- */
 
 static void test_iwdg_resets_at_rlr_over_lsi_and_sets_iwdgrstf(void **state)
@@ -642,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_flash_busy_stalls_a_core_fetching_from_flash),
         cmocka_unit_test(test_flash_maximum_timing_doubles_the_erase),
         cmocka_unit_test(test_flash_cut_at_an_operation_tears_it_and_stops_the_machine),
+        cmocka_unit_test(test_flash_nothing_lands_after_the_power_cut),
         cmocka_unit_test(test_iwdg_resets_at_rlr_over_lsi_and_sets_iwdgrstf),
         cmocka_unit_test(test_iwdg_pr_update_shows_pvu_for_five_lsi_periods),
         cmocka_unit_test(test_gpio_bsrr_set_wins_and_led_changes_are_reported),
