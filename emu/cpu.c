@@ -897,7 +897,15 @@ void emu_spi_transfer(emu_t *e, uint32_t gap_ns, uint32_t sck_hz, const uint8_t 
 {
     uint64_t start = e->t0 + gap_ns;
     (void)emu_run(e, start);
-    e->board->spi_transfer(e->b, start, sck_hz, mosi, miso, len);
+    uint64_t end = e->board->spi_schedule(e->b, start, sck_hz, mosi, miso, len);
+    emu_run_t r;
+    while ((r = emu_run(e, end)) == EMU_RUN_WATCH) {
+    }
+    if (r != EMU_RUN_TIME && e->t0 < end) {
+        /* The core stopped (cut, lockup): the master still clocks its bytes out. */
+        e->t0 = end;
+        emu_sync(e);
+    }
 }
 
 void emu_cpu_store(emu_t *e, uint32_t addr, unsigned size, uint32_t value)

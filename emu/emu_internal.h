@@ -59,7 +59,6 @@ typedef struct {
     uint64_t (*flash_busy_until)(void *b); /* device time the flash stops being busy (0: idle) */
     /* The CPU stored to the flash array (before the store lands): the controller decides. */
     void (*flash_store)(void *b, uint32_t addr, unsigned size, uint32_t value);
-    void (*spi_transfer)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len);
     uint64_t (*spi_schedule)(void *b, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
                              uint32_t len);
     int (*spi_ready)(void *b);

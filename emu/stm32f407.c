@@ -46,20 +46,6 @@ static void b_store(void *b, uint32_t addr, unsigned size, uint32_t value)
     flashif_store(((board_t *)b)->flash, addr, size, value);
 }
 
-static void b_spi_transfer(void *b, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len)
-{
-    board_t *bd = b;
-    uint64_t end = spi_schedule(bd->spi1, start, sck_hz, mosi, miso, len);
-    emu_run_t r;
-    while ((r = emu_run(bd->emu, end)) == EMU_RUN_WATCH) {
-    }
-    if (r != EMU_RUN_TIME) {
-        /* The core stopped (cut, lockup): the master still clocks its bytes out. */
-        emu_periph_t p = spi_periph(bd->spi1);
-        p.advance(p.self, end);
-    }
-}
-
 static uint64_t b_spi_schedule(void *b, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
                                uint32_t len)
 {
@@ -105,7 +91,7 @@ static void b_free(void *b)
     free(bd);
 }
 
-static const emu_board_t ops = {b_hclk,      b_penalty,   b_busy,  b_store,       b_spi_transfer, b_spi_schedule,
+static const emu_board_t ops = {b_hclk,      b_penalty,   b_busy,  b_store,       b_spi_schedule,
                                 b_spi_ready, b_dcache_on, b_dread, b_flash_stats, b_free};
 
 int f407_attach(emu_t *emu)
