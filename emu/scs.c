@@ -113,6 +113,9 @@ static uint64_t scs_next_event(void *self)
 
 void scs_set_clock(scs_t *s, uint32_t hclk_hz)
 {
+    if (hclk_hz == s->hclk) {
+        return; /* called between every two slices: only a change needs the counters settled */
+    }
     uint64_t now = emu_time(s->emu);
     scs_advance(s, now);
     s->hclk = hclk_hz;
