@@ -24,20 +24,24 @@ static int last_sector(const agent_t *a)
     return layout_sector_of(bank_base(a) + (a->size ? a->size - 1 : 0));
 }
 
-/* Encodes the STATUS frame the next transaction carries. */
+/* Encodes the STATUS frame the next transaction carries into the back copy, then publishes it:
+ * the interrupt copies tx[tx_front], so it never sees a half-written frame. */
 static void encode_status(agent_t *a)
 {
     a->status.ack_seq = a->last_seq;
     a->status.ack_type = a->last_type;
     a->status.state = (uint8_t)a->state;
-    a->status.free_bufs = (uint8_t)(AGENT_SLOTS - a->slot_count);
+    a->status.free_bufs = (uint8_t)(AGENT_SLOTS - a->held_count);
     a->status.version = LINK_PROTOCOL_VERSION;
     a->status.next_offset = a->next_offset;
     a->status.detail = a->detail;
     uint8_t payload[LINK_STATUS_SIZE + LINK_STATUS_EXTRA_MAX];
     size_t n = link_status_encode(&a->status, payload, sizeof(payload));
-    memset(a->tx, 0, sizeof(a->tx));
-    (void)link_encode(a->tx, sizeof(a->tx), LINK_STATUS, a->last_seq, payload, (uint16_t)n);
+    uint8_t back = (uint8_t)(a->tx_front ^ 1u);
+    memset(a->tx[back], 0, sizeof(a->tx[back]));
+    (void)link_encode(a->tx[back], sizeof(a->tx[back]), LINK_STATUS, a->last_seq, payload, (uint16_t)n);
+    a->txgen[back] = ++a->gen;
+    __atomic_store_n(&a->tx_front, back, __ATOMIC_RELEASE);
 }
 
 /* Rebuilds the STATUS from the current state, answering the last request with its result. */
@@ -55,11 +59,30 @@ static void answer(agent_t *a, link_result_t r, uint32_t detail)
     refresh(a);
 }
 
+/* Gives back every chunk accepted and not programmed. */
+static void drop_held(agent_t *a)
+{
+    for (; a->held_count > 0; a->held_count--) {
+        __atomic_store_n(&a->rx_state[a->held[a->held_head]], AGENT_RX_FREE, __ATOMIC_RELEASE);
+        a->held_head = (uint8_t)((a->held_head + 1u) % AGENT_SLOTS);
+    }
+    a->held_done = 0;
+}
+
+/* OK with the extra bytes already in status.extra. */
+static void answer_extra(agent_t *a, uint8_t extra_len)
+{
+    a->cmd_result = LINK_R_OK;
+    a->detail = 0;
+    a->status.extra_len = extra_len;
+    refresh(a);
+}
+
 static void fail(agent_t *a, link_result_t r, uint32_t detail)
 {
     a->state = AGENT_ERROR;
     a->pending = 0;
-    a->slot_count = 0;
+    drop_held(a);
     answer(a, r, detail);
 }
 
@@ -74,17 +97,79 @@ void agent_init(agent_t *a, const agent_config_t *cfg)
     answer(a, LINK_R_OK, (uint32_t)me);
 }
 
-const uint8_t *agent_tx(agent_t *a)
+/* The master sent an intact frame during a transaction that carried STATUS generation gen: it has
+ * read that STATUS. */
+static void saw(agent_t *a, uint32_t gen)
 {
-    if (a->reset_armed) {
-        a->armed_sent = 1;
+    if ((int32_t)(gen - a->seen_gen) > 0) {
+        a->seen_gen = gen;
     }
-    return a->tx;
 }
 
-const uint8_t *agent_tx_peek(const agent_t *a)
+/* Generation g has been read by the master. */
+static int seen(const agent_t *a, uint32_t g)
 {
-    return a->tx;
+    return g != 0 && (int32_t)(a->seen_gen - g) >= 0;
+}
+
+/* An intact POLL: header only. Six bytes of CRC, cheap enough for the interrupt. */
+static int is_poll(const uint8_t *rx, uint32_t len)
+{
+    link_frame_t f;
+    return len >= LINK_HDR_SIZE + LINK_CRC_SIZE && rx[0] == LINK_SYNC && rx[1] == LINK_POLL && rx[4] == 0 &&
+           rx[5] == 0 && link_decode(rx, LINK_HDR_SIZE + LINK_CRC_SIZE, &f) == LINK_OK;
+}
+
+static int free_rx(const agent_t *a)
+{
+    for (int i = 0; i < AGENT_RXBUFS; i++) {
+        if (__atomic_load_n(&a->rx_state[i], __ATOMIC_ACQUIRE) == AGENT_RX_FREE) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+uint8_t *agent_rx_swap(agent_t *a, uint32_t got, uint8_t tx[LINK_STATUS_TXN])
+{
+    uint8_t cur = a->rx_dma;
+    if (a->rx_state[cur] != AGENT_RX_DMA) { /* the first call */
+        int f = free_rx(a);
+        cur = (uint8_t)(f < 0 ? 0 : f);
+        a->rx_state[cur] = AGENT_RX_DMA;
+        a->rx_dma = cur;
+        got = 0;
+    }
+    if (got > LINK_FRAME_MAX) {
+        got = LINK_FRAME_MAX;
+    }
+    if (got > 0 && is_poll(a->rx[cur], got)) {
+        /* Nothing to decode: it only tells that the master saw what this transaction sent. */
+        if ((int32_t)(a->tx_gen - a->poll_gen) > 0) {
+            __atomic_store_n(&a->poll_gen, a->tx_gen, __ATOMIC_RELEASE);
+        }
+    } else if (got > 0) {
+        uint8_t head = a->rxq_head;
+        uint8_t tail = __atomic_load_n(&a->rxq_tail, __ATOMIC_ACQUIRE);
+        int next = free_rx(a);
+        if (next >= 0 && (uint8_t)(head - tail) < AGENT_RXQ) {
+            agent_rxq_t *q = &a->rxq[head % AGENT_RXQ];
+            q->len = (uint16_t)got;
+            q->buf = cur;
+            q->gen = a->tx_gen;
+            a->rx_state[cur] = AGENT_RX_FULL;
+            __atomic_store_n(&a->rxq_head, (uint8_t)(head + 1u), __ATOMIC_RELEASE);
+            cur = (uint8_t)next;
+            a->rx_state[cur] = AGENT_RX_DMA;
+            a->rx_dma = cur;
+        } else {
+            a->rx_dropped++; /* the buffer is reused: the master will resend */
+        }
+    }
+    uint8_t f = __atomic_load_n(&a->tx_front, __ATOMIC_ACQUIRE);
+    memcpy(tx, a->tx[f], LINK_STATUS_TXN);
+    a->tx_gen = a->txgen[f];
+    return a->rx[cur];
 }
 
 static void put_version(uint8_t *p, const img_version_t *v)
@@ -94,84 +179,84 @@ static void put_version(uint8_t *p, const img_version_t *v)
     p[2] = (uint8_t)v->patch;
 }
 
-static void on_data(agent_t *a, const link_frame_t *f)
+/* Returns 1 when the chunk was accepted: its buffer is then held until programmed. */
+static int on_data(agent_t *a, const link_frame_t *f, uint8_t buf)
 {
     if (a->state != AGENT_RECEIVING) {
         answer(a, LINK_R_BAD_STATE, (uint32_t)a->state);
-        return;
+        return 0;
     }
     if (f->len <= 4 || f->len - 4 > LINK_MAX_DATA) {
         answer(a, LINK_R_BAD_FRAME, f->len);
-        return;
+        return 0;
     }
     uint32_t off = le_get32(f->payload);
     uint32_t n = f->len - 4u;
     if ((uint64_t)off + n <= a->next_offset) {
         answer(a, LINK_R_OK, 0); /* a duplicate of bytes already accepted: harmless */
-        return;
+        return 0;
     }
     if (off != a->next_offset || (uint64_t)off + n > a->size || ((n & 3u) != 0 && off + n != a->size)) {
         answer(a, LINK_R_BAD_OFFSET, off);
-        return;
+        return 0;
     }
-    if (a->slot_count == AGENT_SLOTS) {
+    if (a->held_count == AGENT_SLOTS) {
         answer(a, LINK_R_BUSY, 0);
-        return;
+        return 0;
     }
-    agent_chunk_t *c = &a->slot[(a->slot_head + a->slot_count) % AGENT_SLOTS];
-    c->offset = off;
-    c->len = (uint16_t)n;
-    memcpy(c->data, f->payload + 4, n);
-    a->slot_count++;
+    a->held[(a->held_head + a->held_count) % AGENT_SLOTS] = buf;
+    a->held_count++;
+    __atomic_store_n(&a->rx_state[buf], AGENT_RX_HELD, __ATOMIC_RELEASE);
     a->next_offset += n;
     answer(a, LINK_R_OK, 0);
+    return 1;
 }
 
-void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len)
+/* A frame that arrived during a transaction which sent STATUS generation gen. Returns 1 when its
+ * buffer now holds an accepted chunk. */
+static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
 {
+    const uint8_t *rx = a->rx[buf];
     link_frame_t f;
     link_err_t e = link_decode(rx, len, &f);
     if (e == LINK_ERR_SYNC) {
-        return; /* no frame: an idle transaction */
+        return 0; /* no frame: an idle transaction */
     }
     if (e != LINK_OK) {
         /* ack_seq stays the last good request, whose own result is kept for when the master
          * resends: a garbled POLL must not turn a finished command into a failed one. */
         a->status.result = LINK_R_BAD_FRAME;
         encode_status(a);
-        return;
+        a->bad_gen = a->gen;
+        return 0;
     }
-    if (a->reset_armed && a->armed_sent) {
-        a->reset_now = 1; /* the COMMIT answer went out, and the master came back: it has it */
-    }
+    saw(a, gen);
     if (f.type == LINK_POLL) {
         refresh(a);
-        return;
+        return 0;
     }
     /* A retransmission gets the same answer without a second execution; one that was refused
      * for lack of room (BUSY) is a new attempt. */
     int repeat = f.seq == a->last_seq && f.type == a->last_type && f.type != LINK_DATA && a->cmd_result != LINK_R_BUSY;
     if (repeat) {
         refresh(a); /* a retransmission: the same answer, no second execution */
-        return;
+        return 0;
     }
     a->last_seq = f.seq;
     a->last_type = f.type;
     switch (f.type) {
     case LINK_INFO: {
-        answer(a, LINK_R_OK, 0);
+        /* One publication: the interrupt may load any STATUS published, so never a half answer. */
         uint8_t *x = a->status.extra;
         put_version(x, &a->cfg.boot_version);
         put_version(x + 3, &a->cfg.app_version);
         x[6] = (uint8_t)a->cfg.running;
         le_put16(x + 7, LINK_MAX_DATA);
         x[9] = (uint8_t)a->state;
-        a->status.extra_len = 10;
-        refresh(a);
-        return;
+        answer_extra(a, 10);
+        return 0;
     }
     case LINK_STATE: {
-        answer(a, LINK_R_OK, 0);
         const meta_state_t *s = &a->meta.state;
         uint8_t *x = a->status.extra;
         x[0] = s->boot_bank;
@@ -180,21 +265,19 @@ void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len)
         x[3] = s->flags;
         le_put32(x + 4, s->security_counter);
         x[8] = a->meta.have_state;
-        a->status.extra_len = 9;
-        refresh(a);
-        return;
+        answer_extra(a, 9);
+        return 0;
     }
     case LINK_DATA:
-        on_data(a, &f);
-        return;
+        return on_data(a, &f, buf);
     case LINK_BEGIN:
         if (f.len != LINK_BEGIN_SIZE) {
             answer(a, LINK_R_BAD_FRAME, f.len);
-            return;
+            return 0;
         }
-        if (a->pending != 0 || a->slot_count != 0) {
+        if (a->pending != 0 || a->held_count != 0) {
             answer(a, LINK_R_BUSY, 0);
-            return;
+            return 0;
         }
         a->size = le_get32(f.payload);
         memcpy(a->sha, f.payload + 4, CRYPTO_SHA256_SIZE);
@@ -205,29 +288,36 @@ void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len)
     case LINK_VERIFY:
         if (a->state == AGENT_VERIFIED) {
             answer(a, LINK_R_OK, 0);
-            return;
+            return 0;
+        }
+        if (a->state == AGENT_VERIFYING && a->pending == LINK_VERIFY) {
+            /* The master lost track (a new sequence number): the verification goes on. */
+            a->pending_seq = f.seq;
+            answer(a, LINK_R_PENDING, 0);
+            return 0;
         }
         if (a->state != AGENT_RECEIVING || a->next_offset != a->size) {
             answer(a, LINK_R_BAD_STATE, a->next_offset);
-            return;
+            return 0;
         }
         a->verified = 0;
         break;
     case LINK_COMMIT:
         if (a->state != AGENT_VERIFIED) {
             answer(a, LINK_R_BAD_STATE, (uint32_t)a->state);
-            return;
+            return 0;
         }
         break;
     case LINK_ABORT:
         break;
     default:
         answer(a, LINK_R_UNKNOWN, f.type);
-        return;
+        return 0;
     }
     a->pending = f.type;
     a->pending_seq = f.seq;
     answer(a, LINK_R_PENDING, 0);
+    return 0;
 }
 
 /* Offset just past the last byte of the image range that is not erased. */
@@ -318,10 +408,19 @@ static void begin_validate(agent_t *a)
         }
     }
     a->next_offset = a->programmed = from;
-    a->slot_count = 0;
+    drop_held(a);
     a->erase_sector = first_sector(a, from);
+    a->erase_gen = 0;
     a->state = AGENT_ERASING;
     refresh(a);
+}
+
+/* Worst-case erase time at x32 (DS8626, flash characteristics): the master waits it out, since
+ * the single-bank F407 stalls every fetch, and with it this interrupt, while a sector erases. */
+static uint32_t erase_max_ms(int sector)
+{
+    uint32_t size = layout_sectors[sector].size;
+    return size <= 0x4000u ? 500u : size <= 0x10000u ? 1100u : 2000u;
 }
 
 static void begin_step(agent_t *a)
@@ -332,18 +431,34 @@ static void begin_step(agent_t *a)
     }
     if (a->erase_sector >= 0 && a->erase_sector <= last_sector(a)) {
         int blank;
-        if (sector_blank(a, a->erase_sector, &blank) != 0) {
-            fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
-            return;
-        }
-        if (!blank) {
-            flash_err_t fe = flash_erase_sector(a->cfg.flash, a->erase_sector);
-            if (fe != FLASH_OK) {
-                fail(a, LINK_R_FLASH, fe);
+        if (a->erase_gen == 0) {
+            if (sector_blank(a, a->erase_sector, &blank) != 0) {
+                fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
                 return;
             }
+            if (blank) {
+                a->erase_sector++;
+                return;
+            }
+            /* Announce the erase (sector, worst-case ms) and start it once the master has read
+             * that: it then waits instead of polling a device that cannot answer. */
+            a->detail = ((uint32_t)a->erase_sector << 24) | erase_max_ms(a->erase_sector);
+            refresh(a);
+            a->erase_gen = a->gen;
+            return;
         }
+        if (!seen(a, a->erase_gen)) {
+            return;
+        }
+        flash_err_t fe = flash_erase_sector(a->cfg.flash, a->erase_sector);
+        if (fe != FLASH_OK) {
+            fail(a, LINK_R_FLASH, fe);
+            return;
+        }
+        a->erase_gen = 0;
+        a->detail = 0;
         a->erase_sector++;
+        refresh(a);
         return;
     }
     /* Sectors clean: only now is the transfer recorded, so a resume never trusts a sector
@@ -361,21 +476,35 @@ static void begin_step(agent_t *a)
     answer(a, LINK_R_OK, 0);
 }
 
+#define PROGRAM_STEP 256u /* bytes programmed per poll: about 1 ms, so frames are decoded often */
+
 static void program_step(agent_t *a)
 {
-    agent_chunk_t *c = &a->slot[a->slot_head];
-    uint32_t n = (c->len + 3u) & ~3u;
-    for (uint32_t i = c->len; i < n; i++) {
-        c->data[i] = 0xFF; /* the last piece, padded to whole words */
+    uint8_t *frame = a->rx[a->held[a->held_head]];
+    uint32_t off = le_get32(frame + LINK_HDR_SIZE);
+    uint32_t n = le_get16(frame + 4) - 4u;
+    uint8_t *data = frame + LINK_HDR_SIZE + 4;
+    uint32_t padded = (n + 3u) & ~3u;
+    if (a->held_done == 0) {
+        for (uint32_t i = n; i < padded; i++) {
+            data[i] = 0xFF; /* the last piece, padded to whole words (over the decoded CRC) */
+        }
     }
-    flash_err_t fe = flash_program(a->cfg.flash, bank_base(a) + c->offset, c->data, n);
+    uint32_t piece = padded - a->held_done < PROGRAM_STEP ? padded - a->held_done : PROGRAM_STEP;
+    flash_err_t fe = flash_program(a->cfg.flash, bank_base(a) + off + a->held_done, data + a->held_done, piece);
     if (fe != FLASH_OK) {
         fail(a, LINK_R_FLASH, fe);
         return;
     }
-    a->programmed = c->offset + c->len;
-    a->slot_head = (uint8_t)((a->slot_head + 1) % AGENT_SLOTS);
-    a->slot_count--;
+    a->held_done = (uint16_t)(a->held_done + piece);
+    if (a->held_done < padded) {
+        return;
+    }
+    a->programmed = off + n;
+    a->held_done = 0;
+    __atomic_store_n(&a->rx_state[a->held[a->held_head]], AGENT_RX_FREE, __ATOMIC_RELEASE);
+    a->held_head = (uint8_t)((a->held_head + 1u) % AGENT_SLOTS);
+    a->held_count--;
     refresh(a);
 }
 
@@ -420,15 +549,38 @@ static void verify_step(agent_t *a)
     answer(a, LINK_R_OK, 0);
 }
 
+/* Decodes the frames the interrupt queued, in arrival order. */
+static void drain(agent_t *a)
+{
+    uint32_t pg = __atomic_load_n(&a->poll_gen, __ATOMIC_ACQUIRE);
+    saw(a, pg);
+    uint8_t tail = a->rxq_tail;
+    while (tail != __atomic_load_n(&a->rxq_head, __ATOMIC_ACQUIRE)) {
+        agent_rxq_t q = a->rxq[tail % AGENT_RXQ];
+        if (!on_transaction(a, q.buf, q.len, q.gen)) {
+            __atomic_store_n(&a->rx_state[q.buf], AGENT_RX_FREE, __ATOMIC_RELEASE);
+        }
+        tail++;
+        __atomic_store_n(&a->rxq_tail, tail, __ATOMIC_RELEASE);
+    }
+    if (a->status.result == LINK_R_BAD_FRAME && seen(a, a->bad_gen)) {
+        refresh(a); /* an intact POLL came after the garbled frame: back to the last answer */
+    }
+    if (a->reset_armed && seen(a, a->commit_gen)) {
+        a->reset_now = 1; /* the COMMIT answer went out, and the master came back: it has it */
+    }
+}
+
 int agent_poll(agent_t *a)
 {
+    drain(a);
     if (a->reset_now) {
         a->reset_now = 0;
         a->reset_armed = 0;
         a->cfg.reset(a->cfg.ctx);
         return 0;
     }
-    if (a->slot_count > 0 && a->state == AGENT_RECEIVING) {
+    if (a->held_count > 0 && a->state == AGENT_RECEIVING) {
         program_step(a);
         return 1;
     }
@@ -448,23 +600,23 @@ int agent_poll(agent_t *a)
             a->state = AGENT_IDLE;
             answer(a, LINK_R_OK, 0);
             a->reset_armed = 1;
-            a->armed_sent = 0;
+            a->commit_gen = a->gen;
         }
         break;
     }
     case LINK_ABORT: {
         meta_err_t me = meta_end_transfer(&a->meta);
         a->pending = 0;
-        a->slot_count = 0;
+        drop_held(a);
         a->state = AGENT_IDLE;
         a->next_offset = 0;
         answer(a, me == META_OK ? LINK_R_OK : LINK_R_FLASH, me);
         break;
     }
     default:
-        return 0;
+        return a->rxq_tail != __atomic_load_n(&a->rxq_head, __ATOMIC_ACQUIRE);
     }
-    return a->pending != 0 || a->slot_count > 0;
+    return a->pending != 0 || a->held_count > 0;
 }
 
 const char *agent_state_name(agent_state_t s)

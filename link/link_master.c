@@ -12,7 +12,9 @@ void lm_init(link_master_t *m, const link_port_t *port)
 {
     memset(m, 0, sizeof(*m));
     m->port = *port;
-    m->max_tries = 20000;
+    m->timeout_us = 10000000u;
+    m->spi_hz = 8000000u;
+    m->gap_us = 20;
     m->poll_us = 200;
     m->erase_poll_us = 10000;
 }
@@ -30,6 +32,7 @@ static int exchange(link_master_t *m, uint8_t type, uint16_t seq, const uint8_t 
     if (m->port.transact(m->port.ctx, tx, rx, (uint32_t)n) != 0) {
         return -1;
     }
+    m->elapsed_us += (uint64_t)n * 8u * 1000000u / m->spi_hz + m->gap_us;
     m->transactions++;
     m->wire_bytes += n;
     link_frame_t f;
@@ -43,38 +46,80 @@ static int exchange(link_master_t *m, uint8_t type, uint16_t seq, const uint8_t 
     return 1;
 }
 
+static void wait(link_master_t *m, uint32_t us)
+{
+    m->port.wait_us(m->port.ctx, us);
+    m->elapsed_us += us;
+}
+
+/* The slave re-arms before it decodes: the STATUS a transaction carries was made before the
+ * previous frame was read, so the answer to a request comes one or two transactions later. This
+ * many polls without it, and the request is sent again. */
+#define STALE_POLLS 4
+
+/* An erase the slave announced (sector << 24 | worst-case ms in detail, state erasing): its CPU
+ * cannot answer until it ends, so wait it out once instead of polling. */
+static void wait_erase(link_master_t *m)
+{
+    const link_status_t *st = &m->status;
+    if (st->state != 1 /* erasing */ || st->detail == 0 || st->detail == m->erase_waited) {
+        return;
+    }
+    m->erase_waited = st->detail;
+    wait(m, (st->detail & 0xFFFFFFu) * 1000u);
+}
+
 lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint16_t len)
 {
     uint16_t seq = ++m->seq;
     int send_request = 1;
-    for (uint32_t tries = 0; tries < m->max_tries; tries++) {
+    uint32_t stale = 0;
+    /* Bounded by time, not by count: the device is given timeout_us to answer at all; each
+     * answer that shows it alive (pending, busy, not yet decoded) starts the time again. */
+    for (uint64_t since = m->elapsed_us; m->elapsed_us - since < m->timeout_us;) {
         int r = send_request ? exchange(m, type, seq, payload, len) : exchange(m, LINK_POLL, seq, NULL, 0);
         if (r < 0) {
             return LM_ERR_IO;
         }
         if (send_request) {
-            send_request = 0; /* its answer comes with the next transaction */
+            send_request = 0; /* its answer comes with a following transaction */
+            stale = 0;
             continue;
         }
         if (r == 0) {
-            send_request = 1; /* the answer was garbled: ask again (requests are idempotent) */
+            /* The answer was garbled, or the slave could not answer (an erase stalls it): pause,
+             * then ask again (requests are idempotent). */
+            wait(m, m->poll_us);
+            send_request = 1;
             m->resent++;
             continue;
         }
         const link_status_t *st = &m->status;
-        if (st->result == LINK_R_BAD_FRAME || st->ack_seq != seq || st->ack_type != type) {
-            send_request = 1; /* our request never arrived intact */
+        wait_erase(m);
+        if (st->ack_seq != seq || st->ack_type != type) {
+            /* Not decoded yet, or it never arrived intact. */
+            wait(m, m->poll_us);
+            if (++stale >= STALE_POLLS) {
+                send_request = 1;
+                m->resent++;
+            }
+            continue;
+        }
+        if (st->result == LINK_R_BAD_FRAME) {
+            send_request = 1; /* a frame after ours was garbled: ask again for the answer */
             m->resent++;
             continue;
         }
         if (st->result == LINK_R_BUSY) {
-            m->port.wait_us(m->port.ctx, m->poll_us);
+            wait(m, m->poll_us);
             send_request = 1;
+            since = m->elapsed_us;
             continue;
         }
         if (st->result == LINK_R_PENDING) {
             /* A sector erase takes up to a second or two: no point asking every poll interval. */
-            m->port.wait_us(m->port.ctx, st->state == 1 /* erasing */ ? m->erase_poll_us : m->poll_us);
+            wait(m, st->state == 1 /* erasing */ ? m->erase_poll_us : m->poll_us);
+            since = m->elapsed_us;
             continue;
         }
         return st->result == LINK_R_OK ? LM_OK : LM_ERR_REFUSED;
@@ -116,6 +161,7 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
     }
     uint8_t payload[4 + LINK_MAX_DATA];
     uint32_t stalls = 0, last_done = off;
+    uint64_t progress_at = m->elapsed_us;
     uint16_t lost_upto = m->seq; /* DATA frames up to this seq are answered or given up for lost */
     for (;;) {
         const link_status_t *st = &m->status;
@@ -142,7 +188,7 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             off += n;
         } else {
             if (off >= size || credit <= 0) {
-                m->port.wait_us(m->port.ctx, m->poll_us);
+                wait(m, m->poll_us);
             }
             r = exchange(m, LINK_POLL, m->seq, NULL, 0);
         }
@@ -150,8 +196,12 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             return LM_ERR_IO;
         }
         if (r == 0) {
+            if (m->elapsed_us - progress_at > m->timeout_us) {
+                return LM_ERR_TIMEOUT;
+            }
             continue;
         }
+        wait_erase(m);
         /* Go back to what the slave expects when it refused a chunk, or missed one. */
         if (st->result == LINK_R_BAD_OFFSET || st->result == LINK_R_BUSY || st->result == LINK_R_BAD_FRAME) {
             /* Refused for room or order, or garbled on the way: transient, never fatal. */
@@ -165,12 +215,13 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
         if (st->next_offset != last_done) {
             last_done = st->next_offset;
             stalls = 0;
+            progress_at = m->elapsed_us;
             if (progress != NULL) {
                 progress(pctx, last_done, size);
             }
-        } else if (++stalls > m->max_tries) {
+        } else if (m->elapsed_us - progress_at > m->timeout_us) {
             return LM_ERR_TIMEOUT;
-        } else if (stalls % 64 == 0) {
+        } else if (++stalls % 64 == 0) {
             /* No progress for a while: frames or their answers were lost. Resend from what the
              * slave has, and stop waiting for answers that will not come. */
             off = st->next_offset;

@@ -49,7 +49,8 @@ typedef struct {
     uint64_t transactions, wire_bytes;
     /* What the master sees while the main loop is inside a step: the STATUS from before it.
      * A step's results become visible only when its flash operation would have finished. */
-    uint8_t shown[LINK_STATUS_TXN];
+    uint8_t txload[LINK_STATUS_TXN]; /* what the SPI interrupt loaded for the next transaction */
+    uint8_t *rxbuf;                  /* where it receives it */
     /* Bus faults, per thousand transactions each: a flipped bit towards the slave, a flipped bit
      * towards the master, a transaction the slave never sees, one it sees twice. Seeded. */
     uint32_t fault_permille, fault_rng;
@@ -171,6 +172,7 @@ static void reboot(device_t *d)
         }
     }
     agent_init(&d->agent, &cfg);
+    d->rxbuf = agent_rx_swap(&d->agent, 0, d->txload); /* spi_slave_init's first arm */
     if (!d->quiet) {
         say(d, "led: ", "%s blinking", bank == LAYOUT_BANK_A ? "green" : "orange");
     }
@@ -183,7 +185,6 @@ static void run_until(device_t *d, uint64_t t)
     while (d->running && !d->reset_request && d->cpu_free_at <= t) {
         uint64_t start = d->cpu_free_at > d->now ? d->cpu_free_at : d->now;
         uint64_t flash_before = d->sim.time_us;
-        memcpy(d->shown, agent_tx_peek(&d->agent), sizeof(d->shown));
         uint32_t verified_before = d->agent.verified;
         int more = agent_poll(&d->agent);
         uint64_t cost = d->sim.time_us - flash_before;
@@ -252,11 +253,11 @@ static void handle(device_t *d, int fd)
             kind = 'T';
         }
         if (kind == 'T') {
-            /* The slave's bytes were loaded before NSS fell; the frame is handled when it rises. */
+            /* The slave's bytes were loaded when the last transaction ended; this one's frame is
+             * queued by the interrupt when NSS rises and decoded by the main loop. */
             memset(out, 0, len);
             if (d->running) {
-                const uint8_t *tx = d->cpu_free_at > d->now ? d->shown : agent_tx(&d->agent);
-                memcpy(out, tx, len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
+                memcpy(out, d->txload, len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
             }
             uint64_t wire = ((uint64_t)len * 8u * 1000000u + d->spi_hz - 1) / d->spi_hz + CS_GAP_US;
             d->spi_us += wire;
@@ -272,10 +273,13 @@ static void handle(device_t *d, int fd)
                 if (fault(d)) {
                     flip_bit(d, buf, len);
                 }
-                agent_on_transaction(&d->agent, buf, len);
+                uint32_t got = len < LINK_FRAME_MAX ? len : LINK_FRAME_MAX;
+                memcpy(d->rxbuf, buf, got);
+                d->rxbuf = agent_rx_swap(&d->agent, got, d->txload);
                 if (fault(d)) {
                     d->faults++; /* seen twice */
-                    agent_on_transaction(&d->agent, buf, len);
+                    memcpy(d->rxbuf, buf, got);
+                    d->rxbuf = agent_rx_swap(&d->agent, got, d->txload);
                 }
             }
             run_until(d, d->now); /* a COMMIT may have asked for a reset */

@@ -8,6 +8,8 @@
 
 #define RCC_BASE 0x40023800u
 #define RCC_AHB1ENR REG(RCC_BASE + 0x30u)
+#define RCC_APB2RSTR REG(RCC_BASE + 0x24u)
+#define RCC_APB2RSTR_SPI1RST (1u << 12)
 #define RCC_APB2ENR REG(RCC_BASE + 0x44u)
 #define RCC_CSR REG(RCC_BASE + 0x74u)
 #define RCC_CSR_RMVF (1u << 24)
@@ -20,6 +22,7 @@
 #define GPIOA_BASE 0x40020000u
 #define GPIOD_BASE 0x40020C00u
 #define GPIO_MODER(b) REG((b) + 0x00u)
+#define GPIO_IDR(b) REG((b) + 0x10u)
 #define GPIO_ODR(b) REG((b) + 0x14u)
 #define GPIO_BSRR(b) REG((b) + 0x18u)
 #define GPIO_AFRH(b) REG((b) + 0x24u)
@@ -75,6 +78,8 @@
 /* DMA2: SPI1_RX on stream 0, SPI1_TX on stream 3, both channel 3 (RM0090 table 43). */
 #define DMA2_BASE 0x40026400u
 #define DMA2_LIFCR REG(DMA2_BASE + 0x08u)
+#define DMA_LIFCR_S0 0x0000003Du /* FEIF0, DMEIF0, TEIF0, HTIF0, TCIF0 */
+#define DMA_LIFCR_S3 0x0F400000u /* FEIF3, DMEIF3, TEIF3, HTIF3, TCIF3 */
 #define DMA_S_CR(n) REG(DMA2_BASE + 0x10u + 0x18u * (n))
 #define DMA_S_NDTR(n) REG(DMA2_BASE + 0x14u + 0x18u * (n))
 #define DMA_S_PAR(n) REG(DMA2_BASE + 0x18u + 0x18u * (n))

@@ -4,9 +4,11 @@
 # programming bank B, COMMIT, SYSRESETREQ, the trial boot under the IWDG and the confirmation, all
 # in the ARM binaries a user flashes. Then the same with power cut in the middle of the programming
 # (a torn word program) and resumed from a fresh start of the emulator on the same flash file.
-# The master pauses 2 ms between transactions: the application as it stands decodes each frame in
-# its NSS interrupt before re-arming (up to about 1 ms for a DATA frame at 16 MHz) and loses the next
-# transaction if it comes sooner (docs/emulator.md, "What the emulator found").
+# The master leaves 20 us between transactions, as a bridge does (issue 9, finding 1: the
+# application used to decode each frame in its NSS interrupt before re-arming and lost every
+# transaction that came sooner than about 1 ms; before the fix this update got no answer at all).
+# Bank B holds an older image, so the master polls while the device erases (finding 2: every erase
+# left OVR set and the slave deaf until reset).
 set -uo pipefail
 FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; LINK=${3:?fota-link}; FW=${4:?firmware build dir}
 w=$(mktemp -d /tmp/emu-upd.XXXXXX); emu_pid=
@@ -25,7 +27,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -f "$w/emu.log" ] && sed 's/^/    
 # start_emu [options]: fota-emu on $w/dev.bin, listening on $w/s.sock once the application is up.
 start_emu() {
   rm -f "$w/s.sock" "$w/link.txt" "$w/info.txt" "$w/state.txt"
-  "$EMU" --flash "$w/dev.bin" --socket "$w/s.sock" --gap-us 2000 --quiet "$@" >"$w/emu.log" 2>&1 &
+  "$EMU" --flash "$w/dev.bin" --socket "$w/s.sock" --gap-us 20 --quiet "$@" >"$w/emu.log" 2>&1 &
   emu_pid=$!
   for _ in $(seq 300); do [ -S "$w/s.sock" ] && return 0; kill -0 "$emu_pid" 2>/dev/null || return 1; sleep 0.1; done
   return 1
@@ -34,7 +36,7 @@ start_emu() {
 cp "$w/start.bin" "$w/dev.bin"
 start_emu || bad "fota-emu did not start"
 # This master times its own transactions ('X' messages: gap and SCK sent with the bytes).
-if "$LINK" --socket "$w/s.sock" --gap-us 2000 --spi-hz 8000000 update "$w/b.img" >"$w/link.txt" 2>&1 &&
+if "$LINK" --socket "$w/s.sock" --gap-us 20 --spi-hz 8000000 update "$w/b.img" >"$w/link.txt" 2>&1 &&
    "$LINK" --socket "$w/s.sock" wait 6000 &&
    "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && "$LINK" --socket "$w/s.sock" state >"$w/state.txt" 2>&1 &&
    grep -q "application 1.1.0, running bank B" "$w/info.txt" && grep -q "boot bank B, trial bank ?" "$w/state.txt" &&

@@ -21,7 +21,16 @@ typedef struct {
     /* Fault injection, per transaction, in thousandths. */
     uint32_t rng, corrupt_tx, corrupt_rx, drop, dup;
     uint64_t faults;
+    uint8_t txload[LINK_STATUS_TXN]; /* what the SPI interrupt loaded for the next transaction */
+    uint8_t *rxbuf;                  /* where it receives */
 } rig_t;
+
+/* What the SPI port's interrupt does when NSS rises. */
+static void rig_receive(rig_t *r, const uint8_t *bytes, uint32_t len)
+{
+    memcpy(r->rxbuf, bytes, len);
+    r->rxbuf = agent_rx_swap(&r->agent, len, r->txload);
+}
 
 static void rig_reset(void *ctx)
 {
@@ -38,6 +47,7 @@ static void rig_agent(rig_t *r)
                           .reset = rig_reset,
                           .ctx = r};
     agent_init(&r->agent, &cfg);
+    r->rxbuf = agent_rx_swap(&r->agent, 0, r->txload);
 }
 
 static int chance(rig_t *r, uint32_t per_mille)
@@ -51,7 +61,7 @@ static int rig_transact(void *ctx, const uint8_t *tx, uint8_t *rx, uint32_t len)
     uint8_t out[LINK_FRAME_MAX];
     memcpy(out, tx, len);
     memset(rx, 0, len);
-    memcpy(rx, agent_tx(&r->agent), len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
+    memcpy(rx, r->txload, len < LINK_STATUS_TXN ? len : LINK_STATUS_TXN);
     if (chance(r, r->corrupt_rx)) {
         rx[test_rand(&r->rng) % LINK_STATUS_TXN] ^= (uint8_t)(1u << (test_rand(&r->rng) % 8));
         r->faults++;
@@ -63,9 +73,9 @@ static int rig_transact(void *ctx, const uint8_t *tx, uint8_t *rx, uint32_t len)
             out[test_rand(&r->rng) % len] ^= (uint8_t)(1u << (test_rand(&r->rng) % 8));
             r->faults++;
         }
-        agent_on_transaction(&r->agent, out, len);
+        rig_receive(r, out, len);
         if (chance(r, r->dup)) {
-            agent_on_transaction(&r->agent, out, len);
+            rig_receive(r, out, len);
             r->faults++;
         }
     }

@@ -211,6 +211,10 @@ int main(int argc, char **argv)
     }
     link_master_t m;
     lm_init(&m, &port);
+    if (timed) {
+        m.spi_hz = spi_hz;
+        m.gap_us = gap_us;
+    }
     int rc = 0;
     if (strcmp(cmd, "update") == 0 && optind + 1 < argc) {
         rc = do_update(fd, &m, argv[optind + 1], commit, bench);

@@ -1,8 +1,17 @@
 /* The OTA agent the application links: the SPI-slave side of the link protocol
- * (docs/link-protocol.md). agent_on_transaction() runs when a transaction ends (NSS high: the SPI
- * port calls it from its interrupt); it decodes, queues and answers at once. agent_poll(), called
- * from the main loop, does the slow work one step at a time: at most one sector erase, one chunk
- * program or one verification step per call. It never writes the running bank. */
+ * (docs/link-protocol.md).
+ *
+ * Two contexts share it. The SPI port's interrupt, at the end of every transaction (NSS high),
+ * calls agent_rx_swap(): constant time, no decoding. It hands back the filled receive buffer, gets
+ * the next one and a copy of the STATUS to send, so the slave is re-armed within microseconds of
+ * NSS rising (RM0090 §28.3: SPE must not change while NSS is low). The receive buffers are a
+ * single-producer (interrupt), single-consumer (main loop) ring; the STATUS is double-buffered
+ * (the main loop writes the back copy, then flips an index the interrupt reads).
+ *
+ * agent_poll(), from the main loop, decodes the frames received since the last call, answers them
+ * in the next STATUS, and does the slow work one step at a time: at most one sector erase, one
+ * piece of a chunk's programming or one verification step per call. It never writes the running
+ * bank. Everything but the ring and the STATUS index is touched by the main loop only. */
 #ifndef FOTA_AGENT_H
 #define FOTA_AGENT_H
 
@@ -32,22 +41,37 @@ typedef struct {
     void *ctx;
 } agent_config_t;
 
-#define AGENT_SLOTS 2 /* receive buffers: one programs while the next arrives */
+#define AGENT_SLOTS 2                  /* chunks accepted and not yet programmed */
+#define AGENT_RXBUFS (AGENT_SLOTS + 1) /* and one the DMA is filling */
+#define AGENT_RXQ 4                    /* ring of received frames: a power of two > AGENT_RXBUFS */
+
+enum { AGENT_RX_FREE = 0, AGENT_RX_DMA, AGENT_RX_FULL, AGENT_RX_HELD };
 
 typedef struct {
-    uint32_t offset;
-    uint16_t len;
-    uint8_t data[LINK_MAX_DATA];
-} agent_chunk_t;
+    uint16_t len;   /* bytes received */
+    uint8_t buf;    /* which receive buffer */
+    uint32_t gen;   /* STATUS generation the slave sent during that transaction */
+} agent_rxq_t;
 
 /* Layout public so the application can place it statically; fields are private. */
 typedef struct {
     agent_config_t cfg;
     meta_log_t meta;
     agent_state_t state;
-    /* Receive queue: chunks accepted and not yet programmed, in order. */
-    agent_chunk_t slot[AGENT_SLOTS];
-    uint8_t slot_head, slot_count;
+    /* Receive buffers. A DATA frame that is accepted stays in its buffer (HELD) until programmed:
+     * held[] lists them in image order. */
+    uint8_t rx[AGENT_RXBUFS][LINK_FRAME_MAX];
+    uint8_t rx_state[AGENT_RXBUFS];   /* AGENT_RX_*: FREE->DMA->FULL by the interrupt, FULL->FREE|HELD->FREE by poll */
+    agent_rxq_t rxq[AGENT_RXQ];       /* FULL buffers in arrival order */
+    uint8_t rxq_head;                 /* written by the interrupt */
+    uint8_t rxq_tail;                 /* written by the main loop */
+    uint8_t rx_dma;                   /* interrupt only: the buffer being filled */
+    uint32_t rx_dropped;              /* frames lost for want of a free buffer (interrupt only) */
+    uint32_t poll_gen;                /* interrupt: newest STATUS generation sent with an intact POLL */
+    uint32_t tx_gen;                  /* interrupt only: generation of the STATUS being sent */
+    uint8_t held[AGENT_SLOTS];
+    uint8_t held_head, held_count;
+    uint16_t held_done;               /* bytes of the first held chunk programmed so far */
     /* Transfer. */
     layout_bank_t bank;
     uint32_t size;                /* image bytes */
@@ -68,23 +92,30 @@ typedef struct {
     uint8_t last_type;
     link_status_t status;
     uint8_t cmd_result;           /* link_result_t answering last_seq */
-    uint8_t reset_armed, armed_sent, reset_now;
+    uint8_t reset_armed, reset_now;
+    uint32_t commit_gen;              /* the STATUS that answered COMMIT with OK */
+    uint32_t erase_gen;               /* the STATUS that announced the erase of erase_sector */
+    uint32_t bad_gen;                 /* the STATUS that reported a garbled frame */
+    uint32_t seen_gen;                /* newest STATUS the master has come back after (intact frame) */
     uint32_t detail;
-    /* What the next transaction sends. */
-    uint8_t tx[LINK_STATUS_TXN];
+    /* What the next transaction sends: two copies, the interrupt reads tx[tx_front]. */
+    uint8_t tx[2][LINK_STATUS_TXN];
+    uint32_t txgen[2];
+    uint8_t tx_front;
+    uint32_t gen;                     /* generation of the last STATUS published */
 } agent_t;
 
 /* Opens the metadata, prepares the first STATUS. */
 void agent_init(agent_t *a, const agent_config_t *cfg);
-/* A transaction ended with these bytes from the master. Fast; no flash access. */
-void agent_on_transaction(agent_t *a, const uint8_t *rx, uint32_t len);
-/* The bytes the slave sends in the transaction that starts now (LINK_STATUS_TXN, padded). The SPI
- * port calls it when NSS falls: after COMMIT the agent resets only once the answer has been sent
- * this way and the master has come back (so it knows the image was staged). */
-const uint8_t *agent_tx(agent_t *a);
-/* The same bytes without counting as sent (for ports and simulators that snapshot them). */
-const uint8_t *agent_tx_peek(const agent_t *a);
-/* One step of work; returns 1 while there is more to do. */
+/* Interrupt side, at the end of every transaction. got: bytes the master clocked into the buffer
+ * this function returned last time (0 for the first call, or an empty transaction). Copies the
+ * STATUS for the next transaction into tx and returns the buffer (LINK_FRAME_MAX bytes) to receive
+ * it into. Constant time: the only check is whether a short frame is an intact POLL, which needs
+ * no answer of its own and is not queued. When every buffer is busy the frame is dropped (the
+ * master resends). After COMMIT the agent resets once a transaction has carried its answer and
+ * the master has come back with an intact frame. */
+uint8_t *agent_rx_swap(agent_t *a, uint32_t got, uint8_t tx[LINK_STATUS_TXN]);
+/* Main loop: decodes what arrived, then one step of work; returns 1 while there is more to do. */
 int agent_poll(agent_t *a);
 
 const char *agent_state_name(agent_state_t s);

@@ -18,17 +18,21 @@ typedef struct {
 typedef enum {
     LM_OK = 0,
     LM_ERR_IO,        /* the transaction itself failed (the port said so) */
-    LM_ERR_TIMEOUT,   /* no final answer after the retry budget */
+    LM_ERR_TIMEOUT,   /* no sign of life from the slave for timeout_us */
     LM_ERR_REFUSED,   /* the slave answered with an error result (see status) */
 } lm_err_t;
 
 typedef struct {
     link_port_t port;
     uint16_t seq;
-    uint32_t max_tries;     /* transactions spent on one request before LM_ERR_TIMEOUT */
+    uint32_t timeout_us;    /* silence (no sign of life) after which a request fails: LM_ERR_TIMEOUT */
+    uint32_t spi_hz;        /* for the master's own clock: transactions take bytes * 8 / spi_hz */
+    uint32_t gap_us;        /* and this between two transactions */
+    uint64_t elapsed_us;    /* the master's clock: its transactions and its waits */
     uint32_t poll_us;       /* pause between polls while the slave works */
     uint32_t erase_poll_us; /* the same while it erases */
     link_status_t status;   /* last STATUS received intact */
+    uint32_t erase_waited;  /* the announced erase already waited out */
     /* Counters for the benchmark and the logs. */
     uint64_t transactions, wire_bytes, resent, bad_frames;
 } link_master_t;
