@@ -393,6 +393,7 @@ static void begin_validate(agent_t *a)
         return;
     }
     uint32_t from = 0;
+    a->torn_pending = 0;
     a->resuming = (uint8_t)meta_transfer_matches(&a->meta.state, a->bank, a->sha);
     if (a->resuming) {
         uint32_t hw;
@@ -400,9 +401,16 @@ static void begin_validate(agent_t *a)
             fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
             return;
         }
-        /* Restart at the sector holding the last programmed byte: a cut may have torn a word in
-         * it, and a word can only be programmed once after an erase. */
-        if (hw > 0) {
+        /* Words are programmed in order, so a cut tears at most the last one written: restart at
+         * the last word that is not blank. With a port that can finish a torn word
+         * (flash_finish_word), nothing is erased: that word is finished (or found whole) when its
+         * data comes again, the rest of its sector is still blank. Without, restart at the
+         * sector holding it, erased again. */
+        if (hw > 0 && a->cfg.flash->finish_word != NULL) {
+            from = (hw - 1u) & ~3u;
+            a->torn_at = from;
+            a->torn_pending = 1;
+        } else if (hw > 0) {
             int s = layout_sector_of(bank_base(a) + hw - 1);
             from = layout_sectors[s].base - bank_base(a);
         }
@@ -410,6 +418,9 @@ static void begin_validate(agent_t *a)
     a->next_offset = a->programmed = from;
     drop_held(a);
     a->erase_sector = first_sector(a, from);
+    if (a->torn_pending) {
+        a->erase_sector++; /* the sector holding from: written up to there, blank after */
+    }
     a->erase_gen = 0;
     a->state = AGENT_ERASING;
     refresh(a);
@@ -490,8 +501,28 @@ static void program_step(agent_t *a)
             data[i] = 0xFF; /* the last piece, padded to whole words (over the decoded CRC) */
         }
     }
+    if (a->torn_pending && off + a->held_done == a->torn_at) {
+        /* The word the cut may have torn: finish it (it may be whole already). A word that is not
+         * a torn copy of these bytes means the flash holds something else: start again. */
+        a->torn_pending = 0;
+        uint32_t w;
+        memcpy(&w, data + a->held_done, 4);
+        flash_err_t fe = flash_finish_word(a->cfg.flash, bank_base(a) + a->torn_at, w);
+        if (fe != FLASH_OK) {
+            (void)meta_end_transfer(&a->meta);
+            fail(a, LINK_R_FLASH, fe);
+            return;
+        }
+        a->held_done = (uint16_t)(a->held_done + 4u);
+        if (a->held_done < padded) {
+            return;
+        }
+    }
     uint32_t piece = padded - a->held_done < PROGRAM_STEP ? padded - a->held_done : PROGRAM_STEP;
-    flash_err_t fe = flash_program(a->cfg.flash, bank_base(a) + off + a->held_done, data + a->held_done, piece);
+    flash_err_t fe = FLASH_OK;
+    if (piece > 0) {
+        fe = flash_program(a->cfg.flash, bank_base(a) + off + a->held_done, data + a->held_done, piece);
+    }
     if (fe != FLASH_OK) {
         fail(a, LINK_R_FLASH, fe);
         return;

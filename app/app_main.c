@@ -12,10 +12,11 @@
 
 static agent_t agent; /* static: its size is part of the application's RAM, printed by the build */
 
+/* The self-test's reads: one per hash chunk, so the watchdog is kicked between chunks. */
 static int read_own(void *rctx, uint32_t offset, uint8_t *buf, uint32_t len)
 {
     const flash_port_t *f = rctx;
-    (void)f;
+    board_watchdog_kick();
     return flash_read(f, layout_bank_base(layout_bank_of(board_pc())) + offset, buf, len) == FLASH_OK ? 0 : -1;
 }
 
@@ -46,7 +47,7 @@ int main(void)
     board_init();
     board_watchdog_kick();
 
-    flash_port_t flash = board_flash_port();
+    flash_port_t flash = board_flash_port_app(bank); /* refuses sectors 0-1 and this bank */
     /* Self-test: our own image, as the bootloader checked it. */
     img_header_t hdr;
     img_policy_t pol = {.pubkey = fota_trusted_pubkey, .min_security_counter = 0, .bank = bank};
@@ -56,6 +57,7 @@ int main(void)
         for (;;) {
         }
     }
+    say("app: clock %s", board_clock_text(board_clock()));
     say("app: v%u.%u.%u running from bank %c (pc=0x%08x)", hdr.version.major, hdr.version.minor, hdr.version.patch,
         layout_bank_letter(bank), (unsigned)pc);
 

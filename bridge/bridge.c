@@ -142,8 +142,8 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON_free(json);
 }
 
-static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_info_t *di, int *have_di, char *why,
-                               size_t cap)
+static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_info_t *di, int *have_di, int first,
+                               char *why, size_t cap)
 {
     /* (2) what we installed last, (3) what the server has. */
     char installed_s[32] = "0.0.0";
@@ -174,10 +174,13 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     }
     logf_(p, "bridge: server offers %s, installed %s: updating", (const char *)buf, installed_s);
 
-    /* (4) reset the STM32 and ask which bank it runs. */
-    if (p->reset_pulse(p->ctx) != 0 || device_info(p, m, di) != 0) {
-        snprintf(why, cap, "the device does not answer on SPI");
-        return BRIDGE_ERR_DEVICE;
+    /* (4) reset the STM32 (the seed's flow, on the first attempt) and ask which bank it runs. A
+     * retry does not reset a device that answers: it would cost a resume its progress. */
+    if ((first && p->reset_pulse(p->ctx) != 0) || device_info(p, m, di) != 0) {
+        if (first || p->reset_pulse(p->ctx) != 0 || device_info(p, m, di) != 0) {
+            snprintf(why, cap, "the device does not answer on SPI");
+            return BRIDGE_ERR_DEVICE;
+        }
     }
     *have_di = 1;
     char app_s[32];
@@ -231,6 +234,16 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     lm_begin_encode(begin, s->size, sha_bin, (uint8_t)target, header);
     uint32_t from = 0;
     lm_err_t e = lm_send_image(m, begin, s->size, stream_read, s, p->progress, p->ctx, &from);
+    for (int again = 0; e == LM_ERR_STATE && again < BRIDGE_RESUMES; again++) {
+        /* Not a refusal of the image: the device reset (or a flash operation failed) and is not
+         * where the transfer was. Ask it again which bank it runs; BEGIN then resumes. */
+        logf_(p, "bridge: device answered %s at offset %u: re-reading INFO and resuming",
+              link_result_name((link_result_t)m->status.result), (unsigned)m->status.next_offset);
+        if (device_info(p, m, di) != 0 || layout_other_bank(di->running) != target) {
+            break;
+        }
+        e = lm_send_image(m, begin, s->size, stream_read, s, p->progress, p->ctx, &from);
+    }
     if (e != LM_OK) {
         if (e == LM_ERR_REFUSED) {
             snprintf(why, cap, "device refused %s: %s (detail %u)", ver->valuestring,
@@ -239,7 +252,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
         } else {
             snprintf(why, cap, "%s after %u bytes", s->failed ? "download failed" : lm_strerror(e),
                      (unsigned)m->status.next_offset);
-            r = s->failed ? BRIDGE_ERR_SERVER : BRIDGE_ERR_DEVICE;
+            r = s->failed ? BRIDGE_ERR_SERVER : BRIDGE_ERR_DEVICE; /* not final: the next attempt resumes */
         }
         goto out;
     }
@@ -251,7 +264,9 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
         r = BRIDGE_ERR_DEVICE;
         goto out;
     }
-    p->sleep_ms(p->ctx, 200);
+    /* The device resets and boots the new image (on trial): its time must pass, which the link
+     * port's wait gives on a simulator as on the wire. */
+    m->port.wait_us(m->port.ctx, 200000u);
     if (device_info(p, m, di) != 0 || di->running != target) {
         snprintf(why, cap, "device did not come back running bank %c", layout_bank_letter(target));
         r = BRIDGE_ERR_NOT_RUNNING;
@@ -276,7 +291,7 @@ bridge_result_t bridge_run_once(const bridge_port_t *p, const bridge_config_t *c
         device_info_t di;
         int have_di = 0;
         memset(&di, 0, sizeof(di));
-        r = attempt(p, &m, &di, &have_di, why, why_cap);
+        r = attempt(p, &m, &di, &have_di, n == 1, why, why_cap);
         logf_(p, "bridge: attempt %u: %s: %s", (unsigned)n, bridge_result_name(r), why);
         report(p, cfg, have_di ? &di : NULL, bridge_result_name(r), r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE ? "" : why);
         if (r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE || r == BRIDGE_ERR_REFUSED || n == cfg->max_attempts) {

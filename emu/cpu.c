@@ -378,6 +378,13 @@ EMU_HOT static void hook_code(uc_engine *uc, uint64_t address, uint32_t size, vo
     e->cyc16 += cost;
     e->st.instructions++;
     e->st.cycles16 += cost;
+    for (uint32_t i = 0; i < e->o.nprofile; i++) {
+        const emu_profile_range_t *r = &e->o.profile[i];
+        if (addr - r->lo < r->hi - r->lo) {
+            e->st.profile16[r->bucket] += cost;
+            break;
+        }
+    }
 }
 
 static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
@@ -774,19 +781,17 @@ static void settle(emu_t *e)
     e->fp_off = !scs_fpu_enabled(e->scs);
     e->penalty16 = e->board->flash_penalty16(e->b);
     scs_set_clock(e->scs, e->hz);
-    int want = e->board->dcache_on(e->b);
-    if (want != e->dread_on) {
+    if (!e->dread_on && e->board->dcache_on(e->b)) {
         /* Unicorn decides when it translates whether a load calls the read hooks: code translated
-         * before the hook existed (or after it went) is translated again. */
-        if (want) {
-            uc_hook_add(e->uc, &e->h_dread[0], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, FLASH_BASE,
-                        FLASH_BASE + FLASH_SIZE - 1);
-            uc_hook_add(e->uc, &e->h_dread[1], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, 0, FLASH_SIZE - 1);
-        } else {
-            uc_hook_del(e->uc, e->h_dread[0]);
-            uc_hook_del(e->uc, e->h_dread[1]);
-        }
-        e->dread_on = want;
+         * before the hook existed is translated again. The hook stays from then on (it does
+         * nothing while DCEN is clear): a driver that turns DCEN off and on around every flash
+         * write (to reset the cache) would otherwise have the whole flash translated again each
+         * time, and adding and removing hooks that often crashed Unicorn 2.0.1 (a chained
+         * translation block jumped into one already freed). */
+        uc_hook_add(e->uc, &e->h_dread[0], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, FLASH_BASE,
+                    FLASH_BASE + FLASH_SIZE - 1);
+        uc_hook_add(e->uc, &e->h_dread[1], UC_HOOK_MEM_READ, (void *)hook_flash_read, e, 0, FLASH_SIZE - 1);
+        e->dread_on = 1;
         uc_ctl_remove_cache(e->uc, FLASH_BASE, FLASH_BASE + FLASH_SIZE);
         uc_ctl_remove_cache(e->uc, 0, FLASH_SIZE);
         uc_ctl_remove_cache(e->uc, SRAM_BASE, SRAM_BASE + SRAM_SIZE);

@@ -99,16 +99,24 @@ static int cached(const flashif_t *f, uint32_t line)
 static void view_update(flashif_t *f, uint32_t addr, uint32_t len)
 {
     uint32_t off = addr - LAYOUT_FLASH_BASE;
+    int changed = memcmp(f->view + off, f->mem + off, len) != 0;
     memcpy(f->view + off, f->mem + off, len);
     if (f->acr & ACR_DCEN) {
         for (int i = 0; i < DLINES; i++) {
             uint32_t l = f->dline[i].addr;
             if (f->dline[i].used && l + 16u > addr && l < addr + len) {
-                memcpy(f->view + (l - LAYOUT_FLASH_BASE), f->dline[i].data, 16);
+                uint8_t *v = f->view + (l - LAYOUT_FLASH_BASE);
+                changed |= memcmp(v, f->dline[i].data, 16) != 0;
+                memcpy(v, f->dline[i].data, 16);
             }
         }
     }
-    emu_code_changed(f->emu, addr, len);
+    /* Only a real change drops translations: a driver resets the cache around every write, and
+     * dropping ranges that span most of the flash that often crashed Unicorn 2.0.1
+     * (page_collection_lock in tb_invalidate_phys_range, unicorn issue #1946). */
+    if (changed) {
+        emu_code_changed(f->emu, addr, len);
+    }
 }
 
 static void view_lines(flashif_t *f)

@@ -94,6 +94,53 @@ static int report(emu_t *emu, emu_run_t r)
 }
 
 /* After a reset: run until the application listens on SPI, or the boot limit. */
+static emu_profile_range_t prof_ranges[256];
+static char prof_names[EMU_PROFILE_BUCKETS][32];
+static uint32_t prof_nnames;
+
+/* --profile FILE: lines "NAME 0xADDR 0xSIZE". */
+static int load_profile(const char *path, emu_options_t *eo)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "fota-emu: --profile '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[256], name[32];
+    unsigned long lo, size;
+    unsigned n = 0, ln = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        ln++;
+        if (sscanf(line, "%31s %lx %lx", name, &lo, &size) != 3 || size == 0 || lo + size > 0xFFFFFFFFul) {
+            fprintf(stderr, "fota-emu: --profile '%s' line %u: expected NAME 0xADDR 0xSIZE\n", path, ln);
+            fclose(f);
+            return -1;
+        }
+        uint32_t b = 0;
+        while (b < prof_nnames && strcmp(prof_names[b], name) != 0) {
+            b++;
+        }
+        if (b == prof_nnames) {
+            if (prof_nnames == EMU_PROFILE_BUCKETS) {
+                fprintf(stderr, "fota-emu: --profile '%s': more than %d names\n", path, EMU_PROFILE_BUCKETS);
+                fclose(f);
+                return -1;
+            }
+            snprintf(prof_names[prof_nnames++], sizeof(prof_names[0]), "%s", name);
+        }
+        if (n == sizeof(prof_ranges) / sizeof(prof_ranges[0])) {
+            fprintf(stderr, "fota-emu: --profile '%s': more than 256 ranges\n", path);
+            fclose(f);
+            return -1;
+        }
+        prof_ranges[n++] = (emu_profile_range_t){(uint32_t)lo, (uint32_t)(lo + size), (uint8_t)b};
+    }
+    fclose(f);
+    eo->profile = prof_ranges;
+    eo->nprofile = n;
+    return 0;
+}
+
 static emu_run_t boot(emu_t *emu)
 {
     uint64_t limit = emu_now(emu) + BOOT_LIMIT_NS;
@@ -223,7 +270,9 @@ static const char usage[] =
     "  --flash-max      DS8626 maximum program and erase times instead of typical\n"
     "  --quiet          no LED lines\n"
     "  --stats          print device time, instructions and flash figures at the end\n"
-    "  --stop-at-app    without a socket: stop when the core first runs code in bank A or B\n";
+    "  --stop-at-app    without a socket: stop when the core first runs code in bank A or B\n"
+    "  --profile FILE   with --stats: cycles spent in code ranges, one per line: NAME 0xADDR 0xSIZE\n"
+    "                   (at most 4 names and 256 ranges; scripts/bench.sh makes it from a link map)\n";
 
 int main(int argc, char **argv)
 {
@@ -246,6 +295,7 @@ int main(int argc, char **argv)
                                          {"quiet", no_argument, 0, 'q'},
                                          {"stats", no_argument, 0, 'x'},
                                          {"stop-at-app", no_argument, 0, 'A'},
+                                         {"profile", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL;
@@ -316,6 +366,11 @@ int main(int argc, char **argv)
             break;
         case 'A':
             stop_at_app = 1;
+            break;
+        case 'P':
+            if (load_profile(optarg, &eo) != 0) {
+                return 2;
+            }
             break;
         case 'h':
             fputs(usage, stdout);
@@ -441,6 +496,11 @@ int main(int argc, char **argv)
                es.now_ns / 1e6, (unsigned long long)es.instructions, es.hclk_hz, (unsigned long long)es.flash_ops,
                es.erase_ns / 1e6, es.program_ns / 1e6, es.stall_ns / 1e6, (unsigned long long)es.exceptions,
                (unsigned long long)es.resets, host, host > 0 ? es.instructions / host / 1e6 : 0.0);
+        for (uint32_t b = 0; b < prof_nnames; b++) {
+            uint64_t cyc = es.profile16[b] / 16u;
+            printf("emu: profile %s cycles=%llu ms=%.3f\n", prof_names[b], (unsigned long long)cyc,
+                   es.hclk_hz ? (double)cyc * 1000.0 / es.hclk_hz : 0.0);
+        }
     }
     emu_free(emu);
     flashfile_close(&ff);

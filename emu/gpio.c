@@ -233,6 +233,16 @@ int gpio_mode(const gpio_t *g, int pin)
     return (int)((g->moder >> (2 * pin)) & 3u);
 }
 
+int gpio_pin_level(const gpio_t *g, int pin)
+{
+    return input_level(g, pin);
+}
+
+int gpio_speed(const gpio_t *g, int pin)
+{
+    return (int)((g->ospeedr >> (2 * pin)) & 3u);
+}
+
 int gpio_af(const gpio_t *g, int pin)
 {
     return (int)((g->afr[pin / 8] >> (4 * (pin % 8))) & 0xFu);

@@ -25,5 +25,7 @@ void gpio_drive(gpio_t *g, int pin, int level);
 /* The pin's mode (MODER: 0 input, 1 output, 2 alternate, 3 analog) and alternate function. */
 int gpio_mode(const gpio_t *g, int pin);
 int gpio_af(const gpio_t *g, int pin);
+int gpio_speed(const gpio_t *g, int pin);
+int gpio_pin_level(const gpio_t *g, int pin); /* the level on the pin: driven, output, or pull (floating reads 0) */ /* OSPEEDR: 0 low (2 MHz), 1 medium (25), 2 fast (50), 3 high (100) */
 
 #endif

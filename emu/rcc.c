@@ -45,6 +45,7 @@ struct rcc {
     uint32_t reg[0x90 / 4];
     uint64_t hse_ready_at, pll_ready_at, lsi_ready_at; /* EMU_NEVER when not starting */
     uint32_t lsi_hz, hse_hz;
+    uint32_t pwr_cr, pwr_csr;
     reset_line_t lines[16];
     int nlines;
 };
@@ -290,5 +291,41 @@ emu_periph_t rcc_periph(rcc_t *r)
 {
     emu_periph_t p = {"RCC",          0x40023800u, 0x400u, rcc_read, rcc_write, rcc_advance,
                       rcc_next_event, rcc_reset,   r,      NULL,     0};
+    return p;
+}
+
+/* ---- PWR (RM0090 §5.4): CR with VOS (scale 1 at reset on the F405/407), CSR with VOSRDY. The
+ * regulator is always ready in this model; PVD, backup domain and standby are not modelled. ---- */
+
+static uint32_t pwr_read(void *self, uint32_t off, unsigned size)
+{
+    rcc_t *r = self;
+    uint32_t v = (off & ~3u) == 0 ? r->pwr_cr : (off & ~3u) == 4 ? r->pwr_csr : 0;
+    return emu_reg_part(v, off, size);
+}
+
+static void pwr_write(void *self, uint32_t off, uint32_t value, unsigned size)
+{
+    rcc_t *r = self;
+    (void)size;
+    if ((off & ~3u) == 0) {
+        r->pwr_cr = value & 0x0000C3FFu;
+    } else if ((off & ~3u) == 4) {
+        r->pwr_csr = (r->pwr_csr & ~(1u << 9)) | (value & (1u << 9)); /* BRE; VOSRDY is read-only */
+    }
+}
+
+static void pwr_reset(void *self, emu_reset_kind_t kind)
+{
+    rcc_t *r = self;
+    (void)kind;
+    r->pwr_cr = 1u << 14;  /* VOS: scale 1 */
+    r->pwr_csr = 1u << 14; /* VOSRDY */
+}
+
+emu_periph_t pwr_periph(rcc_t *r)
+{
+    emu_periph_t p = {"PWR", 0x40007000u, 0x400u, pwr_read, pwr_write, NULL, NULL, pwr_reset, r,
+                      rcc_reg(r, RCC_APB1ENR), 1u << 28};
     return p;
 }

@@ -25,5 +25,7 @@ void rcc_lsi_force_on(rcc_t *r); /* the IWDG starts the LSI (RM0090 §19.3.2) */
 const uint32_t *rcc_reg(const rcc_t *r, uint32_t off);
 /* Setting bit in the reset register at off holds p in reset (RM0090 §7.3.5-7.3.9). */
 int rcc_on_reset_bit(rcc_t *r, uint32_t off, uint32_t bit, const emu_periph_t *p);
+/* The power controller (its state lives with the RCC's). */
+emu_periph_t pwr_periph(rcc_t *r);
 
 #endif

@@ -16,6 +16,15 @@
  *   further byte is received (§28.4.8). OVR clears only by a read of DR followed by a read of SR,
  *   or by the RCC reset (APB2RSTR.SPI1RST); clearing SPE does not clear it. Otherwise the byte goes
  *   to DR, RXNE is set (DMA request when RXDMAEN).
+ * - MISO's edge rate (PA6 OSPEEDR): above the pin's maximum frequency at 50 pF (DS8626, I/O AC
+ *   characteristics: low speed 2 MHz, medium 25, fast 50, high 100) an edge does not settle within
+ *   the half period before the master samples, so a bit that differs from the one before is read
+ *   as the one before. Reported once.
+ * - The Discovery's accelerometer (UM1472: LIS3DSH or LIS302DL on PA5-PA7, chip select PE3): while
+ *   PE3 is not held high its chip select floats, so its frames start anywhere and it answers what
+ *   it takes for a read command (a byte with bit 7 set) by driving its SDO on MISO in the next byte.
+ *   The model forces that byte's bits to 0 (both drivers on one line: the master reads low
+ *   wherever either drives low). Reported once.
  * - BSY while the slave is clocking a frame. The IRQ (35) for RXNE/TXE/OVR with their enables.
  * - CRC, TI mode, I2S and master mode are not modelled (reported when enabled). */
 #include "spi.h"
@@ -48,12 +57,14 @@
 struct spi {
     emu_t *emu;
     rcc_t *rcc;
-    gpio_t *pa;
+    gpio_t *pa, *pe;
     dma_t *dma;
     uint32_t cr1, cr2, sr, crcpr, i2scfgr, i2spr;
     uint8_t rx_dr, tx_buf, tx_shift, rx_shift;
     int bitpos;      /* bits of the current frame clocked so far */
     int ovr_dr_read; /* DR was read while OVR: an SR read now clears it */
+    int miso_line;   /* the level MISO had settled at, for slow edges */
+    int slow_reported, accel_reported;
     /* The transaction being clocked. */
     int active;
     const uint8_t *mosi;
@@ -114,6 +125,33 @@ static void dma_tx(spi_t *s)
     }
 }
 
+static int miso_too_slow(spi_t *s)
+{
+    static const uint32_t fmax_hz[4] = {2000000u, 25000000u, 50000000u, 100000000u};
+    uint64_t sck_hz = 1000000000ull / (s->bit_ns ? s->bit_ns : 1u);
+    if (sck_hz <= fmax_hz[gpio_speed(s->pa, 6)]) {
+        return 0;
+    }
+    if (!s->slow_reported) {
+        s->slow_reported = 1;
+        emu_log(s->emu, "spi: MISO (PA6) at OSPEEDR %d switches at most %u Hz, SCK is %llu Hz: edges do not settle",
+                gpio_speed(s->pa, 6), fmax_hz[gpio_speed(s->pa, 6)], (unsigned long long)sck_hz);
+    }
+    return 1;
+}
+
+static int accel_selected(spi_t *s)
+{
+    if (gpio_pin_level(s->pe, 3)) {
+        return 0;
+    }
+    if (!s->accel_reported) {
+        s->accel_reported = 1;
+        emu_log(s->emu, "spi: PE3 (the accelerometer's chip select) is not held high: it drives MISO too");
+    }
+    return 1;
+}
+
 static void clock_bit(spi_t *s, uint32_t b)
 {
     int in = (s->mosi[b / 8] >> (7 - b % 8)) & 1;
@@ -145,6 +183,14 @@ static void clock_bit(spi_t *s, uint32_t b)
             }
         }
         irq(s);
+    }
+    if (b >= 8 && (s->mosi[b / 8 - 1] & 0x80u) && accel_selected(s)) {
+        out = 0;
+    }
+    if (on && miso_too_slow(s)) {
+        int sampled = s->miso_line; /* the edge has not crossed the threshold yet */
+        s->miso_line = out;
+        out = sampled;
     }
     if (!out) {
         s->miso[b / 8] &= (uint8_t) ~(1u << (7 - b % 8));
@@ -194,6 +240,7 @@ static uint64_t sp_next_event(void *self)
 uint64_t spi_schedule(spi_t *s, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len)
 {
     memset(miso, 0xFF, len);
+    s->miso_line = 1;
     s->active = 1;
     s->mosi = mosi;
     s->miso = miso;
@@ -315,13 +362,14 @@ static void sp_write(void *self, uint32_t off, uint32_t v, unsigned size)
     irq(s);
 }
 
-spi_t *spi_new(emu_t *emu, rcc_t *rcc, gpio_t *porta, dma_t *dma2)
+spi_t *spi_new(emu_t *emu, rcc_t *rcc, gpio_t *porta, gpio_t *porte, dma_t *dma2)
 {
     spi_t *s = calloc(1, sizeof(*s));
     if (s != NULL) {
         s->emu = emu;
         s->rcc = rcc;
         s->pa = porta;
+        s->pe = porte;
         s->dma = dma2;
         sp_reset(s, EMU_RESET_POWER);
         dma_set_line(dma2, 0, 3, rx_line, s);

@@ -9,7 +9,8 @@
 
 typedef struct spi spi_t;
 
-spi_t *spi_new(emu_t *emu, rcc_t *rcc, gpio_t *porta, dma_t *dma2);
+/* porte: for PE3, the Discovery accelerometer's chip select (it shares SPI1's pins). */
+spi_t *spi_new(emu_t *emu, rcc_t *rcc, gpio_t *porta, gpio_t *porte, dma_t *dma2);
 void spi_free(spi_t *s);
 emu_periph_t spi_periph(spi_t *s);
 /* Schedules one master transaction starting (NSS falling) at start; miso is filled as the bits

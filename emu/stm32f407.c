@@ -114,10 +114,10 @@ int f407_attach(emu_t *emu)
         b->gpio[i] = gpio_new(emu, i, b->exti);
         ok = b->gpio[i] != NULL;
     }
-    b->usart1 = ok ? usart_new(emu, b->rcc) : NULL;
+    b->usart1 = ok ? usart_new(emu, b->rcc, b->gpio[0], b->gpio[1]) : NULL;
     b->dma1 = ok ? dma_new(emu, b->rcc, 1, dma1_irq) : NULL;
     b->dma2 = ok ? dma_new(emu, b->rcc, 2, dma2_irq) : NULL;
-    b->spi1 = ok && b->dma2 ? spi_new(emu, b->rcc, b->gpio[0], b->dma2) : NULL;
+    b->spi1 = ok && b->dma2 ? spi_new(emu, b->rcc, b->gpio[0], b->gpio[4], b->dma2) : NULL;
     if (!ok || !b->usart1 || !b->dma1 || !b->dma2 || !b->spi1) {
         return -1; /* emu_free frees the board */
     }
@@ -129,7 +129,8 @@ int f407_attach(emu_t *emu)
                            usart_periph(b->usart1),
                            dma_periph(b->dma1),
                            dma_periph(b->dma2),
-                           spi_periph(b->spi1)};
+                           spi_periph(b->spi1),
+                           pwr_periph(b->rcc)};
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
         if (emu_add_periph(emu, &list[i]) != 0) {
             return -1;

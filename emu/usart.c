@@ -3,7 +3,11 @@
  * start + 8 or 9 data bits + stop bits, at PCLK2 / (8 x (2 - OVER8) x USARTDIV) baud (§30.3.4);
  * TC when the last frame ends. A byte written with UE or TE clear is lost. The byte leaves the
  * model (on_uart) when its frame ends. The receiver, flow control, LIN, IrDA and smartcard modes
- * are not modelled; the interrupt is raised for TXE/TC when enabled. */
+ * are not modelled; the interrupt is raised for TXE/TC when enabled.
+ * Where the byte goes (the STM32F4DISCOVERY, UM1472): USART1_TX is AF7 on PA9 or PB6. PA9 is
+ * VBUS_FS on that board, with a 4.7 uF capacitor to ground: the line cannot toggle at 115200 baud,
+ * so nothing readable leaves through it. A console reads 115200 8N1: a rate more than 3% off
+ * (BRR set for another PCLK2) arrives as garbage ('?'). Each is reported once. */
 #include "usart.h"
 
 #include <stdlib.h>
@@ -19,6 +23,8 @@
 struct usart {
     emu_t *emu;
     rcc_t *rcc;
+    gpio_t *pa, *pb;
+    int pin_reported, baud_reported;
     uint32_t sr, brr, cr1, cr2, cr3, gtpr;
     int holding, shifting; /* a byte in DR waiting; a byte on the wire */
     uint8_t hold, shift;
@@ -54,13 +60,42 @@ static void start_next(usart_t *u, uint64_t at)
     }
 }
 
+/* The byte a console on the Discovery's pins reads, or -1 for none. */
+static int on_the_wire(usart_t *u, uint8_t byte)
+{
+    int pb6 = gpio_mode(u->pb, 6) == 2 && gpio_af(u->pb, 6) == 7;
+    int pa9 = gpio_mode(u->pa, 9) == 2 && gpio_af(u->pa, 9) == 7;
+    if (!pb6) {
+        if (!u->pin_reported) {
+            u->pin_reported = 1;
+            emu_log(u->emu, pa9 ? "usart: USART1_TX on PA9, which the Discovery ties to VBUS_FS with 4.7 uF: "
+                                  "the line cannot toggle, nothing is readable"
+                                : "usart: USART1_TX is on no pin (PB6 or PA9, AF7)");
+        }
+        return -1;
+    }
+    uint64_t pclk = rcc_pclk2(u->rcc);
+    uint32_t brr = u->brr ? u->brr : 16u;
+    uint64_t baud = (pclk ? pclk : 16000000u) / brr;
+    if (baud * 100u < 115200u * 97u || baud * 100u > 115200u * 103u) {
+        if (!u->baud_reported) {
+            u->baud_reported = 1;
+            emu_log(u->emu, "usart: %llu baud (PCLK2 %llu Hz, BRR 0x%x) where the console reads 115200",
+                    (unsigned long long)baud, (unsigned long long)pclk, (unsigned)u->brr);
+        }
+        return '?';
+    }
+    return byte;
+}
+
 static void us_advance(void *self, uint64_t now)
 {
     usart_t *u = self;
     while (u->shifting && now >= u->shift_end) {
         const emu_options_t *o = emu_opts(u->emu);
-        if (o->on_uart != NULL) {
-            o->on_uart(o->ctx, u->shift);
+        int c = on_the_wire(u, u->shift);
+        if (o->on_uart != NULL && c >= 0) {
+            o->on_uart(o->ctx, (uint8_t)c);
         }
         u->shifting = 0;
         uint64_t end = u->shift_end;
@@ -150,12 +185,14 @@ static void us_write(void *self, uint32_t off, uint32_t v, unsigned size)
     irq(u);
 }
 
-usart_t *usart_new(emu_t *emu, rcc_t *rcc)
+usart_t *usart_new(emu_t *emu, rcc_t *rcc, gpio_t *pa, gpio_t *pb)
 {
     usart_t *u = calloc(1, sizeof(*u));
     if (u != NULL) {
         u->emu = emu;
         u->rcc = rcc;
+        u->pa = pa;
+        u->pb = pb;
         us_reset(u, EMU_RESET_POWER);
     }
     return u;

@@ -52,6 +52,13 @@ static void wait(link_master_t *m, uint32_t us)
     m->elapsed_us += us;
 }
 
+/* Whether a refusal is final for this image (retrying it cannot help) or says the device is not
+ * where the master thought (it reset, or a flash operation failed): then re-read INFO, resume. */
+static lm_err_t refusal(uint8_t result)
+{
+    return result == LINK_R_BAD_STATE || result == LINK_R_FLASH ? LM_ERR_STATE : LM_ERR_REFUSED;
+}
+
 /* The slave re-arms before it decodes: the STATUS a transaction carries was made before the
  * previous frame was read, so the answer to a request comes one or two transactions later. This
  * many polls without it, and the request is sent again. */
@@ -122,7 +129,7 @@ lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint
             since = m->elapsed_us;
             continue;
         }
-        return st->result == LINK_R_OK ? LM_OK : LM_ERR_REFUSED;
+        return st->result == LINK_R_OK ? LM_OK : refusal(st->result);
     }
     return LM_ERR_TIMEOUT;
 }
@@ -166,7 +173,7 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
     for (;;) {
         const link_status_t *st = &m->status;
         if (st->state == 5 /* AGENT_ERROR */) {
-            return LM_ERR_REFUSED;
+            return refusal(st->result);
         }
         uint32_t done = st->next_offset;
         if (done == size && st->free_bufs == 2 && off >= size) {
@@ -210,7 +217,7 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
                 off = st->next_offset;
             }
         } else if (st->result != LINK_R_OK && st->result != LINK_R_PENDING && st->ack_type == LINK_DATA) {
-            return LM_ERR_REFUSED;
+            return refusal(st->result); /* e.g. BAD_STATE: the device reset and is idle */
         }
         if (st->next_offset != last_done) {
             last_done = st->next_offset;
@@ -256,6 +263,8 @@ const char *lm_strerror(lm_err_t e)
         return "no answer from the device";
     case LM_ERR_REFUSED:
         return "refused by the device";
+    case LM_ERR_STATE:
+        return "the device is not where the transfer was (it reset, or a flash operation failed)";
     }
     return "unknown link master error";
 }

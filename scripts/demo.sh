@@ -3,8 +3,9 @@
 # the real bootloader on an emulated STM32F407 (qemu-system-arm -M netduinoplus2): it boots the
 # bank the metadata names, refuses a tampered image and falls back, and reverts an unconfirmed
 # trial. Then the whole over-the-air path on loopback: fota-server serves a published release,
-# fota-bridge fetches it and sends it over SPI to a simulated STM32 (fota-sim) running v1.0.0,
-# which ends on v1.1.0, confirmed. Everything it starts, it stops.
+# fota-bridge fetches it and sends it over SPI to the real firmware (bootloader and application
+# v1.0.0, the ARM binaries a user flashes) on fota-emu, an emulated STM32F407 at 168 MHz, which
+# ends on v1.1.0, confirmed. Everything it starts, it stops.
 set -euo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota
@@ -41,10 +42,10 @@ step "Device 3: bank B on trial, never confirmed in 3 boots. USART1:"
   --trial b --attempts 3 --security-counter 1 -o "$out/flash-trial.bin" >/dev/null
 $RUN "$out/flash-trial.bin" "running from bank" | sed 's/^/   | /'
 
-step "Over the air: fota-server -> fota-bridge -> a simulated STM32 (fota-sim) running v1.0.0"
+step "Over the air: fota-server -> fota-bridge -> the real firmware on fota-emu (emulated STM32F407) running v1.0.0"
 port=5000
 while curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; do port=$((port + 1)); done
-rel=$out/releases; rm -rf "$rel" "$out/bridge-state" "$out/sim-flash.bin" "$out/sim.sock"
+rel=$out/releases; rm -rf "$rel" "$out/bridge-state" "$out/emu-flash.bin" "$out/emu.sock"
 mkdir -p "$rel" "$out/bridge-state"
 "$FOTA" sign --key "$KEY" --bank a --version 1.1.0+2 --security-counter 1 -o "$out/slot_a-1.1.0.img" "$FW/app-a.elf" >/dev/null
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/publish.token"
@@ -54,11 +55,12 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 "$HOST/fota-server" --root "$rel" --port "$port" --pubkey "$KEY" --publish-token-file "$out/publish.token" \
   >"$out/server.log" 2>&1 &
 pids+=($!)
-"$HOST/fota-sim" --flash "$out/sim-flash.bin" --init "$out/sim-init.bin" --socket "$out/sim.sock" --pubkey "$KEY" \
-  --quiet >"$out/sim.log" 2>&1 &
+"$HOST/fota-emu" --flash "$out/emu-flash.bin" --init "$out/sim-init.bin" --socket "$out/emu.sock" --quiet \
+  >"$out/emu.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do [ -S "$out/sim.sock" ] && curl -s -o /dev/null "http://127.0.0.1:$port/version" && break; sleep 0.05; done
-echo "fota-server on http://127.0.0.1:$port, fota-sim on $out/sim.sock"
+for _ in $(seq 600); do [ -S "$out/emu.sock" ] && curl -s -o /dev/null "http://127.0.0.1:$port/version" && break; sleep 0.05; done
+[ -S "$out/emu.sock" ] || { echo "fota-emu did not come up:"; cat "$out/emu.log"; exit 1; }
+echo "fota-server on http://127.0.0.1:$port, fota-emu on $out/emu.sock"
 # Publish v1.1.0 through the server: upload both images, then activate (the server checks the
 # signatures, banks and version, then switches the release atomically).
 auth="Authorization: Bearer $(cat "$out/publish.token")"
@@ -69,21 +71,23 @@ curl -sf -H "$auth" -X POST "$api/activate" >/dev/null
 echo "published v1.1.0 through the server's API: /version now says $(curl -s "http://127.0.0.1:$port/version")"
 echo
 "$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$out/bridge-state" --device-id demo-device \
-  --sim-socket "$out/sim.sock"
-for _ in $(seq 100); do grep -q "trial over" "$out/sim.log" && break; sleep 0.05; done
+  --sim-socket "$out/emu.sock"
+"$HOST/fota-link" --socket "$out/emu.sock" wait 500 >/dev/null
 echo
-echo "The device's USART1:"
-sed -n 's/^usart: /   | /p' "$out/sim.log"
-stats=$("$HOST/fota-link" --socket "$out/sim.sock" stats)
+echo "The device's USART1 (real bootloader and application, emulated):"
+sed -n 's/^usart: /   | /p' "$out/emu.log"
+stats=$("$HOST/fota-link" --socket "$out/emu.sock" stats)
+grep -q "app: confirmed (trial over)" "$out/emu.log" || { echo "demo: the device did not confirm v1.1.0"; exit 1; }
 get() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stats"; }
 served=$(awk '/GET \/firmware\/slot_b.bin/ {gsub(/[(]/, "", $5); s += $5} END {print s + 0}' "$out/server.log")
 echo
 echo "Summary:"
+echo "  device: fota-emu, real firmware, $(($(get hclk_hz) / 1000000)) MHz ($(get instructions) instructions emulated)"
 echo "  version          1.0.0 -> $(cat "$out/bridge-state/version") (bank A -> bank B, confirmed after a trial boot)"
 echo "  image            $(stat -c %s "$out/slot_b.img") bytes; served by HTTP: $served bytes in $(grep -c 'GET /firmware/slot_b.bin' "$out/server.log") Range requests"
 echo "  SPI              $(get wire_bytes) bytes in $(get transactions) transactions"
 echo "  device time      $(awk -v d="$(get device_us)" -v e="$(get erase_us)" -v p="$(get program_us)" \
-  'BEGIN { printf "%.3f s simulated (erase %.3f s, program %.3f s)", d / 1e6, e / 1e6, p / 1e6 }')"
+  'BEGIN { printf "%.3f s of device time since power-on (erase %.3f s, program %.3f s)", d / 1e6, e / 1e6, p / 1e6 }')"
 echo "  device reports   $(curl -s "http://127.0.0.1:$port/api/v1/devices/demo-device/reports")"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()

@@ -86,6 +86,25 @@ static flash_err_t sim_erase(void *ctx, int sector)
     return FLASH_OK;
 }
 
+/* One word: the cut (torn or not) happens before it, as on the device. */
+static void program_word(flash_sim_t *sim, uint8_t *p, const uint8_t *d)
+{
+    if (cut_now(sim)) {
+        if (sim->tear) {
+            /* A cut program: some of the word's bits cleared, not necessarily all. */
+            for (int b = 0; b < 4; b++) {
+                p[b] = (uint8_t)(p[b] & (d[b] | (uint8_t)next_rand(sim)));
+            }
+        }
+        power_cut(sim);
+    }
+    for (int b = 0; b < 4; b++) {
+        p[b] &= d[b];
+    }
+    sim->time_us += SIM_PROGRAM_WORD_US;
+    sim->program_us += SIM_PROGRAM_WORD_US;
+}
+
 static flash_err_t sim_program(void *ctx, uint32_t addr, const void *data, uint32_t len)
 {
     flash_sim_t *sim = ctx;
@@ -98,30 +117,45 @@ static flash_err_t sim_program(void *ctx, uint32_t addr, const void *data, uint3
     }
     uint8_t *p = sim->mem + (addr - LAYOUT_FLASH_BASE);
     const uint8_t *d = data;
+    /* The contract of every port: the whole range is checked blank first, and a program over a
+     * word that is not erased changes nothing (NOR: one program per erased word). */
     for (uint32_t w = 0; w < len; w += 4) {
         if (memcmp(p + w, "\xFF\xFF\xFF\xFF", 4) != 0) {
-            return FLASH_ERR_NOT_ERASED; /* NOR rule: one program per erased word */
+            return FLASH_ERR_NOT_ERASED;
         }
-        if (cut_now(sim)) {
-            if (sim->tear) {
-                /* A cut program: some of the word's bits cleared, not necessarily all. */
-                for (int b = 0; b < 4; b++) {
-                    p[w + b] = (uint8_t)(p[w + b] & (d[w + b] | (uint8_t)next_rand(sim)));
-                }
-            }
-            power_cut(sim);
-        }
-        for (int b = 0; b < 4; b++) {
-            p[w + b] &= d[w + b];
-        }
-        sim->time_us += SIM_PROGRAM_WORD_US;
-        sim->program_us += SIM_PROGRAM_WORD_US;
     }
+    for (uint32_t w = 0; w < len; w += 4) {
+        program_word(sim, p + w, d + w);
+    }
+    return FLASH_OK;
+}
+
+static flash_err_t sim_finish_word(void *ctx, uint32_t addr, uint32_t word)
+{
+    flash_sim_t *sim = ctx;
+    if ((addr & 3u) != 0) {
+        return FLASH_ERR_ALIGN;
+    }
+    if (addr < LAYOUT_FLASH_BASE || addr - LAYOUT_FLASH_BASE > LAYOUT_FLASH_SIZE - 4u) {
+        return FLASH_ERR_RANGE;
+    }
+    uint8_t *p = sim->mem + (addr - LAYOUT_FLASH_BASE);
+    uint32_t cur;
+    memcpy(&cur, p, 4);
+    if (cur == word) {
+        return FLASH_OK;
+    }
+    if ((~cur & word) != 0) {
+        return FLASH_ERR_NOT_ERASED; /* a 0 where word has a 1: not a torn copy of it */
+    }
+    uint8_t d[4];
+    memcpy(d, &word, 4);
+    program_word(sim, p, d);
     return FLASH_OK;
 }
 
 flash_port_t flash_sim_port(flash_sim_t *sim)
 {
-    flash_port_t port = {sim_read, sim_erase, sim_program, sim};
+    flash_port_t port = {sim_read, sim_erase, sim_program, sim, sim_finish_word};
     return port;
 }

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t transactions, wire_bytes;
     /* What the master sees while the main loop is inside a step: the STATUS from before it.
      * A step's results become visible only when its flash operation would have finished. */
+    uint32_t resets_at[8], nresets_at, next_reset_at; /* --reset-at */
     uint8_t txload[LINK_STATUS_TXN]; /* what the SPI interrupt loaded for the next transaction */
     uint8_t *rxbuf;                  /* where it receives it */
     /* Bus faults, per thousand transactions each: a flipped bit towards the slave, a flipped bit
@@ -196,10 +197,10 @@ static void run_until(device_t *d, uint64_t t)
             cost += cpu;
             d->cpu_us += cpu;
         }
-        if (cost == 0) {
-            cost = 1;
+        if (cost == 0 && more) {
+            cost = 1; /* work left: time must move on */
         }
-        d->cpu_free_at = start + cost;
+        d->cpu_free_at = start + cost; /* an idle poll costs nothing: the next message finds the CPU free */
         if (!more) {
             break;
         }
@@ -283,6 +284,13 @@ static void handle(device_t *d, int fd)
                 }
             }
             run_until(d, d->now); /* a COMMIT may have asked for a reset */
+            if (d->next_reset_at < d->nresets_at && d->transactions >= d->resets_at[d->next_reset_at]) {
+                d->next_reset_at++;
+                say(d, "sim: ", "device reset by itself after %llu transactions (--reset-at)",
+                    (unsigned long long)d->transactions);
+                d->cpu_free_at = d->now;
+                reboot(d);
+            }
             if (simsock_send(fd, 'T', out, len) != 0) {
                 return;
             }
@@ -334,6 +342,8 @@ static const char usage[] =
     "  --faults N       per thousand transactions, each: corrupt towards the slave, corrupt\n"
     "                   towards the master, drop, duplicate (default 0)\n"
     "  --seed N         seed of the fault injector (default 1)\n"
+    "  --reset-at N,... the device resets by itself (brown-out, watchdog) when it has seen N\n"
+    "                   transactions; up to 8 counts, ascending\n"
     "  --no-confirm     the application never confirms itself (trial images get reverted)\n"
     "  --quiet          no LED lines\n";
 
@@ -344,7 +354,7 @@ int main(int argc, char **argv)
                                          {"spi-hz", required_argument, 0, 'z'},  {"no-confirm", no_argument, 0, 'n'},
                                          {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
                                          {"faults", required_argument, 0, 'F'},  {"seed", required_argument, 0, 'S'},
-                                         {0, 0, 0, 0}};
+                                         {"reset-at", required_argument, 0, 'R'}, {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL, *key = NULL;
     static device_t d;
     d.spi_hz = 8000000;
@@ -386,6 +396,20 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'R': {
+            char *list = optarg, *tok, *save = NULL;
+            d.nresets_at = 0;
+            for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+                uint32_t v;
+                if (d.nresets_at == 8 || fota_parse_u32(tok, &v) != 0 || v == 0 ||
+                    (d.nresets_at > 0 && v <= d.resets_at[d.nresets_at - 1])) {
+                    fprintf(stderr, "fota-sim: --reset-at: '%s' is not up to 8 ascending transaction counts\n", tok);
+                    return 2;
+                }
+                d.resets_at[d.nresets_at++] = v;
+            }
+            break;
+        }
         case 'q':
             d.quiet = 1;
             break;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,7 +32,11 @@ int simsock_connect(const char *path)
     if (fd < 0) {
         return -1;
     }
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    /* A device that stopped answering (a paused or hung simulator) fails the transaction after
+     * this long instead of holding the master for ever. */
+    struct timeval tv = {SIMSOCK_CLIENT_TIMEOUT_S, 0};
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
         int e = errno;
         close(fd);
         errno = e;

@@ -35,6 +35,7 @@ typedef struct {
     struct gpiod_chip *chip;
     struct gpiod_line *nrst;
     int tty;
+    char errbuf[CURL_ERROR_SIZE]; /* libcurl's message for the last failure */
 } linux_ctx_t;
 
 typedef struct {
@@ -62,6 +63,12 @@ static void curl_common(linux_ctx_t *c, const char *path)
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    /* A stalled server is told by throughput, not by the whole-request timeout: under
+     * BRIDGE_LOW_SPEED_BPS for BRIDGE_LOW_SPEED_S and the request fails, saying so. */
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, (long)BRIDGE_LOW_SPEED_BPS);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (long)BRIDGE_LOW_SPEED_S);
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     /* Certificates are verified (libcurl's default, stated here so nobody turns it off quietly). */
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -87,8 +94,11 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, 
     *got = s.got;
     *status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "fota-bridge: GET %s%s: %s\n", c->server, path, curl_easy_strerror(rc));
+    if (rc == CURLE_OPERATION_TIMEDOUT && strstr(c->errbuf, "too slow") != NULL) {
+        fprintf(stderr, "fota-bridge: GET %s%s: server stalled: under %u bytes/s for %u s (%s)\n", c->server, path,
+                (unsigned)BRIDGE_LOW_SPEED_BPS, (unsigned)BRIDGE_LOW_SPEED_S, c->errbuf);
+    } else if (rc != CURLE_OK) {
+        fprintf(stderr, "fota-bridge: GET %s%s: %s\n", c->server, path, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     }
     return rc == CURLE_OK ? 0 : -1;
 }

@@ -11,7 +11,6 @@
 #include "regs.h"
 
 #define SCB_SHPR3 REG(0xE000ED20u)
-#define SCB_ICSR REG(0xE000ED04u)
 #define SCB_CFSR REG(0xE000ED28u)
 #define SCB_HFSR REG(0xE000ED2Cu)
 #define SCB_BFAR REG(0xE000ED38u)
@@ -19,9 +18,6 @@
 #define DEMCR REG(0xE000EDFCu)
 #define DWT_CTRL REG(0xE0001000u)
 #define DWT_CYCCNT REG(0xE0001004u)
-#define FLASH_ACR REG(0x40023C00u)
-#define ACR_DCEN (1u << 10)
-#define ACR_DCRST (1u << 12)
 #define SCRATCH 0x080E0000u /* sector 11: nothing lives there */
 
 static volatile uint32_t ticks, svcs, pendsv_saw_tick, faults, fault_cfsr, fault_bfar, fault_hfsr;
@@ -85,6 +81,9 @@ void hardfault_c(uint32_t *frame)
         SCB_CPACR |= 0xFu << 20; /* NOCP: give the FPU back, then retry the instruction */
         return;
     }
+    if (fault_cfsr & (1u << 10)) {
+        return; /* IMPRECISERR: a buffered write failed earlier; the stacked PC is not its instruction */
+    }
     uint16_t insn = *(const uint16_t *)(uintptr_t)frame[6];
     frame[6] += (insn >> 11) >= 0x1Du ? 4u : 2u; /* skip the faulting instruction */
 }
@@ -120,22 +119,23 @@ int main(void)
     check((RCC_CSR & (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF)) == (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF),
           "power-on reset flags");
 
-    /* SysTick: 1 ms at the 16 MHz reset clock, processor clock source. */
-    SYST_RVR = 16000u - 1u;
+    /* SysTick: 1 ms at the clock board_init chose, processor clock source. */
+    SYST_RVR = board_hclk() / 1000u - 1u;
     SYST_CVR = 0;
     SCB_SHPR3 = (0x00u << 24) | (0xF0u << 16); /* SysTick highest, PendSV lowest */
     SYST_CSR = 7u;
-    busy(20000);
+    const uint32_t ms6 = board_hclk() / 1150u; /* busy() iterations in about 6 ms (7 cycles each) */
+    busy(ms6);
     check(ticks >= 5 && ticks <= 8, "systick (about 6 ticks in 6 ms)");
 
     /* BASEPRI masks SysTick (priority 0x20 with BASEPRI 0x10), and lets it through at 0. */
     SCB_SHPR3 = (0x20u << 24) | (0xF0u << 16);
     __asm__ volatile("msr basepri, %0" ::"r"(0x10u));
     uint32_t t0 = ticks;
-    busy(20000);
+    busy(ms6);
     uint32_t masked = ticks - t0;
     __asm__ volatile("msr basepri, %0" ::"r"(0u));
-    busy(2000);
+    busy(ms6 / 10u);
     check(masked == 0 && ticks > t0, "basepri masks a lower-priority exception");
 
     /* Preemption: SysTick interrupts PendSV; PendSV's FP work does not leak into the thread. */
@@ -198,7 +198,7 @@ int main(void)
         FLASH_KEYR = FLASH_KEY1;
         FLASH_KEYR = FLASH_KEY2;
     }
-    FLASH_ACR |= ACR_DCEN;
+    FLASH_ACR |= FLASH_ACR_DCEN;
     uint32_t before, stale;
     __asm__ volatile("ldr %0, [%2]\n\t"        /* fills a cache line */
                      "str %3, [%4, #0x10]\n\t" /* FLASH_CR: SER, sector 11, x32 */
@@ -212,16 +212,35 @@ int main(void)
                        "r"(FLASH_CR_SER | FLASH_CR_SNB(11) | FLASH_CR_PSIZE_X32 | FLASH_CR_STRT)
                      : "r3", "cc", "memory");
     FLASH_CR = FLASH_CR_LOCK;
-    FLASH_ACR &= ~ACR_DCEN;
-    FLASH_ACR |= ACR_DCRST;
-    FLASH_ACR &= ~ACR_DCRST;
-    FLASH_ACR |= ACR_DCEN;
+    FLASH_ACR &= ~FLASH_ACR_DCEN;
+    FLASH_ACR |= FLASH_ACR_DCRST;
+    FLASH_ACR &= ~FLASH_ACR_DCRST;
+    FLASH_ACR |= FLASH_ACR_DCEN;
     uint32_t fresh = REG(SCRATCH);
-    FLASH_ACR &= ~ACR_DCEN;
+    FLASH_ACR &= ~FLASH_ACR_DCEN;
     say("probe: data cache: 0x%08x before the erase, 0x%08x after, 0x%08x after DCRST", (unsigned)before,
         (unsigned)stale, (unsigned)fresh);
     check(before == pattern && stale == pattern && fresh == 0xFFFFFFFFu,
           "data cache reads stale after an erase until DCRST");
+
+    /* The driver's contract (issue 9, findings 8-10). */
+    const uint32_t other = 0x12345678u;
+    check(flash_program(&fl, SCRATCH, &pattern, 4) == FLASH_OK &&
+              flash_program(&fl, SCRATCH, &other, 4) == FLASH_ERR_NOT_ERASED && REG(SCRATCH) == pattern,
+          "program over a word that is not erased: NOT_ERASED, flash unchanged");
+    flash_port_t app = board_flash_port_app(LAYOUT_BANK_A);
+    const uint32_t boot_word = 0x08004000u + 0x3FF0u; /* sector 1, the bootloader's, unused by this probe */
+    check(flash_program(&app, boot_word, &other, 4) == FLASH_ERR_PROTECTED && REG(boot_word) == 0xFFFFFFFFu,
+          "the application's port refuses the bootloader's sectors");
+    check(flash_program(&app, LAYOUT_BANK_A_BASE + LAYOUT_BANK_SIZE - 4u, &other, 4) == FLASH_ERR_PROTECTED &&
+              flash_erase_sector(&app, layout_sector_of(LAYOUT_BANK_A_BASE)) == FLASH_ERR_PROTECTED,
+          "the application's port refuses its running bank");
+    /* A wrong key locks FLASH_CR until the next reset and is a bus error (RM0090 §3.5.1): the
+     * driver must then say the erase was refused, not done. */
+    uint32_t f0 = faults;
+    FLASH_KEYR = 0x11111111u;
+    check(faults > f0 && flash_erase_sector(&fl, 11) == FLASH_ERR_PROTECTED && REG(SCRATCH) == pattern,
+          "a flash locked by a wrong key: the driver reports protected");
 
     say("probe: %s, %u failures; software reset", failures ? "FAILED" : "all passed", (unsigned)failures);
     board_delay_ms(2); /* let USART1 finish the line: a reset cuts the frame on the wire */

@@ -1,5 +1,5 @@
-/* The STM32F407 board support shared by the bootloader and the example application: flash
- * driver, USART1 log (PA9, 115200 8N1 at the 16 MHz HSI), the Discovery LEDs (PD12 green, PD13
+/* The STM32F407 board support shared by the bootloader and the example application: clock (168 MHz
+ * from HSE), flash driver, USART1 log (TX on PB6, 115200 8N1), the Discovery LEDs (PD12 green, PD13
  * orange, PD14 red, PD15 blue), the independent watchdog, the reset cause and the jump. */
 #ifndef FOTA_BOARD_F407_H
 #define FOTA_BOARD_F407_H
@@ -8,8 +8,21 @@
 
 #include "fota/boot.h"
 #include "fota/flash.h"
+#include "fota/layout.h"
 
+typedef enum {
+    BOARD_CLOCK_HSI = 0,      /* the reset clock, before board_init */
+    BOARD_CLOCK_PLL,          /* 168 MHz, set up here */
+    BOARD_CLOCK_PLL_KEPT,     /* 168 MHz, found running (the bootloader set it up) */
+    BOARD_CLOCK_HSI_NO_HSE,   /* 16 MHz: HSERDY did not come within 10 ms */
+    BOARD_CLOCK_HSI_NO_PLL,   /* 16 MHz: PLLRDY did not come, or the switch did not take */
+} board_clock_t;
+
+/* Clock (168 MHz, or HSI on failure), USART1, LEDs. */
 void board_init(void);
+board_clock_t board_clock(void);
+uint32_t board_hclk(void);
+const char *board_clock_text(board_clock_t c);
 void board_puts(const char *s); /* bounded wait per character: a dead USART never hangs us */
 void board_log_line(const char *line);
 void board_led(boot_led_t led, int on);
@@ -25,5 +38,9 @@ void board_reset(void) __attribute__((noreturn)); /* SYSRESETREQ */
 
 /* The flash port over the F407 flash controller (RM0090 §3.6). */
 flash_port_t board_flash_port(void);
+/* Whether the option bytes write-protect sectors 0-1, the bootloader's (FLASH_OPTCR.nWRP). */
+int board_boot_sectors_protected(void);
+/* The same for the application running from bank running: sectors 0-1 and that bank refused. */
+flash_port_t board_flash_port_app(layout_bank_t running);
 
 #endif

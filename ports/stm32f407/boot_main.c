@@ -47,6 +47,13 @@ static void p_halt(void *ctx)
 int main(void)
 {
     board_init();
+    board_puts("boot: clock ");
+    board_log_line(board_clock_text(board_clock()));
+    /* Checked, not set: option bytes are rewritten by an erase-and-program of their own that a
+     * power cut can tear, and RDP shares that word (docs/hardware.md, "Write protection"). */
+    if (!board_boot_sectors_protected()) {
+        board_log_line("boot: sectors 0-1 are not write-protected (nWRP): set them for production");
+    }
     boot_port_t port = {
         .flash = board_flash_port(),
         .log = p_log,

@@ -8,6 +8,19 @@
 
 #define RCC_BASE 0x40023800u
 #define RCC_AHB1ENR REG(RCC_BASE + 0x30u)
+#define RCC_CR REG(RCC_BASE + 0x00u)
+#define RCC_PLLCFGR REG(RCC_BASE + 0x04u)
+#define RCC_CFGR REG(RCC_BASE + 0x08u)
+#define RCC_CR_HSEON (1u << 16)
+#define RCC_CR_HSERDY (1u << 17)
+#define RCC_CR_PLLON (1u << 24)
+#define RCC_CR_PLLRDY (1u << 25)
+#define RCC_CFGR_SW_PLL 2u
+#define RCC_CFGR_SWS(v) (((v) >> 2) & 3u)
+#define RCC_APB1ENR REG(RCC_BASE + 0x40u)
+#define RCC_APB1ENR_PWREN (1u << 28)
+#define PWR_CR REG(0x40007000u)
+#define PWR_CR_VOS (1u << 14)
 #define RCC_APB2RSTR REG(RCC_BASE + 0x24u)
 #define RCC_APB2RSTR_SPI1RST (1u << 12)
 #define RCC_APB2ENR REG(RCC_BASE + 0x44u)
@@ -20,8 +33,12 @@
 #define RCC_CSR_IWDGRSTF (1u << 29)
 
 #define GPIOA_BASE 0x40020000u
+#define GPIOB_BASE 0x40020400u
 #define GPIOD_BASE 0x40020C00u
+#define GPIOE_BASE 0x40021000u
 #define GPIO_MODER(b) REG((b) + 0x00u)
+#define GPIO_OSPEEDR(b) REG((b) + 0x08u)
+#define GPIO_PUPDR(b) REG((b) + 0x0Cu)
 #define GPIO_IDR(b) REG((b) + 0x10u)
 #define GPIO_ODR(b) REG((b) + 0x14u)
 #define GPIO_BSRR(b) REG((b) + 0x18u)
@@ -39,9 +56,18 @@
 #define IWDG_KR REG(0x40003000u)
 #define IWDG_PR REG(0x40003004u)
 #define IWDG_RLR REG(0x40003008u)
+#define IWDG_SR REG(0x4000300Cu)
 
 #define FLASH_R_BASE 0x40023C00u
+#define FLASH_ACR REG(FLASH_R_BASE + 0x00u)
+#define FLASH_ACR_LATENCY(n) ((uint32_t)(n))
+#define FLASH_ACR_PRFTEN (1u << 8)
+#define FLASH_ACR_ICEN (1u << 9)
+#define FLASH_ACR_DCEN (1u << 10)
+#define FLASH_ACR_ICRST (1u << 11)
+#define FLASH_ACR_DCRST (1u << 12)
 #define FLASH_KEYR REG(FLASH_R_BASE + 0x04u)
+#define FLASH_OPTCR REG(FLASH_R_BASE + 0x14u)
 #define FLASH_SR REG(FLASH_R_BASE + 0x0Cu)
 #define FLASH_CR REG(FLASH_R_BASE + 0x10u)
 #define FLASH_KEY1 0x45670123u
@@ -97,6 +123,7 @@
 #define SCB_AIRCR REG(0xE000ED0Cu)
 
 #define SCB_VTOR REG(0xE000ED08u)
+#define SCB_ICSR REG(0xE000ED04u)
 #define SYST_CSR REG(0xE000E010u)
 #define SYST_RVR REG(0xE000E014u)
 #define SYST_CVR REG(0xE000E018u)

@@ -64,7 +64,12 @@ void spi_slave_init(agent_t *agent)
     RCC_AHB1ENR |= (1u << 0) | RCC_AHB1ENR_DMA2EN;
     RCC_APB2ENR |= RCC_APB2ENR_SPI1EN | RCC_APB2ENR_SYSCFGEN;
     (void)RCC_APB2ENR;
-    /* PA4-PA7 alternate function 5. */
+    /* PA4-PA7 alternate function 5. MISO (PA6) at high speed: at the reset's low speed an edge
+     * takes about 100 ns at 50 pF (DS8626: 2 MHz at most), longer than half an 8 MHz SCK period.
+     * NSS (PA4) pulled up and SCK (PA5) pulled down, so that with no master (or one not yet
+     * booted) the slave sees "deselected, idle" instead of a floating line. */
+    GPIO_OSPEEDR(GPIOA_BASE) = (GPIO_OSPEEDR(GPIOA_BASE) & ~(3u << 12)) | (3u << 12);
+    GPIO_PUPDR(GPIOA_BASE) = (GPIO_PUPDR(GPIOA_BASE) & ~(0xFu << 8)) | (1u << 8) | (2u << 10);
     GPIO_MODER(GPIOA_BASE) = (GPIO_MODER(GPIOA_BASE) & ~(0xFFu << 8)) | (0xAAu << 8);
     GPIO_AFRL(GPIOA_BASE) = (GPIO_AFRL(GPIOA_BASE) & ~(0xFFFFu << 16)) | (0x5555u << 16);
     rearm(0);

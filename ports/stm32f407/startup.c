@@ -33,6 +33,12 @@ void Default_Handler(void)
     }
 }
 
+/* SysTick wakes the core from WFI in board_delay_ms; nothing to do in the handler. */
+void Tick_Handler(void);
+void Tick_Handler(void)
+{
+}
+
 /* Cortex-M4 system exceptions; a port that needs a handler defines it (weak aliases). */
 void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void HardFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
@@ -42,7 +48,7 @@ void UsageFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void DebugMon_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
-void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SysTick_Handler(void) __attribute__((weak, alias("Tick_Handler")));
 void SPI1_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 void EXTI4_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 void DMA2_Stream0_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));

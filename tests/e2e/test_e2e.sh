@@ -67,7 +67,7 @@ sleep 0.15; stop "$srv"; sleep 0.6; start_server "$w/r2"
 wait "$br"; rc=$?; br=
 if [ $rc -eq 0 ] && grep -q "updated" "$w/b2.log" && grep -qE "retrying in|download of .* failed" "$w/b2.log" &&
    grep -q "sent to bank B (from offset [1-9]" "$w/b2.log"; then
-  ok "server restarted mid-download: bridge backed off, resumed (Range, from $(grep -o 'from offset [0-9]*' "$w/b2.log"))"
+  ok "server restarted mid-download: bridge backed off, resumed (Range, $(grep -o 'from offset [0-9]*' "$w/b2.log"))"
 elif [ $rc -eq 0 ] && grep -q "updated" "$w/b2.log"; then
   ok "server restarted mid-download: update completed ($(grep -c 'attempt' "$w/b2.log") attempts)"
 else bad "server restart (exit $rc)"; cat "$w/b2.log"; fi
@@ -85,6 +85,35 @@ if [ $rc -eq 0 ] && grep -qE "updated: device runs 2.0.0|device already runs 2.0
    ! grep -qE "halted|no valid image" "$w/sim.log"; then
   ok "device killed mid-update: it rebooted into a valid image and ends on 2.0.0 ($(grep -oE 'from offset [0-9]+|commit failed|already runs' "$w/b3.log" | tail -1))"
 else bad "device killed (exit $rc)"; cat "$w/b3.log"; tail -5 "$w/sim.log"; fi
+stop "$sim"; stop "$srv"
+
+# 3b. The device resets by itself three times during the transfer (brown-out, watchdog, or NRST
+# from elsewhere): the rebooted agent answers BAD_STATE, which says "not where you were", not "no":
+# the bridge re-reads INFO and resumes within the same attempt (issue 9, finding 13: it used to
+# report "device refused 2.0.0: bad state" and give up).
+start_server "$w/r2"; rm -f "$w/flash.bin" "$w/state/version"; : >"$w/sim.log"
+start_sim --init "$w/init.bin" --reset-at 60,150,260
+out=$(bridge --attempts 1); rc=$?
+if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0 from bank B" <<<"$out" &&
+   [ "$(grep -c 'device reset by itself' "$w/sim.log")" = 3 ] && grep -q "re-reading INFO and resuming" <<<"$out" &&
+   ! grep -q "refused" <<<"$out"; then
+  ok "device reset 3 times mid-transfer: one attempt, resumed each time ($(grep -c 're-reading INFO' <<<"$out") resumes), 2.0.0 running"
+else bad "device resets mid-transfer (exit $rc)"; echo "$out"; tail -5 "$w/sim.log"; fi
+stop "$sim"; stop "$srv"
+
+# 3c. The server stalls (SIGSTOP: the kernel accepts connections, nothing is sent): the bridge says
+# "server stalled" after BRIDGE_LOW_SPEED_S (5 s) instead of waiting out the 30 s request timeout
+# three times per window (issue 9, finding 16), backs off, and completes once the server resumes.
+start_server "$w/r2"; fresh_device
+kill -STOP "$srv"
+"$HOST/fota-bridge" --server "$url" --state-dir "$w/state" --device-id dev-e2e --sim-socket "$w/sock" \
+  --backoff-ms 200 >"$w/b3c.log" 2>&1 & br=$!
+sleep 7; kill -CONT "$srv"
+wait "$br"; rc=$?; br=
+if [ $rc -eq 0 ] && grep -q "server stalled: under 1024 bytes/s for 5 s" "$w/b3c.log" &&
+   grep -q "updated: device runs 2.0.0" "$w/b3c.log"; then
+  ok "server stalled (SIGSTOP): detected by throughput in 5 s, not by the 30 s timeout; then updated"
+else bad "stalled server (exit $rc)"; cat "$w/b3c.log"; fi
 stop "$sim"; stop "$srv"
 
 # 4. A badly signed image on the server: never reaches the device.

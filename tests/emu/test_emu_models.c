@@ -18,7 +18,9 @@
 #define FLASHR 0x40023C00u
 #define IWDG 0x40003000u
 #define GPIOA 0x40020000u
+#define GPIOB 0x40020400u
 #define GPIOD 0x40020C00u
+#define GPIOE 0x40021000u
 #define USART1 0x40011000u
 #define SPI1 0x40013000u
 #define DMA2 0x40026400u
@@ -424,11 +426,21 @@ static void test_gpio_bsrr_set_wins_and_led_changes_are_reported(void **state)
     drop(f);
 }
 
-/* SPI1 on PA4-PA7, AF5; DMA2 stream 0 (RX) and 3 (TX), channel 3. */
+/* PE3, the Discovery accelerometer's chip select: output high, or back to a floating input. */
+static void accel_deselect(fx_t *f, int high)
+{
+    wr(f, RCC + 0x30, rd(f, RCC + 0x30) | (1u << 4));
+    wr(f, GPIOE + 0x18, 1u << 3);
+    wr(f, GPIOE + 0x00, (rd(f, GPIOE + 0x00) & ~(3u << 6)) | ((high ? 1u : 0u) << 6));
+}
+
+/* SPI1 on PA4-PA7, AF5, MISO at high speed, PE3 high; DMA2 stream 0 (RX) and 3 (TX), channel 3. */
 static void spi_setup(fx_t *f, int dma)
 {
     wr(f, RCC + 0x30, rd(f, RCC + 0x30) | 1u | (1u << 22));
     wr(f, RCC + 0x44, (1u << 12) | (1u << 14));
+    wr(f, GPIOA + 0x08, rd(f, GPIOA + 0x08) | (3u << 12));
+    accel_deselect(f, 1);
     wr(f, GPIOA + 0x00, (rd(f, GPIOA + 0x00) & ~(0xFFu << 8)) | (0xAAu << 8));
     wr(f, GPIOA + 0x20, 0x5555u << 16);
     if (dma) {
@@ -556,6 +568,47 @@ static void test_spi_spe_set_mid_byte_puts_the_stream_out_of_step(void **state)
     drop(f);
 }
 
+/* DS8626 I/O AC characteristics: at OSPEEDR low speed the pin switches at 2 MHz at most (50 pF);
+ * at 8 MHz each edge arrives a bit late: 0x0F reads as 0x07 after a 0 bit, 0xA5 alternates every
+ * bit so the master sees the line one bit behind. At high speed both come through. */
+static void test_spi_miso_at_low_speed_lags_at_8_mhz(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    spi_setup(f, 0);
+    wr(f, GPIOA + 0x08, rd(f, GPIOA + 0x08) & ~(3u << 12)); /* back to the reset value: low speed */
+    wr(f, SPI1 + 0x0C, 0x0F);
+    uint8_t mosi[1] = {0}, miso[1];
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 1);
+    assert_int_equal(miso[0], 0x87); /* the floating 1 before, then 0000111 */
+    emu_spi_transfer(f->emu, 20000, 1000000, mosi, miso, 1);
+    assert_int_equal(miso[0], 0x0F); /* 1 MHz is within 2 MHz */
+    wr(f, GPIOA + 0x08, rd(f, GPIOA + 0x08) | (3u << 12));
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 1);
+    assert_int_equal(miso[0], 0x0F);
+    drop(f);
+}
+
+/* UM1472: the accelerometer shares SPI1; with PE3 floating it answers what looks like a read
+ * command (bit 7 set) on MISO in the next byte. */
+static void test_spi_floating_pe3_lets_the_accelerometer_drive_miso(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    spi_setup(f, 0);
+    accel_deselect(f, 0);
+    wr(f, SPI1 + 0x0C, 0x42);
+    uint8_t mosi[3] = {0x8F, 0x00, 0x00}, miso[3];
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 3);
+    assert_int_equal(miso[0], 0x42);
+    assert_int_equal(miso[1], 0x00); /* after 0x8F: the accelerometer's byte */
+    assert_int_equal(miso[2], 0x42);
+    accel_deselect(f, 1);
+    emu_spi_transfer(f->emu, 20000, 8000000, mosi, miso, 3);
+    assert_int_equal(miso[1], 0x42);
+    drop(f);
+}
+
 static void test_spi_nothing_loaded_resends_and_deselected_floats(void **state)
 {
     (void)state;
@@ -595,11 +648,48 @@ static void test_exti_nss_rising_edge_pends_irq10_through_syscfg(void **state)
 
 /* ---- USART1 (RM0090 §30) ---- */
 
+static void usart_on_pb6(fx_t *f)
+{
+    wr(f, RCC + 0x30, rd(f, RCC + 0x30) | 3u); /* GPIOA, GPIOB */
+    wr(f, GPIOB + 0x00, (rd(f, GPIOB + 0x00) & ~(3u << 12)) | (2u << 12));
+    wr(f, GPIOB + 0x20, 7u << 24);
+}
+
+/* UM1472: PA9 carries VBUS_FS and 4.7 uF on the Discovery; only PB6 gives a readable console. A
+ * BRR left for another PCLK2 (here the same HSI divided by 2 on APB2: 57.5 kbaud) gives garbage. */
+static void test_usart_needs_pb6_and_the_right_rate(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    wr(f, RCC + 0x30, rd(f, RCC + 0x30) | 3u);
+    wr(f, RCC + 0x44, 1u << 4);
+    wr(f, GPIOA + 0x00, (rd(f, GPIOA + 0x00) & ~(3u << 18)) | (2u << 18));
+    wr(f, GPIOA + 0x24, 7u << 4);
+    wr(f, USART1 + 0x08, 0x8Bu);
+    wr(f, USART1 + 0x0C, (1u << 13) | (1u << 3));
+    wr(f, USART1 + 0x04, 'x');
+    run_for(f, 100 * US);
+    assert_int_equal(f->nuart, 0); /* on PA9: nothing */
+    usart_on_pb6(f);
+    wr(f, USART1 + 0x04, 'y');
+    run_for(f, 100 * US);
+    assert_int_equal(f->nuart, 1);
+    assert_int_equal(f->uart[0], 'y');
+    /* APB2 /2: 8 MHz, BRR 0x8B now makes 57.5 kbaud. */
+    wr(f, RCC + 0x08, 4u << 13);
+    wr(f, USART1 + 0x04, 'z');
+    run_for(f, 200 * US); /* 10 bits at 57.5 kbaud: 174 us */
+    assert_int_equal(f->nuart, 2);
+    assert_int_equal(f->uart[1], '?');
+    drop(f);
+}
+
 static void test_usart_byte_leaves_after_one_frame_time(void **state)
 {
     (void)state;
     fx_t *f = make(NULL);
     wr(f, RCC + 0x44, 1u << 4);
+    usart_on_pb6(f);
     wr(f, USART1 + 0x08, 0x8Bu); /* 16 MHz / 139 = 115108 baud: 86.9 us a frame */
     wr(f, USART1 + 0x0C, (1u << 13) | (1u << 3));
     wr(f, USART1 + 0x04, 'x');
@@ -672,8 +762,11 @@ int main(void)
         cmocka_unit_test(test_spi_rcc_reset_clears_ovr_and_registers),
         cmocka_unit_test(test_spi_spe_set_mid_byte_puts_the_stream_out_of_step),
         cmocka_unit_test(test_spi_nothing_loaded_resends_and_deselected_floats),
+        cmocka_unit_test(test_spi_miso_at_low_speed_lags_at_8_mhz),
+        cmocka_unit_test(test_spi_floating_pe3_lets_the_accelerometer_drive_miso),
         cmocka_unit_test(test_exti_nss_rising_edge_pends_irq10_through_syscfg),
         cmocka_unit_test(test_usart_byte_leaves_after_one_frame_time),
+        cmocka_unit_test(test_usart_needs_pb6_and_the_right_rate),
         cmocka_unit_test(test_systick_wraps_take_the_exception),
         cmocka_unit_test(test_nvic_takes_the_higher_priority_pending_irq_first),
     };

@@ -214,7 +214,7 @@ static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t
     if (!at_verify) {
         assert_int_equal(m.status.ack_type, LINK_BEGIN);
     }
-    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_REFUSED); /* nothing to stage */
+    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_STATE); /* nothing to stage */
     meta_log_t log;
     assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
     assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);

@@ -87,11 +87,17 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
     uint32_t from = 0;
     lm_err_t e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
+    for (int again = 0; e == LM_ERR_STATE && again < 5; again++) {
+        /* Not final: the device reset or a flash operation failed. BEGIN again resumes. */
+        fprintf(stderr, "\nfota-link: %s (%s); resuming\n", lm_strerror(e),
+                link_result_name((link_result_t)m->status.result));
+        e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
+    }
     if (isatty(STDERR_FILENO)) {
         fputc('\n', stderr);
     }
     int rc = 0;
-    if (e == LM_ERR_REFUSED) {
+    if (e == LM_ERR_REFUSED || e == LM_ERR_STATE) {
         rc = refused(m, "image");
     } else if (e != LM_OK) {
         fprintf(stderr, "fota-link: transfer failed: %s\n", lm_strerror(e));
@@ -127,7 +133,12 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         printf("    flash program        %8.3f s\n", pr);
         printf("    SPI transfer         %8.3f s (on the wire; overlaps flash work)\n", spi);
         printf("    master waiting       %8.3f s (polls while the device works)\n", wt);
-        printf("    CPU (hash, ECDSA)    %8.3f s (modelled)\n", cpu);
+        if (strstr(after, "instructions=") != NULL) { /* fota-emu: the real firmware ran */
+            printf("    CPU busy             %8.3f s (instructions executed, at %llu Hz)\n", cpu,
+                   (unsigned long long)stat_get(after, "hclk_hz"));
+        } else {
+            printf("    CPU (hash, ECDSA)    %8.3f s (modelled)\n", cpu);
+        }
         printf("  bytes on the wire      %8llu (%.3f per image byte)\n", wire, (double)wire / (double)len);
         printf("  transactions           %8llu\n", txn);
         printf("  lower bound            %8.3f s (erase %.3f + program %.3f)\n", bound, bound_erase, bound - bound_erase);
@@ -139,7 +150,7 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     }
     if (rc == 0 && commit) {
         e = lm_commit(m, h.bank);
-        if (e == LM_ERR_REFUSED) {
+        if (e == LM_ERR_REFUSED || e == LM_ERR_STATE) {
             rc = refused(m, "commit");
         } else if (e != LM_OK) {
             fprintf(stderr, "fota-link: commit failed: %s\n", lm_strerror(e));

@@ -81,6 +81,8 @@ typedef struct {
     uint32_t programmed;          /* bytes programmed */
     int erase_sector;             /* next sector to check/erase, -1 when done */
     uint8_t resuming;
+    uint8_t torn_pending;         /* resuming at torn_at: that word may be torn, finish it */
+    uint32_t torn_at;
     /* Verification, one chunk per poll. */
     img_verify_ctx_t verify;
     crypto_sha256_ctx whole;

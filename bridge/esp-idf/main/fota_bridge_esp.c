@@ -44,7 +44,10 @@ static int e_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, 
     (void)ctx;
     char url[256], range[64];
     snprintf(url, sizeof(url), "%s%s", CONFIG_FOTA_SERVER_URL, path);
-    esp_http_client_config_t cfg = {.url = url, .timeout_ms = 30000, .crt_bundle_attach = esp_crt_bundle_attach};
+    /* timeout_ms bounds each network read: a server that sends nothing for BRIDGE_LOW_SPEED_S
+     * is a stalled one (the Linux bridge asks libcurl for a low-speed limit instead). */
+    esp_http_client_config_t cfg = {
+        .url = url, .timeout_ms = BRIDGE_LOW_SPEED_S * 1000, .crt_bundle_attach = esp_crt_bundle_attach};
     esp_http_client_handle_t c = esp_http_client_init(&cfg);
     if (c == NULL) {
         return -1;
@@ -214,7 +217,17 @@ void app_main(void)
                             .quadhd_io_num = -1,
                             .max_transfer_sz = LINK_FRAME_MAX};
     ESP_ERROR_CHECK(spi_bus_initialize(SPI2_HOST, &bus, SPI_DMA_CH_AUTO));
-    spi_device_interface_config_t dev = {.clock_speed_hz = SPI_HZ, .mode = 0, .spics_io_num = PIN_CS, .queue_size = 1};
+    /* NSS set-up and hold: the STM32 slave needs at least 4 and 2 PCLK2 periods (DS8626 tsu(NSS),
+     * th(NSS)): 48 and 24 ns at its 84 MHz PCLK2. Hold: 2 SPI cycles after the last edge (250 ns
+     * at 8 MHz). Set-up: ESP-IDF accepts at most 1 cycle in full duplex, and the original ESP32
+     * ignores it there (spi_master.c says so); its own lead of at least half an SCK period
+     * (62.5 ns) covers 48 ns, which is one reason the STM32 runs at 168 MHz (docs/hardware.md). */
+    spi_device_interface_config_t dev = {.clock_speed_hz = SPI_HZ,
+                                         .mode = 0,
+                                         .spics_io_num = PIN_CS,
+                                         .queue_size = 1,
+                                         .cs_ena_pretrans = 1,
+                                         .cs_ena_posttrans = 2};
     ESP_ERROR_CHECK(spi_bus_add_device(SPI2_HOST, &dev, &spi));
     wifi_up();
 

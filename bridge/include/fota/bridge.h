@@ -12,6 +12,9 @@
 #include "fota/link_master.h"
 
 #define BRIDGE_WINDOW 16384 /* bytes of image held at once */
+#define BRIDGE_LOW_SPEED_BPS 1024 /* a download slower than this ... */
+#define BRIDGE_LOW_SPEED_S 5       /* ... for this long is a stalled server */
+#define BRIDGE_RESUMES 8    /* resumes within one attempt after the device reset mid-transfer */
 
 typedef struct {
     /* GET path (relative to the server), bytes [from, from + cap) when ranged (from or cap nonzero),

@@ -14,6 +14,13 @@ typedef enum {
     EMU_FLASH_MAXIMUM = 1, /* DS8626 maximum times */
 } emu_flash_timing_t;
 
+#define EMU_PROFILE_BUCKETS 4 /* cycles attributed by code address (--profile) */
+
+typedef struct {
+    uint32_t lo, hi;     /* code addresses [lo, hi) */
+    uint8_t bucket;      /* < EMU_PROFILE_BUCKETS */
+} emu_profile_range_t;
+
 typedef struct {
     uint32_t seed;       /* the machine's random source (LSI, jitter, tearing); 0 means 1 */
     uint32_t lsi_hz;     /* 0: drawn from the seed in DS8626's 17-47 kHz range */
@@ -24,6 +31,10 @@ typedef struct {
     uint64_t cut_at_ns;  /* power cut at this device time; 0: never */
     int tear;            /* the operation a cut hits is left half done */
     emu_flash_timing_t flash_timing;
+    /* Profile: the cycles of instructions in these ranges go to their bucket (the array stays the
+     * caller's); the rest to none. */
+    const emu_profile_range_t *profile;
+    uint32_t nprofile;
     /* Output: a byte USART1 sent, a GPIOD output pin that changed (the Discovery LEDs are 12-15). */
     void (*on_uart)(void *ctx, uint8_t byte);
     void (*on_gpio)(void *ctx, char port, int pin, int level);
@@ -47,6 +58,7 @@ typedef struct {
     uint64_t flash_ops, erase_ns, program_ns;
     uint64_t exceptions, resets, slices;
     uint32_t hclk_hz;
+    uint64_t profile16[EMU_PROFILE_BUCKETS]; /* cycles in sixteenths per profile bucket */
 } emu_stats_t;
 
 /* A machine over flash (1 MiB, owned by the caller), powered off; NULL when out of memory. */

@@ -19,7 +19,8 @@ typedef enum {
     LM_OK = 0,
     LM_ERR_IO,        /* the transaction itself failed (the port said so) */
     LM_ERR_TIMEOUT,   /* no sign of life from the slave for timeout_us */
-    LM_ERR_REFUSED,   /* the slave answered with an error result (see status) */
+    LM_ERR_REFUSED,   /* final for this image: refused (bad image, wrong bank, rollback, too large) */
+    LM_ERR_STATE,     /* not final: BAD_STATE or FLASH (the slave reset, or lost track): read INFO, resume */
 } lm_err_t;
 
 typedef struct {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #define SIMSOCK_MAX 4096 /* largest message body */
+#define SIMSOCK_CLIENT_TIMEOUT_S 60 /* a master waits this long (host time) for any answer */
 
 /* Connects to / listens on a socket path; returns a file descriptor or -1 (errno set). */
 int simsock_connect(const char *path);
