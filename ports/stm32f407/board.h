@@ -25,6 +25,8 @@ uint32_t board_hclk(void);
 const char *board_clock_text(board_clock_t c);
 void board_puts(const char *s); /* bounded wait per character: a dead USART never hangs us */
 void board_log_line(const char *line);
+void board_log_async(void); /* from now on the log is sent by interrupt (see board.c) */
+void board_log_flush(void); /* waits until the log has left (bounded); board_reset and board_jump call it */
 void board_led(boot_led_t led, int on);
 void board_led_toggle(boot_led_t led);
 void board_delay_ms(uint32_t ms);

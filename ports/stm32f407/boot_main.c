@@ -38,6 +38,7 @@ static void p_halt(void *ctx)
 {
     (void)ctx;
     board_log_line("boot: halted: fast red blink");
+    board_log_flush(); /* no jump will flush it */
     for (;;) {
         board_led_toggle(BOOT_LED_RED);
         board_delay_ms(100);
@@ -47,6 +48,7 @@ static void p_halt(void *ctx)
 int main(void)
 {
     board_init();
+    board_log_async(); /* the log leaves while the images are verified */
     board_puts("boot: clock ");
     board_log_line(board_clock_text(board_clock()));
     /* Checked, not set: option bytes are rewritten by an erase-and-program of their own that a

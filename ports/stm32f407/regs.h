@@ -50,6 +50,8 @@
 #define USART_BRR REG(USART1_BASE + 0x08u)
 #define USART_CR1 REG(USART1_BASE + 0x0Cu)
 #define USART_SR_TXE (1u << 7)
+#define USART_SR_TC (1u << 6)
+#define USART_CR1_TXEIE (1u << 7)
 #define USART_CR1_UE (1u << 13)
 #define USART_CR1_TE (1u << 3)
 

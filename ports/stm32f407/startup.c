@@ -50,6 +50,7 @@ void DebugMon_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void SysTick_Handler(void) __attribute__((weak, alias("Tick_Handler")));
 void SPI1_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
+void USART1_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 void EXTI4_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 void DMA2_Stream0_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
 void DMA2_Stream3_IRQHandler(void) __attribute__((weak, alias("Default_Handler")));
@@ -78,6 +79,7 @@ __attribute__((section(".isr_vector"), used)) void (*const vector_table[VECTOR_C
     [15] = SysTick_Handler,
     [IRQ(10)] = EXTI4_IRQHandler,
     [IRQ(35)] = SPI1_IRQHandler,
+    [IRQ(37)] = USART1_IRQHandler,
     [IRQ(56)] = DMA2_Stream0_IRQHandler,
     [IRQ(59)] = DMA2_Stream3_IRQHandler,
 };
