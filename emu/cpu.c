@@ -900,8 +900,18 @@ emu_run_t emu_run(emu_t *e, uint64_t until)
 
 void emu_spi_transfer(emu_t *e, uint32_t gap_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len)
 {
-    uint64_t start = e->t0 + gap_ns;
-    (void)emu_run(e, start);
+    (void)emu_spi_transfer_at(e, e->t0 + gap_ns, sck_hz, mosi, miso, len);
+}
+
+/* The master keeps its own clock: a transaction that starts while the core is stalled (a flash
+ * erase holds every fetch) is clocked at its own time; the SPI and DMA models need no core, so
+ * its bytes land then, and the interrupt it raises waits for the stall to end, as on silicon. */
+uint64_t emu_spi_transfer_at(emu_t *e, uint64_t start, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
+                             uint32_t len)
+{
+    if (start > e->t0) {
+        (void)emu_run(e, start);
+    }
     uint64_t end = e->board->spi_schedule(e->b, start, sck_hz, mosi, miso, len);
     emu_run_t r;
     while ((r = emu_run(e, end)) == EMU_RUN_WATCH) {
@@ -911,6 +921,7 @@ void emu_spi_transfer(emu_t *e, uint32_t gap_ns, uint32_t sck_hz, const uint8_t 
         e->t0 = end;
         emu_sync(e);
     }
+    return end;
 }
 
 void emu_cpu_store(emu_t *e, uint32_t addr, unsigned size, uint32_t value)

@@ -99,6 +99,9 @@ lm_err_t lm_request(link_master_t *m, uint8_t type, const uint8_t *payload, uint
         if (send_request) {
             send_request = 0; /* its answer comes with a following transaction */
             stale = 0;
+            if (r == 1) {
+                wait_erase(m); /* but what it carried may announce an erase */
+            }
             continue;
         }
         if (r == 0) {

@@ -81,6 +81,10 @@ void emu_watch_pc(emu_t *emu, uint32_t lo, uint32_t hi);
  * len bytes at sck_hz (mode 0, MSB first), NSS rises. The device runs across it; miso gets what
  * the slave shifted out (0xFF where it drove nothing). */
 void emu_spi_transfer(emu_t *emu, uint32_t gap_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso, uint32_t len);
+/* The same starting at device time start_ns, which may be earlier than the core's time when the
+ * core is stalled (the master's clock runs on); returns when the transaction ends. */
+uint64_t emu_spi_transfer_at(emu_t *emu, uint64_t start_ns, uint32_t sck_hz, const uint8_t *mosi, uint8_t *miso,
+                             uint32_t len);
 /* 1 once the application has enabled its SPI slave (SPI1 CR1.SPE): ready for the master. */
 int emu_spi_ready(const emu_t *emu);
 
