@@ -546,7 +546,7 @@ static void verify_step(agent_t *a)
                             .min_security_counter = a->meta.state.security_counter,
                             .bank = a->bank};
         img_verify_init(&a->verify, &pol);
-        crypto_sha256_start(&a->whole);
+        a->whole_on = 0;
         a->state = AGENT_VERIFYING;
     }
     uint8_t buf[SCAN_STEP];
@@ -556,16 +556,32 @@ static void verify_step(agent_t *a)
             fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
             return;
         }
-        img_verify_update(&a->verify, buf, n);
-        crypto_sha256_update(&a->whole, buf, n);
+        /* The whole-file hash (BEGIN's) and the signed hash share everything up to the trailer:
+         * hash it once, then go on with a copy for the trailer. */
+        uint32_t he = img_verify_hashed_end(&a->verify), k = 0;
+        if (!a->whole_on && he != 0 && he >= a->verified && he - a->verified <= n) {
+            k = he - a->verified;
+            img_verify_update(&a->verify, buf, k);
+            crypto_sha256_clone(&a->whole, &a->verify.sha);
+            a->whole_on = 1;
+        }
+        img_verify_update(&a->verify, buf + k, n - k);
+        if (a->whole_on) {
+            crypto_sha256_update(&a->whole, buf + k, n - k);
+        }
         a->verified += n;
     }
     if (a->verified < a->size) {
         return;
     }
-    uint8_t digest[CRYPTO_SHA256_SIZE];
-    crypto_sha256_finish(&a->whole, digest);
+    uint8_t digest[CRYPTO_SHA256_SIZE] = {0};
     img_err_t ie = img_verify_final(&a->verify, NULL);
+    if (ie == IMG_OK && !a->whole_on) {
+        ie = IMG_ERR_SIZE; /* never reached the trailer: cannot happen with a valid header */
+    }
+    if (a->whole_on) {
+        crypto_sha256_finish(&a->whole, digest);
+    }
     if (ie == IMG_OK && memcmp(digest, a->sha, sizeof(digest)) != 0) {
         ie = IMG_ERR_HASH; /* flash holds another image than the one announced */
     }

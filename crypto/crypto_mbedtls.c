@@ -22,6 +22,11 @@ void crypto_sha256_start(crypto_sha256_ctx *ctx)
     (void)mbedtls_sha256_starts_ret(sha_ctx(ctx), 0);
 }
 
+void crypto_sha256_clone(crypto_sha256_ctx *dst, const crypto_sha256_ctx *src)
+{
+    mbedtls_sha256_clone(sha_ctx(dst), (const mbedtls_sha256_context *)(const void *)src->opaque);
+}
+
 void crypto_sha256_update(crypto_sha256_ctx *ctx, const uint8_t *data, size_t len)
 {
     (void)mbedtls_sha256_update_ret(sha_ctx(ctx), data, len);

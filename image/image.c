@@ -210,6 +210,11 @@ static void take_overlap(uint8_t *dst, uint32_t lo, uint32_t n, uint32_t pos, co
     }
 }
 
+uint32_t img_verify_hashed_end(const img_verify_ctx_t *ctx)
+{
+    return ctx->have_header ? (uint32_t)ctx->hdr.hdr_size + ctx->hdr.payload_size : 0;
+}
+
 img_err_t img_verify_update(img_verify_ctx_t *ctx, const uint8_t *data, size_t len)
 {
     if (ctx->err != IMG_OK) {

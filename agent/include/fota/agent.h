@@ -85,7 +85,8 @@ typedef struct {
     uint32_t torn_at;
     /* Verification, one chunk per poll. */
     img_verify_ctx_t verify;
-    crypto_sha256_ctx whole;
+    crypto_sha256_ctx whole;      /* the whole file: a copy of verify's hash from the trailer on */
+    uint8_t whole_on;
     uint32_t verified;
     /* The command poll() has to finish, and the STATUS that answers it. */
     uint8_t pending;              /* request type, 0 when none */

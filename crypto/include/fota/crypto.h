@@ -26,6 +26,8 @@ typedef struct {
 
 void crypto_sha256_start(crypto_sha256_ctx *ctx);
 void crypto_sha256_update(crypto_sha256_ctx *ctx, const uint8_t *data, size_t len);
+/* dst continues from where src stands (two messages with a common prefix hash it once). */
+void crypto_sha256_clone(crypto_sha256_ctx *dst, const crypto_sha256_ctx *src);
 void crypto_sha256_finish(crypto_sha256_ctx *ctx, uint8_t hash[CRYPTO_SHA256_SIZE]);
 void crypto_sha256(const uint8_t *data, size_t len, uint8_t hash[CRYPTO_SHA256_SIZE]);
 

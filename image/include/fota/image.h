@@ -127,6 +127,9 @@ img_err_t img_verify_update(img_verify_ctx_t *ctx, const uint8_t *data, size_t l
 /* IMG_OK only when the image is complete, well formed, its hash matches, it is signed by the
  * policy's key, and the policy's bank and security counter hold. hdr may be NULL. */
 img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr);
+/* Once the header is in: where the signed hash ends (header and payload; the trailer follows).
+ * 0 before. While ctx->pos is there, ctx->sha holds the hash of every byte so far. */
+uint32_t img_verify_hashed_end(const img_verify_ctx_t *ctx);
 
 /* One call over an image held in memory: exactly len bytes, from its first byte to its last
  * (extra bytes are IMG_ERR_TRAILING). hdr may be NULL. */
