@@ -97,13 +97,35 @@ static meta_err_t erase_half(meta_log_t *log, int half)
     return META_OK;
 }
 
-meta_err_t meta_log_write(meta_log_t *log, const meta_state_t *st)
+/* Erases half target (twice if need be: a marginal erase may succeed the second time) and puts
+ * rec in its first slot. */
+static meta_err_t rotate(meta_log_t *log, int target, const uint8_t rec[META_RECORD_SIZE])
+{
+    meta_err_t e = erase_half(log, target);
+    if (e != META_OK) {
+        e = erase_half(log, target);
+    }
+    return e == META_OK ? put_record(log, target, 0, rec) : e;
+}
+
+/* The log as a reader will find it holds seq and st as its newest record. */
+static int reads_back(const meta_log_t *log, uint32_t seq, const meta_state_t *st)
+{
+    meta_log_t again;
+    uint8_t want[META_RECORD_SIZE], got[META_RECORD_SIZE];
+    if (meta_log_open(&again, log->flash) != META_OK) {
+        return 0;
+    }
+    meta_record_encode(seq, st, want); /* the encoding compares the fields, not struct padding */
+    meta_record_encode(again.seq, &again.state, got);
+    return memcmp(want, got, sizeof(want)) == 0;
+}
+
+static meta_err_t append(meta_log_t *log, uint32_t seq, const meta_state_t *st)
 {
     uint8_t rec[META_RECORD_SIZE];
-    uint32_t seq = log->have_state ? log->seq + 1 : 1;
     meta_record_encode(seq, st, rec);
-
-    if (log->have_state) {
+    if (log->have_state && seq != 1) {
         for (int i = log->next_slot; i < META_SLOTS; i++) {
             uint8_t cur[META_RECORD_SIZE];
             if (flash_read(log->flash, slot_addr(log->half, i), cur, sizeof(cur)) != FLASH_OK) {
@@ -124,15 +146,21 @@ meta_err_t meta_log_write(meta_log_t *log, const meta_state_t *st)
     /* Rotate: the other half holds only older records (or nothing), so erasing it cannot lose
      * the current state. */
     int target = log->have_state ? 1 - log->half : 0;
-    meta_err_t e = erase_half(log, target);
-    if (e != META_OK) {
-        e = erase_half(log, target); /* once more: a marginal erase may succeed the second time */
-    }
-    if (e == META_OK) {
-        e = put_record(log, target, 0, rec);
-    }
+    meta_err_t e = rotate(log, target, rec);
     if (e != META_OK) {
         return e;
+    }
+    if (seq == 1 && log->have_state) {
+        /* Renumbered: the half left behind holds higher numbers and would outrank the new record.
+         * A cut before this erase leaves the previous state (that half's newest): the write is
+         * lost, not misread. */
+        e = erase_half(log, log->half);
+        if (e != META_OK) {
+            e = erase_half(log, log->half);
+        }
+        if (e != META_OK) {
+            return e;
+        }
     }
     log->have_state = 1;
     log->seq = seq;
@@ -140,6 +168,23 @@ meta_err_t meta_log_write(meta_log_t *log, const meta_state_t *st)
     log->half = (uint8_t)target;
     log->next_slot = 1;
     return META_OK;
+}
+
+meta_err_t meta_log_write(meta_log_t *log, const meta_state_t *st)
+{
+    /* Sequence numbers only grow; at the largest one a reader accepts (a forged record may get
+     * there at once) the log starts again from 1 in a fresh half. */
+    uint32_t seq = log->have_state && log->seq < META_SEQ_MAX ? log->seq + 1 : 1;
+    meta_err_t e = append(log, seq, st);
+    if (e == META_OK && !reads_back(log, seq, st)) {
+        /* Something outranks what was written (a record with a higher number somewhere): start
+         * again from 1, then it must read back. */
+        e = append(log, 1, st);
+        if (e == META_OK && !reads_back(log, 1, st)) {
+            e = META_ERR_FLASH;
+        }
+    }
+    return e;
 }
 
 meta_err_t meta_stage_trial(meta_log_t *log, layout_bank_t bank)

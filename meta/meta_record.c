@@ -85,6 +85,9 @@ meta_err_t meta_record_decode(const uint8_t rec[META_RECORD_SIZE], uint32_t *seq
             return META_ERR_FIELD;
         }
     }
+    if (le_get32(rec + R_SEQ) > META_SEQ_MAX) {
+        return META_ERR_FIELD; /* all ones: never written by the log (it renumbers before) */
+    }
     *seq = le_get32(rec + R_SEQ);
     *st = s;
     return META_OK;

@@ -289,6 +289,36 @@ static void test_meta_log_skips_torn_slot(void **state)
     fx_device_free(&d);
 }
 
+/* Issue 10, finding 4: a record forged with the largest sequence number must not freeze the log.
+ * Before the fix the next write wrapped to 0, never won the comparison, and still said OK. Each
+ * write must be readable as the newest record, including one just below the maximum, which forces
+ * a renumbering. */
+static void test_meta_log_survives_a_forged_maximum_sequence(void **state)
+{
+    (void)state;
+    static const uint32_t forged[] = {0xFFFFFFFFu, 0xFFFFFFFEu, 0xFFFFFFFDu};
+    for (size_t f = 0; f < sizeof(forged) / sizeof(forged[0]); f++) {
+        device_t d;
+        fx_device_init(&d);
+        meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 1);
+        fx_meta(&d, &s);
+        uint8_t rec[META_RECORD_SIZE];
+        meta_record_encode(forged[f], &s, rec);
+        memcpy(d.mem + (LAYOUT_META0_BASE - LAYOUT_FLASH_BASE) + META_RECORD_SIZE, rec, sizeof(rec));
+        meta_log_t log;
+        assert_int_equal(meta_log_open(&log, &d.port.flash), META_OK);
+        for (uint32_t n = 2; n < 8; n++) {
+            s.security_counter = n;
+            assert_int_equal(meta_log_write(&log, &s), META_OK);
+            meta_log_t again;
+            assert_int_equal(meta_log_open(&again, &d.port.flash), META_OK);
+            assert_int_equal(again.state.security_counter, n); /* the write is the newest record */
+            log = again;
+        }
+        fx_device_free(&d);
+    }
+}
+
 static void test_flash_sim_enforces_nor_rules_and_counts_time(void **state)
 {
     (void)state;
@@ -329,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_meta_transitions_refuse_nonsense),
         cmocka_unit_test(test_meta_log_rotates_and_keeps_latest),
         cmocka_unit_test(test_meta_log_skips_torn_slot),
+        cmocka_unit_test(test_meta_log_survives_a_forged_maximum_sequence),
         cmocka_unit_test(test_flash_sim_enforces_nor_rules_and_counts_time),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -9,6 +9,7 @@
 #include "fota/layout.h"
 
 #define META_RECORD_SIZE 32          /* bytes; a multiple of the x32 program unit */
+#define META_SEQ_MAX 0xFFFFFFFEu     /* largest sequence number a record may carry; all ones is refused */
 #define META_RECORD_MAGIC 0x4154454Du /* "META": marks a written record slot */
 #define META_RECORD_VERSION 1
 #define META_XFER_ID_SIZE 8 /* bytes of the image SHA-256 kept to recognise a resumed transfer */
