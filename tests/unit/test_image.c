@@ -49,6 +49,25 @@ static int teardown_keys(void **state)
     return 0;
 }
 
+/* Issue 10: `fota sign` gives only low-S signatures (s <= n/2, n the P-256 group order); each
+ * still verifies. Before, about half of RFC 6979's signatures had the high s. */
+static void test_signer_gives_low_s_signatures(void **state)
+{
+    (void)state;
+    static const uint8_t half_n[32] = {0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF,
+                                       0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B,
+                                       0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
+    fota_signer_pubkey(key1, pub);
+    for (uint32_t i = 0; i < 64; i++) {
+        uint8_t hash[CRYPTO_SHA256_SIZE], sig[CRYPTO_P256_SIG_SIZE];
+        crypto_sha256((const uint8_t *)&i, sizeof(i), hash);
+        assert_int_equal(fota_signer_sign(key1, hash, sig), 0);
+        assert_true(memcmp(sig + 32, half_n, 32) <= 0);
+        assert_int_equal(crypto_p256_verify(pub, hash, sig), CRYPTO_OK);
+    }
+}
+
 /* A payload that looks like a linked application: SP at the top of SRAM, reset vector inside. */
 static uint8_t *make_payload(layout_bank_t bank, size_t len, uint32_t seed)
 {
@@ -512,6 +531,7 @@ static void test_every_error_has_a_message(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signer_gives_low_s_signatures),
         cmocka_unit_test(test_sign_then_verify_round_trip),
         cmocka_unit_test(test_signing_is_deterministic),
         cmocka_unit_test(test_every_single_byte_change_is_rejected),

@@ -164,6 +164,20 @@ int fota_signer_sign(fota_signer *s, const uint8_t hash[CRYPTO_SHA256_SIZE], uin
     /* Deterministic ECDSA (RFC 6979): the same key and image always give the same signature. */
     int ret = mbedtls_ecdsa_sign_det_ext(&kp->grp, &r, &sv, &kp->d, hash, CRYPTO_SHA256_SIZE, MBEDTLS_MD_SHA256,
                                          mbedtls_ctr_drbg_random, &s->drbg);
+    /* Low S: (r, n - s) is the same signature's twin; only s <= n/2 is issued, so an image has one
+     * signature from this tool (the verifier accepts both: docs/image-format.md). */
+    mbedtls_mpi half;
+    mbedtls_mpi_init(&half);
+    if (ret == 0) {
+        ret = mbedtls_mpi_copy(&half, &kp->grp.N);
+    }
+    if (ret == 0) {
+        ret = mbedtls_mpi_shift_r(&half, 1);
+    }
+    if (ret == 0 && mbedtls_mpi_cmp_mpi(&sv, &half) > 0) {
+        ret = mbedtls_mpi_sub_mpi(&sv, &kp->grp.N, &sv);
+    }
+    mbedtls_mpi_free(&half);
     if (ret == 0) {
         ret = mbedtls_mpi_write_binary(&r, sig, 32);
     }
