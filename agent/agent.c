@@ -162,9 +162,8 @@ uint8_t *agent_rx_swap(agent_t *a, uint32_t got, uint8_t tx[LINK_STATUS_TXN])
             cur = (uint8_t)next;
             a->rx_state[cur] = AGENT_RX_DMA;
             a->rx_dma = cur;
-        } else {
-            a->rx_dropped++; /* the buffer is reused: the master will resend */
         }
+        /* Otherwise the frame is dropped: the buffer is reused and the master will resend. */
     }
     uint8_t f = __atomic_load_n(&a->tx_front, __ATOMIC_ACQUIRE);
     memcpy(tx, a->tx[f], LINK_STATUS_TXN);

@@ -20,7 +20,6 @@
 static agent_t *spi_agent;
 static uint8_t *rx_cur;
 static uint8_t tx_dma[LINK_STATUS_TXN];
-static volatile uint32_t nss_late; /* re-arms that found NSS already low again */
 
 static void streams_off(void)
 {
@@ -51,10 +50,10 @@ static void rearm(uint32_t got)
     DMA_S_CR(TX_STREAM) = DMA_CR_CHSEL(3) | DMA_CR_MINC | DMA_CR_DIR_M2P | DMA_CR_EN;
     /* RM0090 §28.3.9: streams first, then the requests, then SPE. */
     SPI1_CR2 = SPI_CR2_RXDMAEN | SPI_CR2_TXDMAEN;
+    /* With NSS low again the master is already clocking: that transaction is lost, and its
+     * rising edge re-arms. */
     if (GPIO_IDR(GPIOA_BASE) & (1u << NSS_PIN)) {
         SPI1_CR1 = SPI_CR1_SPE;
-    } else {
-        nss_late++; /* the master is already clocking: this transaction is lost, the next edge re-arms */
     }
 }
 

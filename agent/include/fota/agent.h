@@ -66,7 +66,6 @@ typedef struct {
     uint8_t rxq_head;                 /* written by the interrupt */
     uint8_t rxq_tail;                 /* written by the main loop */
     uint8_t rx_dma;                   /* interrupt only: the buffer being filled */
-    uint32_t rx_dropped;              /* frames lost for want of a free buffer (interrupt only) */
     uint32_t poll_gen;                /* interrupt: newest STATUS generation sent with an intact POLL */
     uint32_t tx_gen;                  /* interrupt only: generation of the STATUS being sent */
     uint8_t held[AGENT_SLOTS];
