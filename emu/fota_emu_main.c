@@ -154,6 +154,12 @@ static emu_run_t boot(emu_t *emu)
     return EMU_RUN_TIME;
 }
 
+/* Device time as the master sees it: its own clock, or the core's when a stall ran past it. */
+static uint64_t later(uint64_t master, uint64_t core)
+{
+    return master > core ? master : core;
+}
+
 static int serve(emu_t *emu, out_t *o, int fd, uint32_t spi_hz, uint32_t gap_ns, uint64_t *resets_seen)
 {
     static uint8_t buf[SIMSOCK_MAX], miso[SIMSOCK_MAX];
@@ -211,7 +217,7 @@ static int serve(emu_t *emu, out_t *o, int fd, uint32_t spi_hz, uint32_t gap_ns,
                 return report(emu, r);
             }
             uint8_t t[8];
-            uint64_t now_us = (master > emu_now(emu) ? master : emu_now(emu)) / 1000u;
+            uint64_t now_us = later(master, emu_now(emu)) / 1000u;
             le_put32(t, (uint32_t)now_us);
             le_put32(t + 4, (uint32_t)(now_us >> 32));
             if (simsock_send(fd, 'W', t, 8) != 0) {
@@ -237,7 +243,7 @@ static int serve(emu_t *emu, out_t *o, int fd, uint32_t spi_hz, uint32_t gap_ns,
                              "device_us=%llu erase_us=%llu program_us=%llu spi_us=%llu wait_us=%llu cpu_us=%llu "
                              "transactions=%llu wire_bytes=%llu flash_ops=%llu faults=0 instructions=%llu "
                              "stall_us=%llu idle_us=%llu exceptions=%llu resets=%llu hclk_hz=%u",
-                             (unsigned long long)((master > st.now_ns ? master : st.now_ns) / 1000u),
+                             (unsigned long long)(later(master, st.now_ns) / 1000u),
                              (unsigned long long)(st.erase_ns / 1000u),
                              (unsigned long long)(st.program_ns / 1000u), (unsigned long long)(o->spi_ns / 1000u),
                              (unsigned long long)(o->wait_ns / 1000u),
