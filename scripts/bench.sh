@@ -35,7 +35,7 @@ done
 # The real firmware on fota-emu (168 MHz): the same 256 KiB update over SPI at 8 MHz with 20 us
 # between transactions, against the same floor; then the time from reset to the application's
 # first instruction (the bootloader's verification of the image) for a 24 KiB and a 256 KiB image,
-# with the cycles spent in SHA-256 and in ECDSA (mbedTLS's sha256, bignum, ecp, ecdsa objects, from
+# with the cycles spent in SHA-256 and in ECDSA (mbedTLS's sha256 object and p256-m's, from
 # the bootloader's link map). Instruction counts are exact and repeatable; the emulator's speed
 # depends on the machine.
 echo "== Real firmware on fota-emu: 256 KiB update, SPI 8 MHz, 20 us between transactions"
@@ -52,7 +52,7 @@ awk '/Linker script and memory map/ {m = 1; next} !m {next}
      /^ \.text/ { if (NF >= 4) { a = $2; z = $3; o = $4 } else { getline; a = $1; z = $2; o = $3 }
                   if (a ~ /^0x080/ && z != "0x0") {
                     if (o ~ /sha256\.c/) print "sha256", a, z
-                    else if (o ~ /(bignum|ecp|ecp_curves|ecdsa|constant_time)\.c/) print "ecdsa", a, z } }' \
+                    else if (o ~ /p256-m\.c/) print "ecdsa", a, z } }' \
   "$FW/bootloader.map" >"$w/profile.txt"
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a.img" -o "$w/boot24.bin" >/dev/null
 { cat "$FW/app-a.bin"; yes "benchmark payload" | head -c $((262144 - 512 - 144 - $(stat -c %s "$FW/app-a.bin"))) || true; } >"$w/big-a.bin"

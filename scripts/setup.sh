@@ -28,22 +28,23 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
-# `apt-get source mbedtls` (the firmware build) needs a deb-src entry.
+# `apt-get source mbedtls/trixie` (both builds: mbedTLS 3.6 and its p256-m) needs a deb-src entry
+# for trixie. Only source packages come from it; every binary package stays bookworm's.
 SRC_FILE=/etc/apt/sources.list.d/fota-deb-src.sources
 need_update=0
-if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+if ! grep -qs 'trixie' "$SRC_FILE"; then
   echo "setup: adding deb-src entry $SRC_FILE"
   $SUDO tee "$SRC_FILE" >/dev/null <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
+Suites: trixie
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   need_update=1
 fi
 # The source index must exist for `apt-get source`.
-if ! ls /var/lib/apt/lists/*_source_Sources* >/dev/null 2>&1; then need_update=1; fi
+if ! ls /var/lib/apt/lists/*trixie*_source_Sources* >/dev/null 2>&1; then need_update=1; fi
 
 if [ ${#missing[@]} -gt 0 ] || [ "$need_update" -eq 1 ]; then
   export DEBIAN_FRONTEND=noninteractive

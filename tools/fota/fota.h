@@ -54,6 +54,10 @@ fota_signer *fota_signer_load(const char *path);
 int fota_signer_sign(fota_signer *s, const uint8_t hash[CRYPTO_SHA256_SIZE], uint8_t sig[CRYPTO_P256_SIG_SIZE]);
 void fota_signer_pubkey(const fota_signer *s, uint8_t pub[CRYPTO_P256_PUBKEY_SIZE]);
 void fota_signer_free(fota_signer *s);
+/* A new random key in memory (fota keygen, the signature sweep); prints the error itself. */
+fota_signer *fota_signer_generate(void);
+/* The key with private scalar d (big-endian, 1 <= d < n): edge-case keys for tests. */
+fota_signer *fota_signer_from_scalar(const uint8_t d[32]);
 /* Writes a new key pair; returns an exit code. */
 int fota_keygen_files(const char *priv_path, const char *pub_path);
 

@@ -210,23 +210,61 @@ void fota_signer_free(fota_signer *s)
     free(s);
 }
 
-/* fota keygen: a new P-256 key pair, private key PEM (mode 0600) and public key PEM. */
-int fota_keygen_files(const char *priv_path, const char *pub_path)
+fota_signer *fota_signer_generate(void)
 {
     fota_signer *s = signer_new();
     if (s == NULL) {
-        return EXIT_OUTPUT;
+        return NULL;
     }
-    int rc = EXIT_OUTPUT;
-    unsigned char pem[2048];
     int ret = mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
     if (ret == 0) {
         ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(s->pk), mbedtls_ctr_drbg_random, &s->drbg);
     }
     if (ret != 0) {
         fota_err("key generation failed (mbedTLS error -0x%04x)", (unsigned)-ret);
-        goto out;
+        fota_signer_free(s);
+        return NULL;
     }
+    return s;
+}
+
+fota_signer *fota_signer_from_scalar(const uint8_t d[32])
+{
+    fota_signer *s = signer_new();
+    if (s == NULL) {
+        return NULL;
+    }
+    int ret = mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+    mbedtls_ecp_keypair *kp = ret == 0 ? mbedtls_pk_ec(s->pk) : NULL;
+    if (ret == 0) {
+        ret = mbedtls_ecp_group_load(&kp->grp, MBEDTLS_ECP_DP_SECP256R1);
+    }
+    if (ret == 0) {
+        ret = mbedtls_mpi_read_binary(&kp->d, d, 32);
+    }
+    if (ret == 0) {
+        ret = mbedtls_ecp_check_privkey(&kp->grp, &kp->d);
+    }
+    if (ret == 0) {
+        ret = mbedtls_ecp_mul(&kp->grp, &kp->Q, &kp->d, &kp->grp.G, mbedtls_ctr_drbg_random, &s->drbg);
+    }
+    if (ret != 0) {
+        fota_err("not a usable P-256 private key (mbedTLS error -0x%04x)", (unsigned)-ret);
+        fota_signer_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* fota keygen: a new P-256 key pair, private key PEM (mode 0600) and public key PEM. */
+int fota_keygen_files(const char *priv_path, const char *pub_path)
+{
+    fota_signer *s = fota_signer_generate();
+    if (s == NULL) {
+        return EXIT_OUTPUT;
+    }
+    int rc = EXIT_OUTPUT;
+    unsigned char pem[2048];
     if (mbedtls_pk_write_key_pem(&s->pk, pem, sizeof(pem)) != 0) {
         fota_err("cannot encode the private key");
         goto out;

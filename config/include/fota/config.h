@@ -14,11 +14,6 @@
 #define FOTA_IMG_READ_CHUNK 256
 #endif
 
-/* The static pool mbedTLS allocates from on the device (ECDSA-P256 verification only). */
-#ifndef FOTA_CRYPTO_POOL_SIZE
-#define FOTA_CRYPTO_POOL_SIZE 3072
-#endif
-
 /* Boots of a new image allowed before it must have confirmed itself; then the bootloader reverts. */
 #ifndef FOTA_TRIAL_ATTEMPTS
 #define FOTA_TRIAL_ATTEMPTS 3

@@ -1,6 +1,7 @@
 /* The crypto port: the only way bootloader, agent and tools reach hashing and signature checks.
- * One implementation (crypto_mbedtls.c) serves the host, where it links Debian's libmbedcrypto,
- * and the device, where a minimal build of the same mbedTLS 2.28 allocates from a static pool. */
+ * The same two files serve the host and the device: crypto_mbedtls.c hashes with mbedTLS (Debian's
+ * libmbedcrypto on the host, a SHA-256-only build of mbedTLS 3.6 on the device), crypto_p256m.c
+ * checks signatures with p256-m (no heap: nothing on the device allocates). */
 #ifndef FOTA_CRYPTO_H
 #define FOTA_CRYPTO_H
 
@@ -15,7 +16,6 @@ typedef enum {
     CRYPTO_OK = 0,
     CRYPTO_ERR_BAD_KEY,       /* the public key is not a point on P-256 */
     CRYPTO_ERR_BAD_SIGNATURE, /* the signature does not verify */
-    CRYPTO_ERR_NO_MEMORY,     /* the static pool is too small: a build configuration bug */
     CRYPTO_ERR_INTERNAL,      /* any other library failure */
 } crypto_err_t;
 
@@ -40,9 +40,5 @@ crypto_err_t crypto_p256_verify(const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE],
 int crypto_memcmp_ct(const uint8_t *a, const uint8_t *b, size_t len);
 
 const char *crypto_strerror(crypto_err_t err);
-
-/* Provided by the platform's crypto port file: prepares the allocator before the first verify
- * (the device hands mbedTLS its static pool; the host has nothing to do). */
-void crypto_port_init(void);
 
 #endif

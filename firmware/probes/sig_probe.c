@@ -1,0 +1,85 @@
+/* Signature checks on the device: runs crypto_p256_verify, exactly as the bootloader and the agent
+ * build it, over a table of public key / digest / signature triples that the test loads at bank A
+ * (tests/crypto/sig_table.h, written by tests/crypto/sig_sweep). Prints every refused pair and
+ * the stack the checks used through ARM semihosting, and exits with the number refused (at most
+ * 250; 254: no table). Test-only (semihosting): runs under QEMU and fota-emu. */
+#include <stdint.h>
+#include <string.h>
+
+#include "fota/crypto.h"
+#include "fota/fmt.h"
+#include "fota/layout.h"
+#define SIG_TABLE_DEVICE
+#include "../../tests/crypto/sig_table.h"
+
+static void semihost_call(uint32_t op, const void *arg)
+{
+    register uint32_t r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[120];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vformat(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    semihost_call(0x04u, line); /* SYS_WRITE0 */
+}
+
+static void semihost_exit(uint32_t code)
+{
+    uint32_t block[2] = {0x20026u, code}; /* ADP_Stopped_ApplicationExit */
+    semihost_call(0x20u, block);          /* SYS_EXIT_EXTENDED */
+}
+
+#define PAINT_BYTES 8192u
+#define PAINT 0xA5A5A5A5u
+
+/* Fills the stack below the caller's frame, so the deepest word the checks wrote can be found. */
+static __attribute__((noinline)) uintptr_t paint_stack(void)
+{
+    volatile uint32_t here = 0;
+    uintptr_t top = ((uintptr_t)&here - 256u) & ~(uintptr_t)3;
+    for (uintptr_t p = top - PAINT_BYTES; p < top; p += 4) {
+        *(volatile uint32_t *)p = PAINT;
+    }
+    return top;
+}
+
+static uint32_t stack_used(uintptr_t top)
+{
+    uintptr_t p = top - PAINT_BYTES;
+    while (p < top && *(volatile uint32_t *)p == PAINT) {
+        p += 4;
+    }
+    return (uint32_t)(top - p);
+}
+
+int main(void)
+{
+    const sig_table_header_t *h = (const sig_table_header_t *)LAYOUT_BANK_A_BASE;
+    uint32_t room = (LAYOUT_FLASH_BASE + LAYOUT_FLASH_SIZE - LAYOUT_BANK_A_BASE - sizeof(*h)) / sizeof(sig_record_t);
+    if (h->magic != SIG_TABLE_MAGIC || h->count > room) {
+        say("sig_probe: no signature table at bank A\n");
+        semihost_exit(254);
+    }
+    const sig_record_t *rec = (const sig_record_t *)(h + 1);
+    uintptr_t top = paint_stack();
+    uint32_t refused = 0;
+    for (uint32_t i = 0; i < h->count; i++) {
+        crypto_err_t e = crypto_p256_verify(rec[i].pubkey, rec[i].hash, rec[i].sig);
+        if (e != CRYPTO_OK) {
+            refused++;
+            say("sig_probe: pair %u refused: %s\n", (unsigned)i, crypto_strerror(e));
+        }
+    }
+    say("sig_probe: %u pairs checked on the device, %u refused, %u bytes of stack below main\n",
+        (unsigned)h->count, (unsigned)refused, (unsigned)stack_used(top));
+    semihost_exit(refused > 250 ? 250 : refused);
+    for (;;) {
+    }
+}
