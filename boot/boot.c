@@ -4,13 +4,15 @@
  *   - a trial out of attempts, or whose image is invalid: record the revert, boot the boot bank;
  *   - boot bank valid: boot it; else the other bank if valid, recording the fallback;
  *   - nothing valid: error.
- * "Valid" is img_verify_read with the built-in key and the device's security counter. Every
- * metadata write comes before the jump it justifies, so a reset at any point is counted. */
+ * "Valid" is img_verify_read with the built-in key and the device's security counter: the higher of
+ * the OTP counter and the metadata's copy. Every metadata write, and the OTP raise for an image
+ * that is not on trial, comes before the jump it justifies, so a reset at any point is counted. */
 #include "fota/boot.h"
 
 #include <string.h>
 
 #include "fota/fmt.h"
+#include "fota/seccnt.h"
 
 typedef struct {
     const boot_port_t *port;
@@ -62,23 +64,17 @@ static void verdict(const boot_port_t *port, const uint8_t *pubkey, uint32_t min
     }
 }
 
-void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE], boot_decision_t *d)
+static void decide(const boot_port_t *port, const uint8_t *pubkey, uint32_t otp, boot_decision_t *d)
 {
-    memset(d, 0, sizeof(*d));
-    d->err = BOOT_ERR_NO_IMAGE;
-    d->bank = LAYOUT_BANK_NONE;
-    d->verdict[0] = d->verdict[1] = IMG_ERR_READ;
-    d->meta_err = META_OK;
-
     meta_log_t log;
     meta_err_t me = meta_log_open(&log, &port->flash);
     img_header_t hdr;
     if (me != META_OK) {
         /* Blank (or unreadable) metadata: the first valid bank becomes the boot bank. */
         logf_(port, "boot: %s: initialising metadata", meta_strerror(me));
-        meta_state_t st = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE};
+        meta_state_t st = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE, .security_counter = otp};
         for (int b = LAYOUT_BANK_A; b <= LAYOUT_BANK_B; b++) {
-            verdict(port, pubkey, 0, d, (layout_bank_t)b, &hdr);
+            verdict(port, pubkey, otp, d, (layout_bank_t)b, &hdr);
             if (d->verdict[b] == IMG_OK) {
                 st.boot_bank = (uint8_t)b;
                 d->err = BOOT_OK;
@@ -94,6 +90,14 @@ void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKE
 
     meta_state_t st = log.state;
     d->state = st;
+    if (st.security_counter < otp) {
+        /* The metadata is a cache of the OTP counter that only goes up (erased or forged records
+         * come back with a lower one). */
+        logf_(port, "boot: security counter %u in the metadata, %u in OTP: raised", (unsigned)st.security_counter,
+              (unsigned)otp);
+        st.security_counter = otp;
+        record(port, &log, &st, d);
+    }
     if (st.trial_bank != LAYOUT_BANK_NONE) {
         layout_bank_t trial = (layout_bank_t)st.trial_bank;
         int revert = 0;
@@ -159,6 +163,40 @@ void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKE
         d->bank = other;
         d->hdr = hdr;
         d->path = BOOT_PATH_FALLBACK;
+    }
+}
+
+void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE], boot_decision_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->err = BOOT_ERR_NO_IMAGE;
+    d->bank = LAYOUT_BANK_NONE;
+    d->verdict[0] = d->verdict[1] = IMG_ERR_READ;
+    d->meta_err = META_OK;
+
+    uint32_t otp = 0;
+    flash_err_t fe = FLASH_OK;
+    if (port->otp != NULL && seccnt_read(port->otp, &otp, &fe) != SECCNT_OK) {
+        logf_(port, "boot: OTP security counter unreadable (%s): the metadata's alone", flash_strerror(fe));
+    }
+    decide(port, pubkey, otp, d);
+    d->otp_counter = otp;
+    if (d->err != BOOT_OK || d->path == BOOT_PATH_TRIAL || port->otp == NULL || d->hdr.security_counter <= otp ||
+        otp >= LAYOUT_SECCNT_WORDS) {
+        return;
+    }
+    /* An image booted as the boot bank (confirmed, or the only valid one) sets the floor for good. */
+    seccnt_err_t se = seccnt_raise(port->otp, d->hdr.security_counter, &fe);
+    if (se == SECCNT_ERR_FLASH) {
+        logf_(port, "boot: OTP security counter not raised to %u: %s", (unsigned)d->hdr.security_counter,
+              flash_strerror(fe));
+    } else {
+        d->otp_counter = se == SECCNT_OK ? d->hdr.security_counter : LAYOUT_SECCNT_WORDS;
+        logf_(port, "boot: OTP security counter %u -> %u", (unsigned)otp, (unsigned)d->otp_counter);
+        if (se == SECCNT_ERR_FULL) {
+            logf_(port, "boot: security counter %u is past the OTP's %u steps: above it, only the metadata holds it",
+                  (unsigned)d->hdr.security_counter, (unsigned)LAYOUT_SECCNT_WORDS);
+        }
     }
 }
 

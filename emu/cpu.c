@@ -25,6 +25,7 @@
 
 #include "emu_internal.h"
 #include "scs.h"
+#include "fota/layout.h"
 
 #define FLASH_BASE 0x08000000u
 #define FLASH_SIZE 0x00100000u
@@ -69,7 +70,7 @@ struct emu {
     const emu_board_t *board;
     void *b;
     scs_t *scs;
-    uc_hook h_code, h_intr, h_flash_w, h_unmapped, h_dread[2];
+    uc_hook h_code, h_intr, h_flash_w, h_otp_w, h_unmapped, h_dread[2];
     int dread_on;
     int fp_off;
     uint32_t penalty16;
@@ -188,6 +189,11 @@ uint32_t emu_rand(emu_t *e)
 const emu_options_t *emu_opts(emu_t *e)
 {
     return &e->o;
+}
+
+uint8_t *emu_system_memory(emu_t *e)
+{
+    return e->sysmem;
 }
 
 uint8_t *emu_flash(emu_t *e)
@@ -971,8 +977,13 @@ emu_t *emu_new(uint8_t *flash, const emu_options_t *opts)
         emu_free(e);
         return NULL;
     }
-    /* System memory, OTP and option bytes read as erased: no ST bootloader code is modelled. */
+    /* System memory and OTP read as erased (no ST bootloader code is modelled); the option bytes
+     * as shipped: no write protection (nWRP all 1), RDP 0xAA (level 0), USER 0xEC
+     * (RM0090 table 9), each beside its complement. */
     memset(e->sysmem, 0xFF, SYSMEM_SIZE);
+    static const uint8_t opt_shipped[16] = {0xEC, 0xAA, 0x13, 0x55, 0xFF, 0xFF, 0xFF, 0xFF,
+                                            0xFF, 0x0F, 0x00, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF};
+    memcpy(e->sysmem + 0xC000u, opt_shipped, sizeof(opt_shipped));
     uc_ctl_set_cpu_model(e->uc, UC_CPU_ARM_CORTEX_M4);
     /* The flash is read-only to the CPU: a store goes through the controller (hook_flash_write). */
     /* The core reads the view: the cells, but for data cache lines gone stale (flashif.c). */
@@ -991,6 +1002,9 @@ emu_t *emu_new(uint8_t *flash, const emu_options_t *opts)
           uc_hook_add(e->uc, &e->h_intr, UC_HOOK_INTR, (void *)hook_intr, e, 1, 0) != UC_ERR_OK ||
           uc_hook_add(e->uc, &e->h_flash_w, UC_HOOK_MEM_WRITE_PROT, (void *)hook_flash_write, e, 0,
                       FLASH_BASE + FLASH_SIZE - 1) != UC_ERR_OK ||
+          /* Stores to the OTP area go through the controller too (programmed, never erased). */
+          uc_hook_add(e->uc, &e->h_otp_w, UC_HOOK_MEM_WRITE_PROT, (void *)hook_flash_write, e, LAYOUT_OTP_BASE,
+                      LAYOUT_OTP_LOCK_BASE + LAYOUT_OTP_LOCK_SIZE - 1) != UC_ERR_OK ||
           uc_hook_add(e->uc, &e->h_unmapped, UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_FETCH_PROT, (void *)hook_unmapped, e, 1,
                       0) != UC_ERR_OK;
     e->per[e->nper++] = scs_periph(e->scs);

@@ -47,12 +47,20 @@
 #define CR_ERRIE (1u << 25)
 #define CR_LOCK (1u << 31)
 #define FLASH_IRQ 4
+#define OPTKEY1 0x08192A3Bu
+#define OPTKEY2 0x4C5D6E7Fu
+#define OPTCR_OPTLOCK (1u << 0)
+#define OPTCR_OPTSTRT (1u << 1)
+#define OPTCR_BITS 0x0FFFFFECu /* nWRP, RDP, USER, BOR_LEV: the option bytes themselves */
+#define SYS_BASE 0x1FFF0000u
+#define OPT_BYTES 0x1FFFC000u /* USER (7:0) and RDP (15:8); nWRP (11:0) at +8 (RM0090 table 9) */
+#define OPT_ERASE_US 250000u  /* no figure in RM0090/DS8626: modelled as a 16 KiB sector erase */
 #define PENDING_MAX 8
 #define DLINES 8 /* ART data cache: 8 lines of 128 bits (RM0090 §3.5.2) */
 #define ACR_DCEN (1u << 10)
 #define ACR_DCRST (1u << 12)
 
-typedef enum { OP_NONE, OP_PROGRAM, OP_ERASE } op_kind_t;
+typedef enum { OP_NONE, OP_PROGRAM, OP_ERASE, OP_OPTION } op_kind_t;
 
 typedef struct {
     uint32_t addr, value;
@@ -66,6 +74,8 @@ struct flashif {
     uint8_t *view; /* what the core reads */
     uint32_t acr, sr, cr, optcr;
     int key_stage, key_dead;
+    int optkey_stage, optkey_dead;
+    uint8_t *sys; /* system memory at 0x1FFF0000: the OTP area, its lock bytes, the option bytes */
     store_t pending[PENDING_MAX];
     int npending;
     /* The operation under way: it lands at end. */
@@ -183,9 +193,45 @@ static void irq_update(flashif_t *f)
     emu_irq_level(f->emu, FLASH_IRQ, level);
 }
 
+static int in_otp(uint32_t addr)
+{
+    return addr >= LAYOUT_OTP_BASE && addr - LAYOUT_OTP_BASE < LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE;
+}
+
+/* The cells at addr: the array, or the OTP area in system memory (read by the core directly: the
+ * ART caches are not modelled for it). */
+static uint8_t *cells(flashif_t *f, uint32_t addr)
+{
+    return in_otp(addr) ? f->sys + (addr - SYS_BASE) : f->mem + (addr - LAYOUT_FLASH_BASE);
+}
+
+/* The option bytes as stored, in OPTCR's layout. */
+static uint32_t opt_stored(const flashif_t *f)
+{
+    const uint8_t *o = f->sys + (OPT_BYTES - SYS_BASE);
+    uint32_t nwrp = ((uint32_t)o[8] | (uint32_t)o[9] << 8) & 0xFFFu;
+    return (nwrp << 16) | ((uint32_t)o[1] << 8) | (o[0] & 0xECu);
+}
+
+static void opt_store(flashif_t *f, uint32_t optcr)
+{
+    uint8_t *o = f->sys + (OPT_BYTES - SYS_BASE);
+    o[0] = (uint8_t)(optcr & 0xECu);
+    o[1] = (uint8_t)(optcr >> 8);
+    o[2] = (uint8_t)~o[0]; /* the complements the part keeps beside them */
+    o[3] = (uint8_t)~o[1];
+    o[8] = (uint8_t)(optcr >> 16);
+    o[9] = (uint8_t)((optcr >> 24) & 0x0Fu);
+    o[10] = (uint8_t)~o[8];
+    o[11] = (uint8_t)~o[9];
+}
+
 static void tear(flashif_t *f, uint64_t at)
 {
-    uint8_t *p = f->mem + (f->addr - LAYOUT_FLASH_BASE);
+    if (f->op == OP_OPTION) {
+        return; /* option bytes: a cut leaves them as they were (not modelled further: emulator.md) */
+    }
+    uint8_t *p = cells(f, f->addr);
     if (f->op == OP_ERASE) {
         /* A part of the sector erased, a few bytes in between half erased (erasing sets bits). */
         uint64_t span = f->end - f->start;
@@ -201,7 +247,9 @@ static void tear(flashif_t *f, uint64_t at)
             p[b] = (uint8_t)(p[b] & (((f->value >> (8 * b)) & 0xFFu) | (uint8_t)emu_rand(f->emu)));
         }
     }
-    view_update(f, f->addr, f->len);
+    if (!in_otp(f->addr)) {
+        view_update(f, f->addr, f->len);
+    }
 }
 
 /* Called as an operation starts: counts it, and cuts power there when asked. 1: cut. */
@@ -224,7 +272,15 @@ static int op_begins(flashif_t *f)
 
 static void finish(flashif_t *f)
 {
-    uint8_t *p = f->mem + (f->addr - LAYOUT_FLASH_BASE);
+    if (f->op == OP_OPTION) {
+        opt_store(f, f->optcr);
+        f->op = OP_NONE;
+        f->sr &= ~SR_BSY;
+        f->optcr &= ~OPTCR_OPTSTRT;
+        irq_update(f);
+        return;
+    }
+    uint8_t *p = cells(f, f->addr);
     if (f->op == OP_ERASE) {
         memset(p, 0xFF, f->len);
         f->erase_ns += f->end - f->start;
@@ -234,7 +290,9 @@ static void finish(flashif_t *f)
         }
         f->program_ns += f->end - f->start;
     }
-    view_update(f, f->addr, f->len);
+    if (!in_otp(f->addr)) {
+        view_update(f, f->addr, f->len);
+    }
     f->op = OP_NONE;
     f->sr &= ~SR_BSY;
     if (f->cr & CR_EOPIE) {
@@ -259,6 +317,12 @@ static void start_program(flashif_t *f, const store_t *s, uint64_t now)
         err = SR_PGPERR;
     } else if ((s->addr & 15u) + s->size > 16u || (s->addr & (s->size - 1u)) != 0) {
         err = SR_PGAERR;
+    } else if (in_otp(s->addr)) {
+        /* OTP: programmable until its block's lock byte reads 0x00 (RM0090 §3.7). */
+        uint32_t off = s->addr - LAYOUT_OTP_BASE;
+        if (off < LAYOUT_OTP_SIZE && f->sys[LAYOUT_OTP_LOCK_BASE - SYS_BASE + off / 32u] == 0x00) {
+            err = SR_WRPERR;
+        }
     } else if (sector < 0 || sector_protected(f, sector)) {
         err = SR_WRPERR;
     }
@@ -315,7 +379,7 @@ static void fl_advance(void *self, uint64_t now)
     /* Stores the CPU made since the last look: undo whatever Unicorn let land, then program. */
     for (int i = 0; i < f->npending; i++) {
         store_t *s = &f->pending[i];
-        memcpy(f->view + (s->addr - LAYOUT_FLASH_BASE), s->old, s->size);
+        memcpy(in_otp(s->addr) ? cells(f, s->addr) : f->view + (s->addr - LAYOUT_FLASH_BASE), s->old, s->size);
         emu_code_changed(f->emu, s->addr, s->size);
     }
     int n = f->npending;
@@ -355,8 +419,9 @@ void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
     if (f->unpowered) {
         return;
     }
-    if (f->npending == PENDING_MAX || size > 4 || addr < LAYOUT_FLASH_BASE ||
-        addr - LAYOUT_FLASH_BASE + size > LAYOUT_FLASH_SIZE) {
+    int otp = in_otp(addr) && in_otp(addr + size - 1u);
+    if (f->npending == PENDING_MAX || size > 4 ||
+        (!otp && (addr < LAYOUT_FLASH_BASE || addr - LAYOUT_FLASH_BASE + size > LAYOUT_FLASH_SIZE))) {
         emu_fatal(f->emu, "flash: more than %d stores to the flash without a pause", PENDING_MAX);
         return;
     }
@@ -364,7 +429,7 @@ void flashif_store(flashif_t *f, uint32_t addr, unsigned size, uint32_t value)
     s->addr = addr;
     s->size = size;
     s->value = value;
-    memcpy(s->old, f->view + (addr - LAYOUT_FLASH_BASE), size);
+    memcpy(s->old, otp ? cells(f, addr) : f->view + (addr - LAYOUT_FLASH_BASE), size);
     emu_kick(f->emu);
 }
 
@@ -416,7 +481,9 @@ static void fl_reset(void *self, emu_reset_kind_t kind)
         f->op = OP_NONE;
     }
     for (int i = 0; i < f->npending; i++) {
-        memcpy(f->view + (f->pending[i].addr - LAYOUT_FLASH_BASE), f->pending[i].old, f->pending[i].size);
+        if (!in_otp(f->pending[i].addr)) {
+            memcpy(f->view + (f->pending[i].addr - LAYOUT_FLASH_BASE), f->pending[i].old, f->pending[i].size);
+        }
     }
     f->npending = 0;
     f->acr = 0;
@@ -426,7 +493,11 @@ static void fl_reset(void *self, emu_reset_kind_t kind)
     }
     f->sr = 0;
     f->cr = CR_LOCK;
-    f->optcr = 0x0FFFAAEDu; /* option bytes as shipped: no write protection, RDP level 0 */
+    /* OPTCR loads the option bytes at reset, locked (as shipped: 0x0FFFAAED, no write
+     * protection, RDP level 0). */
+    f->optcr = opt_stored(f) | OPTCR_OPTLOCK;
+    f->optkey_stage = 0;
+    f->optkey_dead = 0;
     f->key_stage = 0;
     f->key_dead = 0;
     f->ws_reported = 0;
@@ -449,11 +520,33 @@ static uint32_t fl_read(void *self, uint32_t off, unsigned size)
     case 0x14:
         v = f->optcr;
         break;
+    case 0x08:
+        v = 0;
+        break;
     default:
         v = 0;
         break;
     }
     return emu_reg_part(v, off, size);
+}
+
+/* One write to a key register: 1 when it completes the unlock sequence. A wrong key, or a key
+ * while already unlocked, answers a bus error and leaves the lock shut until reset (§3.5.1). */
+static int key_write(flashif_t *f, int *stage, int *dead, int locked, uint32_t v, uint32_t k1, uint32_t k2,
+                     uint32_t reg)
+{
+    if (!*dead && locked && *stage == 0 && v == k1) {
+        *stage = 1;
+        return 0;
+    }
+    if (!*dead && locked && *stage == 1 && v == k2) {
+        *stage = 0;
+        return 1;
+    }
+    *dead = 1;
+    *stage = 0;
+    emu_bus_error(f->emu, reg, 1);
+    return 0;
 }
 
 static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
@@ -481,23 +574,51 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
         emu_kick(f->emu); /* the read hook follows DCEN */
         break;
     case 0x04: /* KEYR */
-        if (f->key_dead || !(f->cr & CR_LOCK)) {
-            f->key_dead = 1;
-            emu_bus_error(f->emu, 0x40023C04u, 1);
-        } else if (f->key_stage == 0 && v == KEY1) {
-            f->key_stage = 1;
-        } else if (f->key_stage == 1 && v == KEY2) {
-            f->key_stage = 0;
+        if (key_write(f, &f->key_stage, &f->key_dead, (f->cr & CR_LOCK) != 0, v, KEY1, KEY2, 0x40023C04u)) {
             f->cr &= ~CR_LOCK;
-        } else {
-            f->key_dead = 1; /* locked until reset (§3.5.1) */
-            f->key_stage = 0;
-            emu_bus_error(f->emu, 0x40023C04u, 1);
+        }
+        break;
+    case 0x08: /* OPTKEYR: the same rules (§3.6.2) */
+        if (key_write(f, &f->optkey_stage, &f->optkey_dead, (f->optcr & OPTCR_OPTLOCK) != 0, v, OPTKEY1, OPTKEY2,
+                      0x40023C08u)) {
+            f->optcr &= ~OPTCR_OPTLOCK;
         }
         break;
     case 0x0C:
         f->sr &= ~(v & (SR_EOP | SR_OPERR | SR_PGERRS));
         irq_update(f);
+        break;
+    case 0x14: /* OPTCR (§3.6.4): writable once OPTKEYR unlocked it; OPTSTRT programs the option
+                * bytes with its value; they protect from then on (the model's reading) */
+        if (f->optcr & OPTCR_OPTLOCK) {
+            break;
+        }
+        if (v & OPTCR_OPTLOCK) {
+            f->optcr |= OPTCR_OPTLOCK;
+            break;
+        }
+        if (f->op != OP_NONE) {
+            emu_stall(f->emu, f->end);
+            now = f->end;
+            finish(f);
+        }
+        f->optcr = (v & OPTCR_BITS) | (f->optcr & OPTCR_OPTLOCK);
+        if (v & OPTCR_OPTSTRT) {
+            if (f->sr & SR_PGERRS) {
+                f->sr |= SR_PGSERR;
+                irq_update(f);
+                break;
+            }
+            f->optcr |= OPTCR_OPTSTRT;
+            f->op = OP_OPTION;
+            f->addr = OPT_BYTES;
+            f->len = 16;
+            f->size = 0;
+            f->start = now;
+            f->end = now + (uint64_t)OPT_ERASE_US * 1000u;
+            f->sr |= SR_BSY;
+            (void)op_begins(f);
+        }
         break;
     case 0x10:
         if (v & CR_LOCK) {
@@ -525,13 +646,14 @@ static void fl_write(void *self, uint32_t off, uint32_t v, unsigned size)
     }
 }
 
-flashif_t *flashif_new(emu_t *emu, uint8_t *cells, uint8_t *view)
+flashif_t *flashif_new(emu_t *emu, uint8_t *cells_, uint8_t *view, uint8_t *sys)
 {
     flashif_t *f = calloc(1, sizeof(*f));
     if (f != NULL) {
         f->emu = emu;
-        f->mem = cells;
+        f->mem = cells_;
         f->view = view;
+        f->sys = sys;
         fl_reset(f, EMU_RESET_POWER);
     }
     return f;

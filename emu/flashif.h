@@ -7,8 +7,11 @@
 
 typedef struct flashif flashif_t;
 
-/* cells: the flash (the file); view: what the core reads, the same but for stale cache lines. */
-flashif_t *flashif_new(emu_t *emu, uint8_t *cells, uint8_t *view);
+/* cells: the flash (the file); view: what the core reads, the same but for stale cache lines;
+ * sys: system memory from 0x1FFF0000, where the OTP area (0x1FFF7800, programmed through the
+ * controller like the array, never erased) and the option bytes (0x1FFFC000, programmed by
+ * OPTCR.OPTSTRT and loaded into OPTCR at reset) live. */
+flashif_t *flashif_new(emu_t *emu, uint8_t *cells, uint8_t *view, uint8_t *sys);
 void flashif_free(flashif_t *f);
 emu_periph_t flashif_periph(flashif_t *f);
 /* The CPU stored value (size bytes) at addr in the array: programmed if the controller allows. */

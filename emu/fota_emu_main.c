@@ -267,6 +267,8 @@ static const char usage[] =
     "                [--spi-hz N] [--gap-us N] [--seed N] [--lsi-hz N] [--hse-fail] [--jitter N]\n"
     "                [--cut-op N | --cut-us T | --cut-random US] [--tear] [--flash-max] [--quiet] [--stats]\n"
     "  --flash FILE     the device's 1 MiB flash, kept in this file (created erased if missing)\n"
+    "  --otp FILE       its OTP area, lock bytes and option bytes (544 bytes: RM0090 §3.7, §3.6), kept\n"
+    "                   in this file (created as shipped if missing: OTP erased, no nWRP, RDP level 0)\n"
     "  --init FILE      copy this 1 MiB image (from `fota compose`) into the flash first\n"
     "  --socket PATH    SPI bus and NRST on this Unix socket (the fota-sim protocol)\n"
     "  --run-ms N       without a socket: run N ms of device time (default 10000)\n"
@@ -288,9 +290,44 @@ static const char usage[] =
     "  --profile FILE   with --stats: cycles spent in code ranges, one per line: NAME 0xADDR 0xSIZE\n"
     "                   (at most 4 names and 256 ranges; scripts/bench.sh makes it from a link map)\n";
 
+/* The OTP file: 512 bytes of OTP, 16 lock bytes, the 16 option bytes from 0x1FFFC000. */
+#define OTP_FILE_BYTES (LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE + 16u)
+#define SYS_OTP_OFF (LAYOUT_OTP_BASE - 0x1FFF0000u)
+#define SYS_OPT_OFF 0xC000u
+
+static int otp_load(const char *path, uint8_t *sys)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return errno == ENOENT ? 0 : (fprintf(stderr, "fota-emu: cannot open '%s': %s\n", path, strerror(errno)), -1);
+    }
+    uint8_t buf[OTP_FILE_BYTES + 1];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (n != OTP_FILE_BYTES) {
+        fprintf(stderr, "fota-emu: '%s' is %zu bytes, not an OTP file (%u bytes)\n", path, n, (unsigned)OTP_FILE_BYTES);
+        return -1;
+    }
+    memcpy(sys + SYS_OTP_OFF, buf, LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE);
+    memcpy(sys + SYS_OPT_OFF, buf + LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE, 16);
+    return 0;
+}
+
+static int otp_save(const char *path, const uint8_t *sys)
+{
+    uint8_t buf[OTP_FILE_BYTES];
+    memcpy(buf, sys + SYS_OTP_OFF, LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE);
+    memcpy(buf + LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE, sys + SYS_OPT_OFF, 16);
+    if (fota_write_file(path, buf, sizeof(buf), 0644) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"flash", required_argument, 0, 'f'},
+                                         {"otp", required_argument, 0, 'O'},
                                          {"init", required_argument, 0, 'i'},
                                          {"socket", required_argument, 0, 's'},
                                          {"run-ms", required_argument, 0, 'r'},
@@ -312,7 +349,7 @@ int main(int argc, char **argv)
                                          {"profile", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *flash_path = NULL, *init = NULL, *sock = NULL;
+    const char *flash_path = NULL, *init = NULL, *sock = NULL, *otp_path = NULL;
     uint32_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v = 0, cut_random = 0;
     int stats = 0, stop_at_app = 0;
     static out_t out;
@@ -324,6 +361,9 @@ int main(int argc, char **argv)
         switch (c) {
         case 'f':
             flash_path = optarg;
+            break;
+        case 'O':
+            otp_path = optarg;
             break;
         case 'i':
             init = optarg;
@@ -429,6 +469,11 @@ int main(int argc, char **argv)
         flashfile_close(&ff);
         return 6;
     }
+    if (otp_path != NULL && otp_load(otp_path, emu_system_memory(emu)) != 0) {
+        emu_free(emu);
+        flashfile_close(&ff);
+        return 3;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -515,6 +560,9 @@ int main(int argc, char **argv)
             printf("emu: profile %s cycles=%llu ms=%.3f\n", prof_names[b], (unsigned long long)cyc,
                    es.hclk_hz ? (double)cyc * 1000.0 / es.hclk_hz : 0.0);
         }
+    }
+    if (otp_path != NULL && otp_save(otp_path, emu_system_memory(emu)) != 0) {
+        rc = rc ? rc : 3;
     }
     emu_free(emu);
     flashfile_close(&ff);

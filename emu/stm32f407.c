@@ -106,7 +106,7 @@ int f407_attach(emu_t *emu)
     static const int dma1_irq[8] = {11, 12, 13, 14, 15, 16, 17, 47};
     static const int dma2_irq[8] = {56, 57, 58, 59, 60, 68, 69, 70};
     b->rcc = rcc_new(emu);
-    b->flash = b->rcc ? flashif_new(emu, emu_flash(emu), emu_flash_view(emu)) : NULL;
+    b->flash = b->rcc ? flashif_new(emu, emu_flash(emu), emu_flash_view(emu), emu_system_memory(emu)) : NULL;
     b->iwdg = b->rcc ? iwdg_new(emu, b->rcc) : NULL;
     b->exti = exti_new(emu);
     int ok = b->rcc && b->flash && b->iwdg && b->exti;

@@ -159,3 +159,60 @@ flash_port_t flash_sim_port(flash_sim_t *sim)
     flash_port_t port = {sim_read, sim_erase, sim_program, sim, sim_finish_word};
     return port;
 }
+
+/* The OTP area: the same NOR rules, never erased, blocks locked by their lock byte. */
+static int otp_span(const flash_sim_t *sim, uint32_t addr, uint32_t len)
+{
+    return sim->otp != NULL && addr >= LAYOUT_OTP_BASE && addr - LAYOUT_OTP_BASE <= FLASH_SIM_OTP_BYTES &&
+           len <= FLASH_SIM_OTP_BYTES - (addr - LAYOUT_OTP_BASE);
+}
+
+static flash_err_t otp_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    flash_sim_t *sim = ctx;
+    if (!otp_span(sim, addr, len)) {
+        return FLASH_ERR_RANGE;
+    }
+    memcpy(buf, sim->otp + (addr - LAYOUT_OTP_BASE), len);
+    return FLASH_OK;
+}
+
+static flash_err_t otp_erase(void *ctx, int sector)
+{
+    (void)ctx;
+    (void)sector;
+    return FLASH_ERR_PROTECTED; /* OTP: "cannot be erased" (RM0090 §3.7) */
+}
+
+static flash_err_t otp_program(void *ctx, uint32_t addr, const void *data, uint32_t len)
+{
+    flash_sim_t *sim = ctx;
+    if ((addr & 3u) != 0 || (len & 3u) != 0) {
+        return FLASH_ERR_ALIGN;
+    }
+    if (!otp_span(sim, addr, len)) {
+        return FLASH_ERR_RANGE;
+    }
+    uint32_t off = addr - LAYOUT_OTP_BASE;
+    uint8_t *p = sim->otp + off;
+    for (uint32_t w = 0; w < len; w += 4) {
+        uint32_t o = off + w;
+        if (o < LAYOUT_OTP_SIZE && sim->otp[LAYOUT_OTP_SIZE + o / 32u] == 0x00) {
+            return FLASH_ERR_PROTECTED; /* the block's lock byte is programmed */
+        }
+        if (memcmp(p + w, "\xFF\xFF\xFF\xFF", 4) != 0) {
+            return FLASH_ERR_NOT_ERASED;
+        }
+    }
+    const uint8_t *d = data;
+    for (uint32_t w = 0; w < len; w += 4) {
+        program_word(sim, p + w, d + w);
+    }
+    return FLASH_OK;
+}
+
+flash_port_t flash_sim_otp_port(flash_sim_t *sim)
+{
+    flash_port_t port = {otp_read, otp_erase, otp_program, sim, NULL};
+    return port;
+}

@@ -35,6 +35,8 @@
 typedef struct {
     flash_sim_t sim;
     flash_port_t flash;
+    uint8_t otp[FLASH_SIM_OTP_BYTES]; /* the OTP area: in memory, erased at each start */
+    flash_port_t otp_port;
     boot_port_t boot;
     agent_t agent;
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
@@ -435,7 +437,10 @@ int main(int argc, char **argv)
     uint8_t *mem = ff.mem;
     flash_sim_init(&d.sim, mem);
     d.flash = flash_sim_port(&d.sim);
-    d.boot = (boot_port_t){d.flash, p_log, p_led, p_watchdog, p_reset_cause, p_jump, p_halt, &d};
+    memset(d.otp, 0xFF, sizeof(d.otp));
+    d.sim.otp = d.otp;
+    d.otp_port = flash_sim_otp_port(&d.sim);
+    d.boot = (boot_port_t){d.flash, p_log, p_led, p_watchdog, p_reset_cause, p_jump, p_halt, &d, &d.otp_port};
     d.agent.cfg.running = LAYOUT_BANK_NONE;
 
     struct sigaction sa;

@@ -577,5 +577,86 @@ flash_port_t board_flash_port_app(layout_bank_t running)
 
 int board_boot_sectors_protected(void)
 {
-    return (FLASH_OPTCR & (3u << 16)) == 0; /* nWRP0, nWRP1: 0 = protected */
+    return (FLASH_OPTCR & (FLASH_OPTCR_NWRP(0) | FLASH_OPTCR_NWRP(1))) == 0; /* 0 = protected */
+}
+
+flash_err_t board_protect_boot_sectors(void)
+{
+    if (board_boot_sectors_protected()) {
+        return FLASH_OK;
+    }
+    flash_err_t e = flash_wait(SPINS_ERASE); /* no operation under way (§3.6.4 step 1) */
+    if (e != FLASH_OK) {
+        return e;
+    }
+    if (FLASH_OPTCR & FLASH_OPTCR_OPTLOCK) {
+        FLASH_OPTKEYR = FLASH_OPTKEY1;
+        FLASH_OPTKEYR = FLASH_OPTKEY2;
+    }
+    if (FLASH_OPTCR & FLASH_OPTCR_OPTLOCK) {
+        return FLASH_ERR_PROTECTED;
+    }
+    FLASH_SR = FLASH_SR_ERRORS | FLASH_SR_EOP;
+    /* Every other option byte written back as it reads, RDP first among them: a changed RDP byte
+     * would raise the read protection. */
+    uint32_t v = FLASH_OPTCR & ~(FLASH_OPTCR_NWRP(0) | FLASH_OPTCR_NWRP(1) | FLASH_OPTCR_OPTSTRT);
+    FLASH_OPTCR = v;
+    FLASH_OPTCR = v | FLASH_OPTCR_OPTSTRT;
+    e = flash_wait(SPINS_ERASE);
+    FLASH_OPTCR |= FLASH_OPTCR_OPTLOCK;
+    if (e == FLASH_OK && !board_boot_sectors_protected()) {
+        e = FLASH_ERR_HARDWARE;
+    }
+    return e;
+}
+
+/* The OTP area. */
+static int otp_span(uint32_t addr, uint32_t len)
+{
+    return addr >= LAYOUT_OTP_BASE && addr - LAYOUT_OTP_BASE <= LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE &&
+           len <= LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE - (addr - LAYOUT_OTP_BASE);
+}
+
+static flash_err_t otp_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    (void)ctx;
+    if (!otp_span(addr, len)) {
+        return FLASH_ERR_RANGE;
+    }
+    memcpy(buf, (const void *)(uintptr_t)addr, len);
+    return FLASH_OK;
+}
+
+static flash_err_t otp_erase(void *ctx, int sector)
+{
+    (void)ctx;
+    (void)sector;
+    return FLASH_ERR_PROTECTED; /* OTP cannot be erased */
+}
+
+static flash_err_t otp_program(void *ctx, uint32_t addr, const void *data, uint32_t len)
+{
+    (void)ctx;
+    if ((addr & 3u) != 0 || (len & 3u) != 0) {
+        return FLASH_ERR_ALIGN;
+    }
+    if (!otp_span(addr, len)) {
+        return FLASH_ERR_RANGE;
+    }
+    for (uint32_t off = 0; off < len; off += 4) {
+        uint32_t o = addr + off - LAYOUT_OTP_BASE;
+        if (o < LAYOUT_OTP_SIZE && *(const volatile uint8_t *)(uintptr_t)(LAYOUT_OTP_LOCK_BASE + o / 32u) == 0x00) {
+            return FLASH_ERR_PROTECTED; /* its block is locked */
+        }
+        if (REG(addr + off) != 0xFFFFFFFFu) {
+            return FLASH_ERR_NOT_ERASED;
+        }
+    }
+    return program_words(addr, data, len);
+}
+
+flash_port_t board_otp_port(void)
+{
+    flash_port_t p = {otp_read, otp_erase, otp_program, NULL, NULL};
+    return p;
 }

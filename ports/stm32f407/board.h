@@ -42,6 +42,13 @@ void board_reset(void) __attribute__((noreturn)); /* SYSRESETREQ */
 flash_port_t board_flash_port(void);
 /* Whether the option bytes write-protect sectors 0-1, the bootloader's (FLASH_OPTCR.nWRP). */
 int board_boot_sectors_protected(void);
+/* Write-protects sectors 0-1 through the option bytes (RM0090 §3.6.4: OPTKEYR, OPTCR with nWRP0-1
+ * cleared and every other option byte as it is, RDP included, OPTSTRT, wait for BSY), then checks
+ * that OPTCR reads them protected. FLASH_OK when they are (at once if they already were). */
+flash_err_t board_protect_boot_sectors(void);
+/* The OTP area (0x1FFF7800-0x1FFF7A0F, RM0090 §3.7) as a flash port: read, and program of erased
+ * words through the controller (a block whose lock byte is 0x00 is refused); never erased. */
+flash_port_t board_otp_port(void);
 /* The same for the application running from bank running: sectors 0-1 and that bank refused. */
 flash_port_t board_flash_port_app(layout_bank_t running);
 

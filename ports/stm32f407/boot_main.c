@@ -51,11 +51,19 @@ int main(void)
     board_log_async(); /* the log leaves while the images are verified */
     board_puts("boot: clock ");
     board_log_line(board_clock_text(board_clock()));
-    /* Checked, not set: option bytes are rewritten by an erase-and-program of their own that a
-     * power cut can tear, and RDP shares that word (docs/hardware.md, "Write protection"). */
+    /* Sectors 0-1 (this bootloader) write-protected by the option bytes: set on the first boot,
+     * checked, and set again if something cleared them, on every boot (docs/hardware.md, "Write
+     * protection"). */
     if (!board_boot_sectors_protected()) {
-        board_log_line("boot: sectors 0-1 are not write-protected (nWRP): set them for production");
+        board_log_line("boot: write-protecting sectors 0-1 (option bytes nWRP0-1)");
+        flash_err_t we = board_protect_boot_sectors();
+        if (we != FLASH_OK) {
+            board_puts("boot: sectors 0-1 not write-protected: ");
+            board_log_line(flash_strerror(we));
+        }
     }
+    static flash_port_t otp;
+    otp = board_otp_port();
     boot_port_t port = {
         .flash = board_flash_port(),
         .log = p_log,
@@ -65,6 +73,7 @@ int main(void)
         .jump = p_jump,
         .halt_error = p_halt,
         .ctx = 0,
+        .otp = &otp,
     };
     boot_decision_t d;
     boot_run(&port, fota_trusted_pubkey, &d);

@@ -69,7 +69,13 @@
 #define FLASH_ACR_ICRST (1u << 11)
 #define FLASH_ACR_DCRST (1u << 12)
 #define FLASH_KEYR REG(FLASH_R_BASE + 0x04u)
+#define FLASH_OPTKEYR REG(FLASH_R_BASE + 0x08u)
 #define FLASH_OPTCR REG(FLASH_R_BASE + 0x14u)
+#define FLASH_OPTKEY1 0x08192A3Bu
+#define FLASH_OPTKEY2 0x4C5D6E7Fu
+#define FLASH_OPTCR_OPTLOCK (1u << 0)
+#define FLASH_OPTCR_OPTSTRT (1u << 1)
+#define FLASH_OPTCR_NWRP(sector) (1u << (16u + (sector)))
 #define FLASH_SR REG(FLASH_R_BASE + 0x0Cu)
 #define FLASH_CR REG(FLASH_R_BASE + 0x10u)
 #define FLASH_KEY1 0x45670123u

@@ -111,6 +111,37 @@ run "trial never confirmed: IWDG resets it 3 times, then the bootloader reverts"
   "boot: bank B not confirmed after 3 boots: reverting to bank A" "app: v1.0.0 running from bank A" \
   "app: confirmed"
 
+# Issue 10. The first boot write-protects the bootloader's sectors through the option bytes, kept
+# in the OTP file beside the flash; the next boot finds them set and leaves them.
+rm -f "$w/sys.otp"
+run "first boot write-protects sectors 0-1 (nWRP0-1)" "$w/1.bin" 15000 --otp "$w/sys.otp" -- \
+  "boot: write-protecting sectors 0-1" "boot: bank A v1.0.0 (normal)" "app: confirmed" \
+  --absent "not write-protected"
+nwrp=$(od -An -tx1 -j $((512 + 16 + 8)) -N 2 "$w/sys.otp" | tr -d ' ')
+if [ "$nwrp" = "fc0f" ]; then pass=$((pass + 1)); echo "ok   option bytes read nWRP 0x0ffc: sectors 0-1 protected, the rest not"
+else fail=$((fail + 1)); echo "FAIL option bytes nWRP: '$nwrp', expected fc0f (sectors 0-1 protected)"; fi
+run "second boot: already protected, nothing rewritten" "$w/1.bin" 15000 --otp "$w/sys.otp" -- \
+  "boot: bank A v1.0.0 (normal)" "app: confirmed" --absent "write-protecting"
+
+# The anti-rollback counter in OTP (finding 2): bank B (counter 5) confirmed puts 5 in OTP; then
+# anyone who can write flash fills the metadata with random bytes and destroys B. Bank A (counter
+# 3) must not boot: before the OTP counter, the blank-looking metadata let it (checked at 0).
+"$FOTA" sign -k "$KEY" -b a -v 1.3.0 -s 3 -o "$w/a3.img" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.5.0 -s 5 -o "$w/b5.img" "$FW/app-b.elf" >/dev/null
+compose $B --bank-a "$w/a3.img" --bank-b "$w/b5.img" --boot-bank b --security-counter 5 -o "$w/r1.bin"
+rm -f "$w/rb.otp"
+run "confirmed bank B with counter 5: the OTP counter goes to 5" "$w/r1.bin" 15000 --otp "$w/rb.otp" -- \
+  "boot: OTP security counter 0 -> 5" "boot: bank B v2.5.0 (normal)" "app: v2.5.0 running from bank B"
+words=$(head -c 512 "$w/rb.otp" | od -An -v -tx4 | tr -s ' ' '\n' | grep -c '^00000000$')
+if [ "$words" = 5 ]; then pass=$((pass + 1)); echo "ok   OTP holds 5 programmed words (thermometer code)"
+else fail=$((fail + 1)); echo "FAIL OTP words programmed: $words, expected 5"; fi
+cp "$w/r1.bin" "$w/r2.bin"
+head -c 32768 /dev/urandom | dd of="$w/r2.bin" bs=1 seek=$((0x8000)) conv=notrunc status=none
+dd if=/dev/zero bs=4096 count=1 status=none | tr '\0' '\377' | dd of="$w/r2.bin" bs=1 seek=$((0x60000)) conv=notrunc status=none
+run "random metadata, bank B destroyed: bank A (counter 3) refused by the OTP counter" "$w/r2.bin" 8000 \
+  --otp "$w/rb.otp" -- "boot: bank A invalid: security counter is below the device's (rollback refused)" "boot: no valid image" \
+  --absent "app:"
+
 # A power cut at a seeded moment of the boot (the whole boot takes about 0.2 s of device time),
 # then a power-on: the device boots as before.
 cp "$w/1.bin" "$w/cut.bin"

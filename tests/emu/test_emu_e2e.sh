@@ -63,7 +63,9 @@ kill "$emu" 2>/dev/null; wait "$emu" 2>/dev/null; emu=
 cuts=0; failed=0; where=""
 for seed in $(seq 1 "$KILLS"); do
   cp "$w/init.bin" "$w/dev.bin"; : >"$w/emu.log"; rm -f "$w/state/version"
-  start_emu --cut-random 3200000 --tear --seed "$seed"
+  # Cut times within the first 2.2 s of device time: the update got shorter with issue 10 (p256-m,
+  # 1.076 of the floor), and at 3.2 s a third of the cuts came after it had ended.
+  start_emu --cut-random 2200000 --tear --seed "$seed"
   pending=1; erc=0
   if [ ! -S "$w/s.sock" ]; then # the cut came during the first boot, before the bridge started
     wait "$emu"; erc=$?; emu=; pending=0

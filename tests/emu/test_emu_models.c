@@ -269,6 +269,58 @@ static void test_flash_program_errors_and_a_pending_error_blocks_the_next(void *
     drop(f);
 }
 
+/* RM0090 §3.7: OTP words are programmed through the controller like the array, never erased, and a
+ * block whose lock byte is 0x00 refuses programming (WRPERR in this model). */
+static void test_flash_otp_programs_like_the_array_and_honours_lock_bytes(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    uint8_t *sys = emu_system_memory(f->emu);
+    uint32_t otp = LAYOUT_OTP_BASE - 0x1FFF0000u;
+    unlock(f);
+    wr(f, FLASHR + 0x10, (2u << 8) | 1u); /* PSIZE x32, PG */
+    emu_cpu_store(f->emu, LAYOUT_OTP_BASE + 8, 4, 0x00000000u);
+    run_for(f, 30 * US);
+    assert_int_equal(rd(f, FLASHR + 0x0C), 0);
+    assert_int_equal(sys[otp + 8], 0x00);
+    assert_int_equal(sys[otp + 12], 0xFF);
+    sys[LAYOUT_OTP_LOCK_BASE - 0x1FFF0000u + 1] = 0x00; /* block 1 locked */
+    emu_cpu_store(f->emu, LAYOUT_OTP_BASE + 32, 4, 0x00000000u);
+    run_for(f, 30 * US);
+    assert_int_equal(rd(f, FLASHR + 0x0C), 1u << 4); /* WRPERR */
+    assert_int_equal(sys[otp + 32], 0xFF);
+    drop(f);
+}
+
+/* RM0090 §3.6.2-3.6.4: OPTCR reads the option bytes, locked, at reset; OPTKEYR unlocks it;
+ * OPTSTRT programs them (busy meanwhile); the new nWRP refuses an erase of the sector (WRPERR)
+ * and the option bytes stay so across a power cycle. */
+static void test_flash_option_bytes_write_protect_a_sector_and_persist(void **state)
+{
+    (void)state;
+    fx_t *f = make(NULL);
+    assert_int_equal(rd(f, FLASHR + 0x14), 0x0FFFAAEDu); /* as shipped */
+    wr(f, FLASHR + 0x14, 0x0FFCAAECu);
+    assert_int_equal(rd(f, FLASHR + 0x14), 0x0FFFAAEDu); /* locked: ignored */
+    wr(f, FLASHR + 0x08, 0x08192A3Bu);
+    wr(f, FLASHR + 0x08, 0x4C5D6E7Fu);
+    assert_int_equal(rd(f, FLASHR + 0x14), 0x0FFFAAECu);
+    wr(f, FLASHR + 0x14, 0x0FFCAAECu);
+    wr(f, FLASHR + 0x14, 0x0FFCAAEEu); /* OPTSTRT */
+    run_for(f, 1000 * US);
+    assert_int_not_equal(rd(f, FLASHR + 0x0C) & (1u << 16), 0); /* BSY */
+    run_for(f, 300000 * US);
+    assert_int_equal(rd(f, FLASHR + 0x0C) & (1u << 16), 0);
+    assert_int_equal(rd(f, FLASHR + 0x14), 0x0FFCAAECu);
+    unlock(f);
+    wr(f, FLASHR + 0x10, (2u << 8) | (1u << 1) | (1u << 3) | (1u << 16)); /* SER sector 1, STRT */
+    run_for(f, 10 * US);
+    assert_int_equal(rd(f, FLASHR + 0x0C), 1u << 4); /* WRPERR, nothing erased */
+    emu_power_on(f->emu);
+    assert_int_equal(rd(f, FLASHR + 0x14), 0x0FFCAAEDu); /* reloaded from the option bytes, locked */
+    drop(f);
+}
+
 static void test_flash_erase_takes_datasheet_time_and_stalls_fetches(void **state)
 {
     (void)state;
@@ -747,6 +799,8 @@ int main(void)
         cmocka_unit_test(test_flash_wrong_key_locks_cr_until_reset_with_a_bus_error),
         cmocka_unit_test(test_flash_program_clears_bits_only_after_its_busy_time),
         cmocka_unit_test(test_flash_program_errors_and_a_pending_error_blocks_the_next),
+        cmocka_unit_test(test_flash_otp_programs_like_the_array_and_honours_lock_bytes),
+        cmocka_unit_test(test_flash_option_bytes_write_protect_a_sector_and_persist),
         cmocka_unit_test(test_flash_erase_takes_datasheet_time_and_stalls_fetches),
         cmocka_unit_test(test_flash_busy_stalls_a_core_fetching_from_flash),
         cmocka_unit_test(test_flash_maximum_timing_doubles_the_erase),

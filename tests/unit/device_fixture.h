@@ -17,6 +17,8 @@
 typedef struct {
     uint8_t *mem;
     flash_sim_t sim;
+    uint8_t otp[FLASH_SIM_OTP_BYTES]; /* the OTP area, erased at start */
+    flash_port_t otp_port;
     boot_port_t port;
     int jumped;           /* jump() calls */
     uint32_t jump_addr;
@@ -70,6 +72,10 @@ static inline void fx_device_init(device_t *d)
     }
     memset(d->mem, 0xFF, LAYOUT_FLASH_SIZE);
     flash_sim_init(&d->sim, d->mem);
+    memset(d->otp, 0xFF, sizeof(d->otp));
+    d->sim.otp = d->otp;
+    d->otp_port = flash_sim_otp_port(&d->sim);
+    d->port.otp = &d->otp_port;
     d->port.flash = flash_sim_port(&d->sim);
     d->port.log = fx_log;
     d->port.led = fx_led;

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "device_fixture.h"
+#include "fota/seccnt.h"
 
 static uint8_t *img_a, *img_b, *img_b_other, *img_a_sec5;
 static size_t len_a, len_b, len_b_other, len_a_sec5;
@@ -220,6 +221,155 @@ static void test_boot_rejects_rollback_of_security_counter(void **state)
     fx_device_free(&d);
 }
 
+/* Finding 2 of issue 10: the floor survives erased or forged metadata because it lives in OTP. */
+static void test_boot_counter_in_otp_survives_erased_metadata(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    size_t len3, len5;
+    uint8_t *a3 = fx_image(fx_key, LAYOUT_BANK_A, 1, 3, 1000, &len3);
+    uint8_t *b5 = fx_image(fx_key, LAYOUT_BANK_B, 2, 5, 1000, &len5);
+    fx_place(&d, LAYOUT_BANK_A, a3, len3);
+    fx_place(&d, LAYOUT_BANK_B, b5, len5);
+    /* Bank B (counter 5) confirmed: its first normal boot writes 5 into OTP, one word per step. */
+    meta_state_t s = st(LAYOUT_BANK_B, LAYOUT_BANK_NONE, 0, 5);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_B);
+    assert_int_equal(dec.otp_counter, 5);
+    uint32_t v;
+    flash_err_t fe;
+    assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+    assert_int_equal(v, 5);
+    /* Anyone who can write flash: the metadata becomes random bytes, bank B is destroyed. Bank A
+     * (counter 3) must not boot. */
+    for (uint32_t i = 0; i < 2 * LAYOUT_META_SECTOR_SIZE; i++) {
+        d.mem[LAYOUT_META0_BASE - LAYOUT_FLASH_BASE + i] = (uint8_t)(i * 2654435761u >> 13);
+    }
+    memset(d.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), 0xFF, 4096);
+    run(&d, &dec);
+    assert_int_equal(dec.err, BOOT_ERR_NO_IMAGE);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_ROLLBACK);
+    assert_int_equal(d.jumped, 0);
+    /* Erased metadata instead: the same. */
+    memset(d.mem + (LAYOUT_META0_BASE - LAYOUT_FLASH_BASE), 0xFF, 2 * LAYOUT_META_SECTOR_SIZE);
+    run(&d, &dec);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_ROLLBACK);
+    assert_int_equal(d.jumped, 0);
+    /* A forged record saying counter 0 is raised back to the OTP's 5 (the cache only goes up),
+     * and bank B, restored, boots. */
+    fx_place(&d, LAYOUT_BANK_B, b5, len5);
+    meta_state_t forged = st(LAYOUT_BANK_A, LAYOUT_BANK_NONE, 0, 0);
+    memset(d.mem + (LAYOUT_META0_BASE - LAYOUT_FLASH_BASE), 0xFF, 2 * LAYOUT_META_SECTOR_SIZE);
+    fx_meta(&d, &forged);
+    run(&d, &dec);
+    assert_int_equal(dec.bank, LAYOUT_BANK_B);
+    assert_int_equal(dec.path, BOOT_PATH_FALLBACK);
+    assert_int_equal(dec.state.security_counter, 5);
+    assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_ROLLBACK);
+    free(a3), free(b5);
+    fx_device_free(&d);
+}
+
+static void test_boot_trial_does_not_raise_otp_counter(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    size_t len;
+    uint8_t *b7 = fx_image(fx_key, LAYOUT_BANK_B, 2, 7, 1000, &len);
+    fx_place(&d, LAYOUT_BANK_A, img_a, len_a);
+    fx_place(&d, LAYOUT_BANK_B, b7, len);
+    meta_state_t s = st(LAYOUT_BANK_A, LAYOUT_BANK_B, 0, 0);
+    fx_meta(&d, &s);
+    boot_decision_t dec;
+    for (int i = 0; i < FOTA_TRIAL_ATTEMPTS; i++) {
+        run(&d, &dec);
+        assert_int_equal(dec.path, BOOT_PATH_TRIAL);
+        assert_int_equal(dec.otp_counter, 0);
+    }
+    /* Never confirmed: reverted, and bank A (counter 0) still boots. */
+    run(&d, &dec);
+    assert_int_equal(dec.path, BOOT_PATH_REVERTED);
+    assert_int_equal(dec.bank, LAYOUT_BANK_A);
+    assert_int_equal(dec.otp_counter, 0);
+    free(b7);
+    fx_device_free(&d);
+}
+
+static void test_seccnt_thermometer_capacity_and_tamper(void **state)
+{
+    (void)state;
+    device_t d;
+    fx_device_init(&d);
+    uint32_t v;
+    flash_err_t fe;
+    assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(seccnt_raise(&d.otp_port, 2, &fe), SECCNT_OK);
+    assert_int_equal(seccnt_raise(&d.otp_port, 1, &fe), SECCNT_OK); /* never lowers */
+    assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+    assert_int_equal(v, 2);
+    /* A word cleared further out by someone else only raises it. */
+    d.otp[4 * 9] = 0x7F;
+    assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+    assert_int_equal(v, 10);
+    /* Past the capacity: held at the capacity, and said so. */
+    assert_int_equal(seccnt_raise(&d.otp_port, LAYOUT_SECCNT_WORDS + 5, &fe), SECCNT_ERR_FULL);
+    assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+    assert_int_equal(v, LAYOUT_SECCNT_WORDS);
+    /* OTP is never erased, and a locked block is never programmed. */
+    assert_int_equal(flash_erase_sector(&d.otp_port, 0), FLASH_ERR_PROTECTED);
+    d.otp[LAYOUT_OTP_SIZE + 13] = 0x00;
+    static const uint32_t zero = 0;
+    assert_int_equal(flash_program(&d.otp_port, LAYOUT_OTP_BASE + 13 * 32, &zero, 4), FLASH_ERR_PROTECTED);
+    assert_int_equal(flash_program(&d.otp_port, LAYOUT_OTP_BASE + 14 * 32, &zero, 4), FLASH_OK);
+    fx_device_free(&d);
+}
+
+/* A power cut at every OTP and metadata operation of a raise never lowers the counter and never
+ * lets the old image boot. */
+static void test_boot_otp_raise_survives_power_cuts(void **state)
+{
+    (void)state;
+    size_t len3, len6;
+    uint8_t *a3 = fx_image(fx_key, LAYOUT_BANK_A, 1, 3, 1000, &len3);
+    uint8_t *b6 = fx_image(fx_key, LAYOUT_BANK_B, 2, 6, 1000, &len6);
+    for (uint64_t k = 0; k < 12; k++) {
+        for (int tear = 0; tear <= 1; tear++) {
+            device_t d;
+            fx_device_init(&d);
+            fx_place(&d, LAYOUT_BANK_A, a3, len3);
+            fx_place(&d, LAYOUT_BANK_B, b6, len6);
+            meta_state_t s = st(LAYOUT_BANK_B, LAYOUT_BANK_NONE, 0, 6);
+            fx_meta(&d, &s);
+            jmp_buf cut;
+            boot_decision_t dec;
+            flash_sim_cut_after(&d.sim, k, tear, (uint32_t)(k * 7 + 1), &cut);
+            if (setjmp(cut) == 0) {
+                run(&d, &dec);
+            }
+            flash_sim_disarm(&d.sim);
+            uint32_t v;
+            flash_err_t fe;
+            assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+            assert_true(v <= 6);
+            run(&d, &dec); /* power back: the raise completes */
+            assert_int_equal(dec.bank, LAYOUT_BANK_B);
+            assert_int_equal(seccnt_read(&d.otp_port, &v, &fe), SECCNT_OK);
+            assert_int_equal(v, 6);
+            memset(d.mem + (LAYOUT_META0_BASE - LAYOUT_FLASH_BASE), 0xFF, 2 * LAYOUT_META_SECTOR_SIZE);
+            memset(d.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), 0xFF, 4096);
+            run(&d, &dec);
+            assert_int_equal(dec.verdict[LAYOUT_BANK_A], IMG_ERR_ROLLBACK);
+            fx_device_free(&d);
+        }
+    }
+    free(a3), free(b6);
+}
+
 static void test_meta_transitions_refuse_nonsense(void **state)
 {
     (void)state;
@@ -356,6 +506,10 @@ int main(void)
         cmocka_unit_test(test_boot_confirmed_trial_becomes_boot_bank_and_raises_counter),
         cmocka_unit_test(test_boot_rejects_corrupt_trial_image),
         cmocka_unit_test(test_boot_rejects_rollback_of_security_counter),
+        cmocka_unit_test(test_boot_counter_in_otp_survives_erased_metadata),
+        cmocka_unit_test(test_boot_trial_does_not_raise_otp_counter),
+        cmocka_unit_test(test_seccnt_thermometer_capacity_and_tamper),
+        cmocka_unit_test(test_boot_otp_raise_survives_power_cuts),
         cmocka_unit_test(test_meta_transitions_refuse_nonsense),
         cmocka_unit_test(test_meta_log_rotates_and_keeps_latest),
         cmocka_unit_test(test_meta_log_skips_torn_slot),

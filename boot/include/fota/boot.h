@@ -37,6 +37,9 @@ typedef struct {
     void (*jump)(void *ctx, uint32_t vector_table);    /* does not return on the device */
     void (*halt_error)(void *ctx);                     /* no valid image: fast red blink, forever on the device */
     void *ctx;
+    /* The OTP area holding the anti-rollback counter (fota/seccnt.h); NULL on a part without
+     * one, where the counter lives in the metadata alone (and goes with it if it is erased). */
+    const flash_port_t *otp;
 } boot_port_t;
 
 typedef enum {
@@ -60,10 +63,14 @@ typedef struct {
     img_err_t verdict[2]; /* per bank, IMG_OK or why not (IMG_ERR_READ when not examined) */
     meta_err_t meta_err; /* META_OK, or why the metadata could not be recorded */
     meta_state_t state;  /* the metadata state after this decision */
+    uint32_t otp_counter; /* the OTP anti-rollback counter after this decision (0 without OTP) */
 } boot_decision_t;
 
 /* Decides, writing the metadata transitions it implies (trial attempt, revert, fallback,
- * initialisation). pubkey: the key built into the bootloader. */
+ * initialisation). pubkey: the key built into the bootloader. The lowest security counter
+ * accepted is the higher of the OTP counter and the metadata's copy, which is raised to the OTP's
+ * when below; a decision to boot an image that is not on trial raises the OTP counter to that
+ * image's counter. */
 void boot_decide(const boot_port_t *port, const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE], boot_decision_t *d);
 
 /* The bootloader's main: LEDs, log lines, decide, watchdog for a trial, jump. Returns only where

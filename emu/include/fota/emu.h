@@ -63,6 +63,9 @@ typedef struct {
 
 /* A machine over flash (1 MiB, owned by the caller), powered off; NULL when out of memory. */
 emu_t *emu_new(uint8_t *flash, const emu_options_t *opts);
+/* System memory from 0x1FFF0000 (64 KiB): the OTP area at 0x1FFF7800 and the option bytes at
+ * 0x1FFFC000 live there. Fill it before emu_power_on, read it after a run. */
+uint8_t *emu_system_memory(emu_t *emu);
 void emu_free(emu_t *emu);
 
 /* Power-on reset (SRAM cleared, PORRSTF) or a pulse on NRST (PINRSTF only). */

@@ -35,6 +35,17 @@
 #define LAYOUT_APP_B_ORIGIN (LAYOUT_BANK_B_BASE + LAYOUT_IMG_HDR_SIZE)
 #define LAYOUT_APP_MAX_SIZE (LAYOUT_BANK_SIZE - LAYOUT_IMG_HDR_SIZE)
 
+/* One-time-programmable area (RM0090 §3.7): 16 blocks of 32 bytes, then 16 lock bytes (a block
+ * whose lock byte is 0x00 can no longer be programmed). Never erasable. Blocks 0-11 hold the
+ * anti-rollback counter as a thermometer code, one 32-bit word per step (docs/flash-layout.md);
+ * blocks 12-15 stay free for device data. */
+#define LAYOUT_OTP_BASE 0x1FFF7800
+#define LAYOUT_OTP_SIZE 0x200
+#define LAYOUT_OTP_LOCK_BASE 0x1FFF7A00
+#define LAYOUT_OTP_LOCK_SIZE 0x10
+#define LAYOUT_SECCNT_BASE LAYOUT_OTP_BASE
+#define LAYOUT_SECCNT_WORDS 96 /* blocks 0-11: the counter goes from 0 to 96 */
+
 #ifndef LAYOUT_FOR_LINKER
 #include <stdint.h>
 

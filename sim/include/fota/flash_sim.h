@@ -27,7 +27,12 @@ typedef struct {
     uint64_t time_us;         /* simulated device time spent in flash operations */
     uint64_t erase_us, program_us;
     uint32_t erases[LAYOUT_SECTOR_COUNT]; /* erase cycles per sector (wear) */
+    /* The OTP area and its lock bytes (LAYOUT_OTP_BASE, FLASH_SIM_OTP_BYTES), owned by the caller;
+     * NULL: the part has none. Programs only clear bits, never erased; power cuts as above. */
+    uint8_t *otp;
 } flash_sim_t;
+
+#define FLASH_SIM_OTP_BYTES (LAYOUT_OTP_SIZE + LAYOUT_OTP_LOCK_SIZE)
 
 /* Starts a simulated flash over mem (not cleared: a file keeps its contents). */
 void flash_sim_init(flash_sim_t *sim, uint8_t *mem);
@@ -36,5 +41,9 @@ void flash_sim_cut_after(flash_sim_t *sim, uint64_t k, int tear, uint32_t seed, 
 void flash_sim_disarm(flash_sim_t *sim);
 /* The flash port over this simulation. */
 flash_port_t flash_sim_port(flash_sim_t *sim);
+/* The port over its OTP area (absolute addresses from LAYOUT_OTP_BASE): read and program, with
+ * the same blank-check contract; a block whose lock byte is 0x00, and any erase, are refused
+ * (FLASH_ERR_PROTECTED). */
+flash_port_t flash_sim_otp_port(flash_sim_t *sim);
 
 #endif
