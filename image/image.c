@@ -248,6 +248,13 @@ img_err_t img_verify_update(img_verify_ctx_t *ctx, const uint8_t *data, size_t l
         if (len > total - ctx->pos) {
             return ctx->err = IMG_ERR_TRAILING;
         }
+        /* The header's padding is reserved: 0xFF only, so a later format can give it a meaning
+         * that this verifier will never silently accept (docs/image-format.md). */
+        for (uint32_t p = ctx->pos; p < ctx->hdr.hdr_size && p - ctx->pos < len; p++) {
+            if (data[p - ctx->pos] != LAYOUT_ERASED_BYTE) {
+                return ctx->err = IMG_ERR_HEADER;
+            }
+        }
         take_overlap(ctx->vectors, ctx->hdr.hdr_size, sizeof(ctx->vectors), ctx->pos, data, len);
         take_overlap(ctx->trailer, hashed_end, ctx->hdr.trailer_size, ctx->pos, data, len);
         if (ctx->pos < hashed_end) {
@@ -426,7 +433,7 @@ const char *img_strerror(img_err_t err)
     case IMG_ERR_FORMAT:
         return "unsupported image format version";
     case IMG_ERR_HEADER:
-        return "malformed image header (header size, reserved fields or unknown flags)";
+        return "malformed image header (header size, reserved fields, padding or unknown flags)";
     case IMG_ERR_BANK:
         return "image header names no valid bank, or its load address does not match the bank";
     case IMG_ERR_SIZE:

@@ -24,7 +24,7 @@ absent() { if [ -e "$1" ]; then fail=$((fail + 1)); echo "FAIL: $1 was written";
 expect 0 "Usage: fota COMMAND" "$FOTA" --help
 expect 2 "Usage: fota COMMAND" "$FOTA"
 expect 2 "unknown command 'frobnicate'" "$FOTA" frobnicate
-for c in keygen pubkey sign verify inspect compose; do
+for c in keygen pubkey sign verify inspect compose provision; do
   expect 0 "^Usage: fota $c" "$FOTA" $c --help
   expect 2 "$c: unknown option '--bogus'" "$FOTA" $c --bogus
 done
@@ -113,6 +113,32 @@ expect 3 "bootloader .* is linked at 0x08020200, not 0x08000000" "$FOTA" compose
 expect 2 "trial bank must differ" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial a --boot-bank a -o "$w/y.bin"
 expect 2 "--bootloader is required" "$FOTA" compose -o "$w/y.bin"
 absent "$w/y.bin"
+
+# provision (issue 10): the OpenOCD command it runs, RDP level 1 only on request and after the
+# verified write, level 2 refused, bad images refused before OpenOCD runs. OpenOCD itself needs a
+# probe and a board: a stand-in program records the arguments it was given and answers an exit code.
+printf '#!/bin/sh\necho "$@" >"%s/ocd-args"\nexit ${FAKE_OCD_RC:-0}\n' "$w" >"$w/ocd"; chmod +x "$w/ocd"
+expect 0 "would run: openocd -f interface/stlink.cfg -f target/stm32f4x.cfg -c 'program \{.*flash.bin\} verify 0x08000000' -c 'reset run; shutdown'" \
+  "$FOTA" provision --flash "$w/flash.bin" --dry-run
+expect 0 "bank A: v1.2.3, security counter 4, signature verified" "$FOTA" provision --flash "$w/flash.bin" -p "$w/k.pem" -n
+expect 0 "provisioned: flash written and verified, read protection level 1" \
+  "$FOTA" provision --flash "$w/flash.bin" --rdp 1 --openocd "$w/ocd"
+expect 0 "verify 0x08000000 -c stm32f2x lock 0 -c reset run; shutdown" cat "$w/ocd-args"
+rm -f "$w/ocd-args"
+expect 0 "provisioned: flash written and verified$" "$FOTA" provision --flash "$w/flash.bin" --openocd "$w/ocd"
+expect 1 "^0$" grep -c lock "$w/ocd-args"
+FAKE_OCD_RC=1 expect 4 "OpenOCD failed \(exit 1\): the board is not provisioned" \
+  "$FOTA" provision --flash "$w/flash.bin" --rdp 1 --openocd "$w/ocd"
+expect 4 "cannot run '$w/none'" "$FOTA" provision --flash "$w/flash.bin" --openocd "$w/none"
+expect 2 "RDP level 2 is permanent" "$FOTA" provision --flash "$w/flash.bin" --rdp 2
+expect 2 "'3' is not 0 or 1" "$FOTA" provision --flash "$w/flash.bin" --rdp 3
+expect 3 "bank A: image is signed with another key" "$FOTA" provision --flash "$w/flash.bin" -p "$w/k2.pem" -n
+expect 3 "not a whole flash image" "$FOTA" provision --flash "$w/a.img" -n
+"$FOTA" compose --bootloader "$FW/verifier-probe.elf" -o "$w/nobank.bin" >/dev/null
+expect 3 "both banks are empty" "$FOTA" provision --flash "$w/nobank.bin" -n
+head -c 1048576 /dev/zero >"$w/zero.bin"
+expect 3 "no bootloader at 0x08000000" "$FOTA" provision --flash "$w/zero.bin" -n
+expect 2 "--flash is required" "$FOTA" provision --rdp 1
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

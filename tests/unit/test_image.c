@@ -168,9 +168,10 @@ static void test_every_single_byte_change_is_rejected(void **state)
             if (e == IMG_OK) {
                 fail_msg("changing byte %zu (xor 0x%02x) of %zu was not detected", i, delta, img.len);
             }
-            if (i >= IMG_HEADER_FIELDS_SIZE && i < payload_end) {
-                /* Padding and payload: only the hash can tell. */
-                assert_int_equal(e, IMG_ERR_HASH);
+            if (i >= IMG_HEADER_FIELDS_SIZE && i < IMG_HEADER_SIZE) {
+                assert_int_equal(e, IMG_ERR_HEADER); /* padding: reserved, 0xFF only */
+            } else if (i >= IMG_HEADER_SIZE && i < payload_end) {
+                assert_int_equal(e, IMG_ERR_HASH); /* payload: only the hash can tell */
             }
             tried++;
         }
@@ -306,6 +307,31 @@ static void test_header_fields_are_strict(void **state)
         assert_int_equal(verify(img.data, img.len, pub1, LAYOUT_BANK_A, 0, NULL), cases[i].want);
         free(img.data);
     }
+}
+
+/* Issue 10: the padding after the header fields is reserved, so even a validly signed image with a
+ * byte there other than 0xFF is refused, wherever the byte is and however the image is streamed. */
+static void test_signed_header_padding_must_be_erased(void **state)
+{
+    (void)state;
+    static const size_t offs[] = {64, 65, 300, 511};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        image_t img = build(key1, LAYOUT_BANK_A, 300, 0, NULL, 0);
+        img.data[offs[i]] = 0xFE;
+        resign(&img, key1);
+        assert_int_equal(verify(img.data, img.len, pub1, LAYOUT_BANK_A, 0, NULL), IMG_ERR_HEADER);
+        img_policy_t pol = {.pubkey = pub1, .min_security_counter = 0, .bank = LAYOUT_BANK_A};
+        img_verify_ctx_t ctx;
+        img_verify_init(&ctx, &pol);
+        for (size_t off = 0; off < img.len; off += 7) { /* in pieces that straddle the padding */
+            img_verify_update(&ctx, img.data + off, img.len - off < 7 ? img.len - off : 7);
+        }
+        assert_int_equal(img_verify_final(&ctx, NULL), IMG_ERR_HEADER);
+        free(img.data);
+    }
+    image_t ok = build(key1, LAYOUT_BANK_A, 300, 0, NULL, 0);
+    assert_int_equal(verify(ok.data, ok.len, pub1, LAYOUT_BANK_A, 0, NULL), IMG_OK);
+    free(ok.data);
 }
 
 static void test_bad_vectors_are_rejected(void **state)
@@ -543,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_wrong_bank_is_rejected),
         cmocka_unit_test(test_lower_security_counter_is_rejected),
         cmocka_unit_test(test_header_fields_are_strict),
+        cmocka_unit_test(test_signed_header_padding_must_be_erased),
         cmocka_unit_test(test_bad_vectors_are_rejected),
         cmocka_unit_test(test_malformed_trailer_is_rejected),
         cmocka_unit_test(test_verify_read_matches_streaming),

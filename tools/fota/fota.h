@@ -21,6 +21,7 @@ enum {
 int cmd_keygen(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_provision(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compose(int argc, char **argv);

@@ -15,13 +15,14 @@ static const struct {
     {"verify", cmd_verify, "check an image with the device's verifier"},
     {"inspect", cmd_inspect, "show every field of an image (--json for machines)"},
     {"compose", cmd_compose, "write a whole 1 MiB flash image for the emulator and the simulator"},
+    {"provision", cmd_provision, "write a flash image to a board through OpenOCD; optionally RDP level 1"},
 };
 
 static void usage(FILE *f)
 {
     fputs("Usage: fota COMMAND [OPTIONS]   (fota COMMAND --help for each)\n\nCommands:\n", f);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
     }
     fputs("\nExit status: 0 success; 1 image rejected (verify, inspect); 2 bad command line;\n"
           "3 an input file is missing, unreadable or unacceptable; 4 an output cannot be written.\n",

@@ -39,7 +39,7 @@ typedef enum {
     IMG_OK = 0,
     IMG_ERR_MAGIC,       /* not an image */
     IMG_ERR_FORMAT,      /* format version this code does not know */
-    IMG_ERR_HEADER,      /* header size, reserved fields or flags wrong */
+    IMG_ERR_HEADER,      /* header size, reserved fields, padding (not all 0xFF) or flags wrong */
     IMG_ERR_BANK,        /* bank field or load address invalid or inconsistent */
     IMG_ERR_SIZE,        /* payload/trailer sizes out of bounds or image larger than a bank */
     IMG_ERR_TRUNCATED,   /* fewer bytes than the header announces */
