@@ -37,8 +37,11 @@ compose() { "$FOTA" compose --bootloader "$FW/bootloader.elf" "$@" >/dev/null ||
 flip() { printf '\x5a' | dd of="$1" bs=1 seek=$(($2)) conv=notrunc status=none; }
 
 compose --bank-a "$w/a.img" --bank-b "$w/b.img" -o "$w/1.bin"
+# QEMU maps nothing at the OTP area: the bootloader's probe notes the bus fault and goes on without
+# the OTP counter (on an F407, and on fota-emu, the OTP answers: test_emu_boot).
 boot "A valid, metadata names A: runs A" "$w/1.bin" \
-  "boot: bank A v1.0.0 (normal)" "app: v1.0.0 running from bank A" "app: confirmed"
+  "boot: nothing answers at the OTP area" "boot: bank A v1.0.0 (normal)" "app: v1.0.0 running from bank A" \
+  "app: confirmed"
 
 compose --bank-a "$w/a.img" --bank-b "$w/b.img" --boot-bank b -o "$w/2.bin"
 boot "metadata names B: runs B" "$w/2.bin" \
