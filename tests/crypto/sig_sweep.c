@@ -224,11 +224,12 @@ int main(int argc, char **argv)
         printf("%zu pairs from %s\n", kept.count, add);
         sig_table_free(&kept);
     }
+    unsigned before_edge = sw.checked;
     if (edge_cases(&sw) != 0) {
         rc = 2;
         goto done;
     }
-    unsigned edge = sw.checked;
+    unsigned edge = sw.checked - before_edge;
     fota_signer *key = NULL;
     for (unsigned long i = 0; i < n; i++) {
         if (i % 4 == 0) {
