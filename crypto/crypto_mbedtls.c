@@ -1,5 +1,6 @@
-/* The crypto port's hashing over mbedTLS: Debian's 2.28 on the host, 3.6 (from Debian's source
- * package) on the device. Signatures: crypto_p256m.c. */
+/* The crypto port's hashing over mbedTLS 3.6, built from Debian's source package for the host and
+ * the device alike (the _ret names below serve an older mbedTLS, as ESP-IDF v4.4 ships).
+ * Signatures: crypto_p256m.c. */
 #include "fota/crypto.h"
 
 #include <mbedtls/sha256.h>

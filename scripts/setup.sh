@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates dpkg-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm libunicorn-dev
-  libmbedtls-dev libcmocka-dev
+  libcmocka-dev
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev
   openssl
   clang libclang-rt-14-dev

@@ -1,4 +1,5 @@
-/* Key handling for the `fota` tool over mbedTLS (host only): load PEM keys, sign, generate. */
+/* Key handling for the `fota` tool over mbedTLS 3.6 (host only): load PEM keys, sign, generate.
+ * Only public accessors: no MBEDTLS_PRIVATE field is read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +8,14 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/psa_util.h>
+#include <psa/crypto.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/version.h>
 
 #include "fota.h"
+
+_Static_assert(MBEDTLS_VERSION_NUMBER >= 0x03060000, "the host builds mbedTLS 3.6 from source (CMakeLists.txt)");
 
 struct fota_signer {
     mbedtls_pk_context pk;
@@ -41,7 +47,7 @@ static int check_p256(const mbedtls_pk_context *pk, const char *path)
         fota_err("'%s' is not an EC key (an ECDSA P-256 key is required)", path);
         return -1;
     }
-    if (mbedtls_pk_ec(*pk)->grp.id != MBEDTLS_ECP_DP_SECP256R1) {
+    if (mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*pk)) != MBEDTLS_ECP_DP_SECP256R1) {
         fota_err("'%s' is an EC key on another curve (P-256 is required)", path);
         return -1;
     }
@@ -51,21 +57,34 @@ static int check_p256(const mbedtls_pk_context *pk, const char *path)
 static int point_bytes(const mbedtls_ecp_keypair *kp, uint8_t pub[CRYPTO_P256_PUBKEY_SIZE])
 {
     size_t olen = 0;
-    int ret = mbedtls_ecp_point_write_binary(&kp->grp, &kp->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, pub,
-                                             CRYPTO_P256_PUBKEY_SIZE);
+    int ret = mbedtls_ecp_write_public_key(kp, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, pub, CRYPTO_P256_PUBKEY_SIZE);
     return ret == 0 && olen == CRYPTO_P256_PUBKEY_SIZE ? 0 : -1;
+}
+
+/* A random generator for mbedTLS calls that want one while parsing a private key (blinding), from
+ * PSA's, which seeds itself from the system. */
+static int rng_ready(void)
+{
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        fota_err("cannot start the random generator (psa_crypto_init)");
+        return -1;
+    }
+    return 0;
 }
 
 /* Loads a public or private key file; prints the error itself. */
 static int load_any_key(const char *path, mbedtls_pk_context *pk)
 {
     mbedtls_pk_init(pk);
+    if (rng_ready() != 0) {
+        return -1;
+    }
     int ret = mbedtls_pk_parse_public_keyfile(pk, path);
     if (ret != 0) {
         /* A private key file holds the public key too. */
         mbedtls_pk_free(pk);
         mbedtls_pk_init(pk);
-        ret = mbedtls_pk_parse_keyfile(pk, path, NULL);
+        ret = mbedtls_pk_parse_keyfile(pk, path, NULL, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
     }
     if (ret != 0) {
         fota_err("cannot load key '%s': %s", path, mbed_msg(ret));
@@ -138,7 +157,7 @@ fota_signer *fota_signer_load(const char *path)
     if (s == NULL) {
         return NULL;
     }
-    int ret = mbedtls_pk_parse_keyfile(&s->pk, path, NULL);
+    int ret = mbedtls_pk_parse_keyfile(&s->pk, path, NULL, mbedtls_ctr_drbg_random, &s->drbg);
     if (ret != 0) {
         if (mbedtls_pk_parse_public_keyfile(&s->pk, path) == 0) {
             fota_err("'%s' is a public key; signing needs the private key", path);
@@ -157,35 +176,44 @@ fota_signer *fota_signer_load(const char *path)
 
 int fota_signer_sign(fota_signer *s, const uint8_t hash[CRYPTO_SHA256_SIZE], uint8_t sig[CRYPTO_P256_SIG_SIZE])
 {
-    mbedtls_ecp_keypair *kp = mbedtls_pk_ec(s->pk);
-    mbedtls_mpi r, sv;
+    mbedtls_ecp_group grp;
+    mbedtls_mpi d, r, sv, half;
+    mbedtls_ecp_point q;
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    mbedtls_mpi_init(&d);
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&sv);
+    mbedtls_mpi_init(&half);
+    int ret = mbedtls_ecp_export(mbedtls_pk_ec(s->pk), &grp, &d, &q);
     /* Deterministic ECDSA (RFC 6979): the same key and image always give the same signature. */
-    int ret = mbedtls_ecdsa_sign_det_ext(&kp->grp, &r, &sv, &kp->d, hash, CRYPTO_SHA256_SIZE, MBEDTLS_MD_SHA256,
+    if (ret == 0) {
+        ret = mbedtls_ecdsa_sign_det_ext(&grp, &r, &sv, &d, hash, CRYPTO_SHA256_SIZE, MBEDTLS_MD_SHA256,
                                          mbedtls_ctr_drbg_random, &s->drbg);
+    }
     /* Low S: (r, n - s) is the same signature's twin; only s <= n/2 is issued, so an image has one
      * signature from this tool (the verifier accepts both: docs/image-format.md). */
-    mbedtls_mpi half;
-    mbedtls_mpi_init(&half);
     if (ret == 0) {
-        ret = mbedtls_mpi_copy(&half, &kp->grp.N);
+        ret = mbedtls_mpi_copy(&half, &grp.N);
     }
     if (ret == 0) {
         ret = mbedtls_mpi_shift_r(&half, 1);
     }
     if (ret == 0 && mbedtls_mpi_cmp_mpi(&sv, &half) > 0) {
-        ret = mbedtls_mpi_sub_mpi(&sv, &kp->grp.N, &sv);
+        ret = mbedtls_mpi_sub_mpi(&sv, &grp.N, &sv);
     }
-    mbedtls_mpi_free(&half);
     if (ret == 0) {
         ret = mbedtls_mpi_write_binary(&r, sig, 32);
     }
     if (ret == 0) {
         ret = mbedtls_mpi_write_binary(&sv, sig + 32, 32);
     }
-    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&half);
     mbedtls_mpi_free(&sv);
+    mbedtls_mpi_free(&r);
+    mbedtls_mpi_free(&d); /* zeroizes */
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
     if (ret != 0) {
         fota_err("signing failed (mbedTLS error -0x%04x)", (unsigned)-ret);
         return -1;
@@ -237,16 +265,10 @@ fota_signer *fota_signer_from_scalar(const uint8_t d[32])
     int ret = mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
     mbedtls_ecp_keypair *kp = ret == 0 ? mbedtls_pk_ec(s->pk) : NULL;
     if (ret == 0) {
-        ret = mbedtls_ecp_group_load(&kp->grp, MBEDTLS_ECP_DP_SECP256R1);
+        ret = mbedtls_ecp_read_key(MBEDTLS_ECP_DP_SECP256R1, kp, d, 32); /* checks 1 <= d < n */
     }
     if (ret == 0) {
-        ret = mbedtls_mpi_read_binary(&kp->d, d, 32);
-    }
-    if (ret == 0) {
-        ret = mbedtls_ecp_check_privkey(&kp->grp, &kp->d);
-    }
-    if (ret == 0) {
-        ret = mbedtls_ecp_mul(&kp->grp, &kp->Q, &kp->d, &kp->grp.G, mbedtls_ctr_drbg_random, &s->drbg);
+        ret = mbedtls_ecp_keypair_calc_public(kp, mbedtls_ctr_drbg_random, &s->drbg);
     }
     if (ret != 0) {
         fota_err("not a usable P-256 private key (mbedTLS error -0x%04x)", (unsigned)-ret);

@@ -1,7 +1,7 @@
 /* The crypto port: the only way bootloader, agent and tools reach hashing and signature checks.
- * The same two files serve the host and the device: crypto_mbedtls.c hashes with mbedTLS (Debian's
- * libmbedcrypto on the host, a SHA-256-only build of mbedTLS 3.6 on the device), crypto_p256m.c
- * checks signatures with p256-m (no heap: nothing on the device allocates). */
+ * The same two files serve the host and the device: crypto_mbedtls.c hashes with mbedTLS 3.6 (its
+ * whole crypto library on the host, a SHA-256-only build on the device, both from Debian's source
+ * package), crypto_p256m.c checks signatures with p256-m (no heap: nothing on the device allocates). */
 #ifndef FOTA_CRYPTO_H
 #define FOTA_CRYPTO_H
 
