@@ -4,7 +4,7 @@
  * erases and programs, (9) commit: the STM32 resets, (10) the bootloader starts the new image. */
 #include "fota/bridge.h"
 
-#include <cjson/cJSON.h>
+#include "cJSON.h" /* Debian: -I/usr/include/cjson (pkg-config); ESP-IDF: the cjson component */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

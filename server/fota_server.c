@@ -18,7 +18,7 @@
  *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
  *        bank and version, then switch `current` to the release atomically
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
-#include <cjson/cJSON.h>
+#include "cJSON.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* fota verify, fota inspect: check a signed image with the device's own verifier, show its fields. */
-#include <cjson/cJSON.h>
+#include "cJSON.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
