@@ -4,7 +4,6 @@
  * keeps the watchdog fed, and runs the OTA agent on SPI1 (blue LED while a transfer is on). */
 #include "board.h"
 #include "fota/agent.h"
-#include "fota/fmt.h"
 #include "fota/image.h"
 #include "fota/meta.h"
 #include "fota/trusted_key.h"
@@ -28,16 +27,6 @@ static void reset_device(void *ctx)
     board_reset();
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[120];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vformat(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    board_log_line(line);
-}
 
 int main(void)
 {
@@ -53,12 +42,12 @@ int main(void)
     img_policy_t pol = {.pubkey = fota_trusted_pubkey, .min_security_counter = 0, .bank = bank};
     img_err_t e = img_verify_read(read_own, &flash, LAYOUT_BANK_SIZE, &pol, &hdr);
     if (e != IMG_OK) {
-        say("app: self-test failed: %s", img_strerror(e));
+        board_logf("app: self-test failed: %s", img_strerror(e));
         for (;;) {
         }
     }
-    say("app: clock %s", board_clock_text(board_clock()));
-    say("app: v%u.%u.%u running from bank %c (pc=0x%08x)", hdr.version.major, hdr.version.minor, hdr.version.patch,
+    board_logf("app: clock %s", board_clock_text(board_clock()));
+    board_logf("app: v%u.%u.%u running from bank %c (pc=0x%08x)", hdr.version.major, hdr.version.minor, hdr.version.patch,
         layout_bank_letter(bank), (unsigned)pc);
 
     meta_log_t log;
@@ -67,11 +56,11 @@ int main(void)
         int was_trial = log.state.trial_bank == bank;
         me = meta_confirm(&log, bank, hdr.security_counter);
         if (me == META_OK) {
-            say(was_trial ? "app: confirmed (trial over)" : "app: confirmed");
+            board_logf(was_trial ? "app: confirmed (trial over)" : "app: confirmed");
         }
     }
     if (me != META_OK) {
-        say("app: could not confirm: %s", meta_strerror(me));
+        board_logf("app: could not confirm: %s", meta_strerror(me));
     }
 
     agent_config_t cfg = {.flash = &flash,

@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include "board.h"
-#include "fota/fmt.h"
 #include "regs.h"
 
 #define SCB_SHPR3 REG(0xE000ED20u)
@@ -23,23 +22,13 @@
 static volatile uint32_t ticks, svcs, pendsv_saw_tick, faults, fault_cfsr, fault_bfar, fault_hfsr;
 static uint32_t failures;
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[120];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vformat(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    board_log_line(line);
-}
 
 static void check(int ok, const char *what)
 {
     if (ok) {
-        say("probe: %s ok", what);
+        board_logf("probe: %s ok", what);
     } else {
-        say("probe: FAIL %s", what);
+        board_logf("probe: FAIL %s", what);
         failures++;
     }
 }
@@ -68,7 +57,7 @@ void PendSV_Handler(void)
     __asm__ volatile("vmov s0, %0\n\tvmov s15, %0" ::"r"(0xDEADBEEFu) : "s0", "s15");
 }
 
-void hardfault_c(uint32_t *frame);
+void hardfault_c(uint32_t *frame); /* called by startup.c's HardFault_Handler */
 void hardfault_c(uint32_t *frame)
 {
     faults++;
@@ -88,16 +77,6 @@ void hardfault_c(uint32_t *frame)
     frame[6] += (insn >> 11) >= 0x1Du ? 4u : 2u; /* skip the faulting instruction */
 }
 
-void HardFault_Handler(void) __attribute__((naked));
-void HardFault_Handler(void)
-{
-    __asm__ volatile("tst lr, #4\n\t"
-                     "ite eq\n\t"
-                     "mrseq r0, msp\n\t"
-                     "mrsne r0, psp\n\t"
-                     "b hardfault_c\n\t");
-}
-
 static void busy(uint32_t n)
 {
     for (volatile uint32_t i = 0; i < n; i++) {
@@ -110,12 +89,12 @@ int main(void)
     if (RCC_CSR & RCC_CSR_SFTRSTF) {
         RCC_CSR |= RCC_CSR_RMVF;
         check((RCC_CSR & RCC_CSR_SFTRSTF) == 0, "reset flags cleared by RMVF");
-        say("probe: done after software reset");
+        board_logf("probe: done after software reset");
         for (;;) {
             __asm__ volatile("wfi");
         }
     }
-    say("probe: start, reset flags 0x%08x", (unsigned)RCC_CSR);
+    board_logf("probe: start, reset flags 0x%08x", (unsigned)RCC_CSR);
     check((RCC_CSR & (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF)) == (RCC_CSR_PORRSTF | RCC_CSR_PINRSTF),
           "power-on reset flags");
 
@@ -166,7 +145,7 @@ int main(void)
     DWT_CTRL |= 1u;
     busy(1000);
     uint32_t cyc = DWT_CYCCNT;
-    say("probe: busy(1000) took %u cycles", (unsigned)cyc);
+    board_logf("probe: busy(1000) took %u cycles", (unsigned)cyc);
     check(cyc > 1000 && cyc < 100000, "dwt cycle counter");
 
     /* A read from an address nothing answers: precise bus fault escalated to HardFault. */
@@ -218,7 +197,7 @@ int main(void)
     FLASH_ACR |= FLASH_ACR_DCEN;
     uint32_t fresh = REG(SCRATCH);
     FLASH_ACR &= ~FLASH_ACR_DCEN;
-    say("probe: data cache: 0x%08x before the erase, 0x%08x after, 0x%08x after DCRST", (unsigned)before,
+    board_logf("probe: data cache: 0x%08x before the erase, 0x%08x after, 0x%08x after DCRST", (unsigned)before,
         (unsigned)stale, (unsigned)fresh);
     check(before == pattern && stale == pattern && fresh == 0xFFFFFFFFu,
           "data cache reads stale after an erase until DCRST");
@@ -242,7 +221,7 @@ int main(void)
     check(faults > f0 && flash_erase_sector(&fl, 11) == FLASH_ERR_PROTECTED && REG(SCRATCH) == pattern,
           "a flash locked by a wrong key: the driver reports protected");
 
-    say("probe: %s, %u failures; software reset", failures ? "FAILED" : "all passed", (unsigned)failures);
+    board_logf("probe: %s, %u failures; software reset", failures ? "FAILED" : "all passed", (unsigned)failures);
     board_delay_ms(2); /* let USART1 finish the line: a reset cuts the frame on the wire */
     board_reset();
 }

@@ -2,7 +2,7 @@
  * build it, over a table of public key / digest / signature triples that the test loads at bank A
  * (tests/crypto/sig_table.h, written by tests/crypto/sig_sweep). Prints every refused pair and
  * the stack the checks used through ARM semihosting, and exits with the number refused (at most
- * 250; 254: no table). Test-only (semihosting): runs under QEMU and fota-emu. */
+ * 250; 254: no table). Test-only (semihosting): runs under QEMU. */
 #include <stdint.h>
 #include <string.h>
 
@@ -11,13 +11,7 @@
 #include "fota/layout.h"
 #define SIG_TABLE_DEVICE
 #include "../../tests/crypto/sig_table.h"
-
-static void semihost_call(uint32_t op, const void *arg)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
-}
+#include "semihost.h"
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -27,13 +21,7 @@ static void say(const char *fmt, ...)
     va_start(ap, fmt);
     fmt_vformat(line, sizeof(line), fmt, ap);
     va_end(ap);
-    semihost_call(0x04u, line); /* SYS_WRITE0 */
-}
-
-static void semihost_exit(uint32_t code)
-{
-    uint32_t block[2] = {0x20026u, code}; /* ADP_Stopped_ApplicationExit */
-    semihost_call(0x20u, block);          /* SYS_EXIT_EXTENDED */
+    semihost_puts(line);
 }
 
 #define PAINT_BYTES 8192u

@@ -7,6 +7,7 @@
 
 #include "fota/image.h"
 #include "fota/trusted_key.h"
+#include "semihost.h"
 
 volatile img_err_t probe_result;
 
@@ -15,15 +16,6 @@ static int read_flash(void *rctx, uint32_t offset, uint8_t *buf, uint32_t len)
     (void)rctx;
     memcpy(buf, (const void *)(uintptr_t)(LAYOUT_BANK_A_BASE + offset), len);
     return 0;
-}
-
-/* SYS_EXIT_EXTENDED (0x20) with ADP_Stopped_ApplicationExit (0x20026) and the exit code. */
-static void semihost_exit(uint32_t code)
-{
-    uint32_t block[2] = {0x20026u, code};
-    register uint32_t r0 __asm__("r0") = 0x20u;
-    register uint32_t *r1 __asm__("r1") = block;
-    __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
 }
 
 int main(void)

@@ -3,9 +3,11 @@
  * is bounded: under QEMU the RCC and FLASH registers read as zero. */
 #include "board.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "fota/config.h"
+#include "fota/fmt.h"
 #include "fota/layout.h"
 #include "regs.h"
 
@@ -205,6 +207,16 @@ void board_log_line(const char *line)
 {
     board_puts(line);
     board_puts("\r\n");
+}
+
+void board_logf(const char *fmt, ...)
+{
+    char line[120];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vformat(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    board_log_line(line);
 }
 
 static uint32_t led_pin(boot_led_t led)

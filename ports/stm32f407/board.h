@@ -25,6 +25,8 @@ uint32_t board_hclk(void);
 const char *board_clock_text(board_clock_t c);
 void board_puts(const char *s); /* bounded wait per character: a dead USART never hangs us */
 void board_log_line(const char *line);
+/* One formatted line (fota/fmt.h's formats, at most 119 characters), as board_log_line. */
+void board_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void board_log_async(void); /* from now on the log is sent by interrupt (see board.c) */
 void board_log_flush(void); /* waits until the log has left (bounded); board_reset and board_jump call it */
 void board_led(boot_led_t led, int on);

@@ -22,7 +22,7 @@ static int otp_answers(void)
     return !otp_missing;
 }
 
-void hardfault_c(uint32_t *frame);
+void hardfault_c(uint32_t *frame); /* called by startup.c's HardFault_Handler */
 void hardfault_c(uint32_t *frame)
 {
     uint32_t cfsr = SCB_CFSR;
@@ -36,16 +36,6 @@ void hardfault_c(uint32_t *frame)
     }
     for (;;) {
     }
-}
-
-void HardFault_Handler(void) __attribute__((naked));
-void HardFault_Handler(void)
-{
-    __asm__ volatile("tst lr, #4\n\t"
-                     "ite eq\n\t"
-                     "mrseq r0, msp\n\t"
-                     "mrsne r0, psp\n\t"
-                     "b hardfault_c\n\t");
 }
 
 static void p_log(void *ctx, const char *line)
@@ -107,8 +97,7 @@ int main(void)
             board_log_line(flash_strerror(we));
         }
     }
-    static flash_port_t otp;
-    otp = board_otp_port();
+    const flash_port_t otp = board_otp_port(); /* main never returns: it lives as long as port */
     int have_otp = otp_answers();
     if (!have_otp) {
         board_log_line("boot: nothing answers at the OTP area (not an F407: QEMU?): security counter in the metadata only");

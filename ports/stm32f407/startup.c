@@ -33,6 +33,26 @@ void Default_Handler(void)
     }
 }
 
+/* HardFault hands the stacked exception frame (from MSP or PSP, as EXC_RETURN says) to
+ * hardfault_c. Firmware that handles some faults defines hardfault_c (it may step the stacked PC
+ * past the faulting instruction and return); without one, the fault stops as every other does. */
+void hardfault_c(uint32_t *frame);
+__attribute__((weak)) void hardfault_c(uint32_t *frame)
+{
+    (void)frame;
+    Default_Handler();
+}
+
+void HardFault_Handler(void) __attribute__((naked));
+void HardFault_Handler(void)
+{
+    __asm__ volatile("tst lr, #4\n\t"
+                     "ite eq\n\t"
+                     "mrseq r0, msp\n\t"
+                     "mrsne r0, psp\n\t"
+                     "b hardfault_c\n\t");
+}
+
 /* SysTick wakes the core from WFI in board_delay_ms; nothing to do in the handler. */
 void Tick_Handler(void);
 void Tick_Handler(void)
@@ -41,7 +61,6 @@ void Tick_Handler(void)
 
 /* Cortex-M4 system exceptions; a port that needs a handler defines it (weak aliases). */
 void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
-void HardFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void MemManage_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void BusFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void UsageFault_Handler(void) __attribute__((weak, alias("Default_Handler")));
