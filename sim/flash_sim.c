@@ -105,6 +105,21 @@ static void program_word(flash_sim_t *sim, uint8_t *p, const uint8_t *d)
     sim->program_us += SIM_PROGRAM_WORD_US;
 }
 
+/* The contract of every port: the whole range is checked blank first, and a program over a word
+ * that is not erased changes nothing (NOR: one program per erased word). */
+static flash_err_t program_blank(flash_sim_t *sim, uint8_t *p, const uint8_t *d, uint32_t len)
+{
+    for (uint32_t w = 0; w < len; w += 4) {
+        if (memcmp(p + w, "\xFF\xFF\xFF\xFF", 4) != 0) {
+            return FLASH_ERR_NOT_ERASED;
+        }
+    }
+    for (uint32_t w = 0; w < len; w += 4) {
+        program_word(sim, p + w, d + w);
+    }
+    return FLASH_OK;
+}
+
 static flash_err_t sim_program(void *ctx, uint32_t addr, const void *data, uint32_t len)
 {
     flash_sim_t *sim = ctx;
@@ -115,19 +130,7 @@ static flash_err_t sim_program(void *ctx, uint32_t addr, const void *data, uint3
         len > LAYOUT_FLASH_SIZE - (addr - LAYOUT_FLASH_BASE)) {
         return FLASH_ERR_RANGE;
     }
-    uint8_t *p = sim->mem + (addr - LAYOUT_FLASH_BASE);
-    const uint8_t *d = data;
-    /* The contract of every port: the whole range is checked blank first, and a program over a
-     * word that is not erased changes nothing (NOR: one program per erased word). */
-    for (uint32_t w = 0; w < len; w += 4) {
-        if (memcmp(p + w, "\xFF\xFF\xFF\xFF", 4) != 0) {
-            return FLASH_ERR_NOT_ERASED;
-        }
-    }
-    for (uint32_t w = 0; w < len; w += 4) {
-        program_word(sim, p + w, d + w);
-    }
-    return FLASH_OK;
+    return program_blank(sim, sim->mem + (addr - LAYOUT_FLASH_BASE), data, len);
 }
 
 static flash_err_t sim_finish_word(void *ctx, uint32_t addr, uint32_t word)
@@ -194,21 +197,12 @@ static flash_err_t otp_program(void *ctx, uint32_t addr, const void *data, uint3
         return FLASH_ERR_RANGE;
     }
     uint32_t off = addr - LAYOUT_OTP_BASE;
-    uint8_t *p = sim->otp + off;
-    for (uint32_t w = 0; w < len; w += 4) {
-        uint32_t o = off + w;
+    for (uint32_t o = off; o < off + len; o += 4) {
         if (o < LAYOUT_OTP_SIZE && sim->otp[LAYOUT_OTP_SIZE + o / 32u] == 0x00) {
             return FLASH_ERR_PROTECTED; /* the block's lock byte is programmed */
         }
-        if (memcmp(p + w, "\xFF\xFF\xFF\xFF", 4) != 0) {
-            return FLASH_ERR_NOT_ERASED;
-        }
     }
-    const uint8_t *d = data;
-    for (uint32_t w = 0; w < len; w += 4) {
-        program_word(sim, p + w, d + w);
-    }
-    return FLASH_OK;
+    return program_blank(sim, sim->otp + off, data, len);
 }
 
 flash_port_t flash_sim_otp_port(flash_sim_t *sim)

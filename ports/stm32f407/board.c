@@ -503,6 +503,18 @@ static flash_err_t program_words(uint32_t addr, const uint8_t *d, uint32_t len)
     return e;
 }
 
+/* Blank check first: programming over a word that is not erased would AND the bits into it
+ * without a word from the controller; refuse the whole range and change nothing. */
+static flash_err_t program_blank(uint32_t addr, const void *data, uint32_t len)
+{
+    for (uint32_t off = 0; off < len; off += 4) {
+        if (REG(addr + off) != 0xFFFFFFFFu) {
+            return FLASH_ERR_NOT_ERASED;
+        }
+    }
+    return program_words(addr, data, len);
+}
+
 static flash_err_t f4_program(void *ctx, uint32_t addr, const void *data, uint32_t len)
 {
     (void)ctx;
@@ -510,14 +522,7 @@ static flash_err_t f4_program(void *ctx, uint32_t addr, const void *data, uint32
     if (e != FLASH_OK) {
         return e;
     }
-    /* Blank check first: programming over a word that is not erased would AND the bits into it
-     * without a word from the controller; refuse the whole range and change nothing. */
-    for (uint32_t off = 0; off < len; off += 4) {
-        if (REG(addr + off) != 0xFFFFFFFFu) {
-            return FLASH_ERR_NOT_ERASED;
-        }
-    }
-    return program_words(addr, data, len);
+    return program_blank(addr, data, len);
 }
 
 /* A word a cut tore: programming it again only clears the bits left set (RM0090 §3.6.2: the F4
@@ -660,11 +665,8 @@ static flash_err_t otp_program(void *ctx, uint32_t addr, const void *data, uint3
         if (o < LAYOUT_OTP_SIZE && *(const volatile uint8_t *)(uintptr_t)(LAYOUT_OTP_LOCK_BASE + o / 32u) == 0x00) {
             return FLASH_ERR_PROTECTED; /* its block is locked */
         }
-        if (REG(addr + off) != 0xFFFFFFFFu) {
-            return FLASH_ERR_NOT_ERASED;
-        }
     }
-    return program_words(addr, data, len);
+    return program_blank(addr, data, len);
 }
 
 flash_port_t board_otp_port(void)

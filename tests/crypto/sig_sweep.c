@@ -68,23 +68,6 @@ static const uint8_t P256_N[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x0
                                    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17,
                                    0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
 
-/* d = n - k (k small). */
-static void n_minus(uint8_t d[32], unsigned k)
-{
-    memcpy(d, P256_N, 32);
-    unsigned borrow = k;
-    for (int i = 31; i >= 0 && borrow != 0; i--) {
-        unsigned v = d[i];
-        unsigned sub = borrow & 0xFF;
-        borrow >>= 8;
-        if (v < sub) {
-            borrow++;
-            v += 256;
-        }
-        d[i] = (uint8_t)(v - sub);
-    }
-}
-
 /* s = n - s, in place (s in [1, n-1]). */
 static void n_minus_s(uint8_t s[32])
 {
@@ -94,6 +77,16 @@ static void n_minus_s(uint8_t s[32])
         borrow = v < 0;
         s[i] = (uint8_t)(v < 0 ? v + 256 : v);
     }
+}
+
+/* d = n - k (k small). */
+static void n_minus(uint8_t d[32], unsigned k)
+{
+    memset(d, 0, 32);
+    for (int i = 31; i >= 28; i--, k >>= 8) {
+        d[i] = (uint8_t)k;
+    }
+    n_minus_s(d);
 }
 
 static int sign_one(sweep_t *sw, fota_signer *key, const uint8_t hash[32], const char *what)
