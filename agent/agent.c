@@ -578,8 +578,8 @@ static void verify_step(agent_t *a)
     if (ie == IMG_OK && !a->whole_on) {
         ie = IMG_ERR_SIZE; /* never reached the trailer: cannot happen with a valid header */
     }
-    if (a->whole_on) {
-        crypto_sha256_finish(&a->whole, digest);
+    if (a->whole_on && crypto_sha256_finish(&a->whole, digest) != CRYPTO_OK && ie == IMG_OK) {
+        ie = IMG_ERR_CRYPTO;
     }
     if (ie == IMG_OK && memcmp(digest, a->sha, sizeof(digest)) != 0) {
         ie = IMG_ERR_HASH; /* flash holds another image than the one announced */

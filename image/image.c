@@ -281,7 +281,9 @@ img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
         return ctx->err = e;
     }
     uint8_t digest[CRYPTO_SHA256_SIZE];
-    crypto_sha256_finish(&ctx->sha, digest);
+    if (crypto_sha256_finish(&ctx->sha, digest) != CRYPTO_OK) {
+        return ctx->err = IMG_ERR_CRYPTO;
+    }
     if (crypto_memcmp_ct(digest, t.sha256, sizeof(digest)) != 0) {
         return ctx->err = IMG_ERR_HASH;
     }
@@ -296,7 +298,9 @@ img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
         return ctx->err = IMG_ERR_NO_KEY;
     }
     uint8_t key_id[CRYPTO_SHA256_SIZE];
-    crypto_sha256(ctx->policy.pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id);
+    if (crypto_sha256(ctx->policy.pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id) != CRYPTO_OK) {
+        return ctx->err = IMG_ERR_CRYPTO;
+    }
     if (crypto_memcmp_ct(key_id, t.key_id, sizeof(key_id)) != 0) {
         return ctx->err = IMG_ERR_KEY_ID;
     }

@@ -35,8 +35,8 @@ done
 # The real firmware on fota-emu (168 MHz): the same 256 KiB update over SPI at 8 MHz with 20 us
 # between transactions, against the same floor; then the time from reset to the application's
 # first instruction (the bootloader's verification of the image) for a 24 KiB and a 256 KiB image,
-# with the cycles spent in SHA-256 and in ECDSA (mbedTLS's sha256 object and p256-m's, from
-# the bootloader's link map). Instruction counts are exact and repeatable; the emulator's speed
+# with the cycles spent in SHA-256, in ECDSA (p256-m and its PSA driver) and in the PSA core
+# (mbedTLS's objects, from the bootloader's link map). Instruction counts are exact and repeatable; the emulator's speed
 # depends on the machine.
 echo "== Real firmware on fota-emu: 256 KiB update, SPI 8 MHz, 20 us between transactions"
 rm -f "$w/sock"; cp "$w/init.bin" "$w/emu-flash.bin"
@@ -51,8 +51,9 @@ echo "ratio to lower bound (real firmware): $(awk '/ratio to lower bound/ {print
 awk '/Linker script and memory map/ {m = 1; next} !m {next}
      /^ \.text/ { if (NF >= 4) { a = $2; z = $3; o = $4 } else { getline; a = $1; z = $2; o = $3 }
                   if (a ~ /^0x080/ && z != "0x0") {
-                    if (o ~ /sha256\.c/) print "sha256", a, z
-                    else if (o ~ /p256-m\.c/) print "ecdsa", a, z } }' \
+                    if (o ~ /[(\/]sha256\.c/) print "sha256", a, z
+                    else if (o ~ /[(\/]p256-m/) print "ecdsa", a, z
+                    else if (o ~ /[(\/](psa_crypto|psa_util)/) print "psa", a, z } }' \
   "$FW/bootloader.map" >"$w/profile.txt"
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a.img" -o "$w/boot24.bin" >/dev/null
 { cat "$FW/app-a.bin"; yes "benchmark payload" | head -c $((262144 - 512 - 144 - $(stat -c %s "$FW/app-a.bin"))) || true; } >"$w/big-a.bin"
@@ -72,6 +73,11 @@ for img in 24 256; do
   hz=$(sed -n 's/.*instructions, \([0-9.]*\) ms at \([0-9]*\) Hz.*/\2/p' "$w/boot$img.txt")
   sha=$(sed -n 's/^emu: profile sha256 .* ms=\([0-9.]*\)/\1/p' "$w/boot$img.txt")
   ecd=$(sed -n 's/^emu: profile ecdsa .* ms=\([0-9.]*\)/\1/p' "$w/boot$img.txt")
-  printf 'boot time: %.0f ms at %d MHz (%d KiB image): SHA-256 %.1f ms, ECDSA %.1f ms, rest %.1f ms\n' \
-    "$ms" $((hz / 1000000)) "$img" "${sha:-0}" "${ecd:-0}" "$(awk -v a="$ms" -v b="${sha:-0}" -v c="${ecd:-0}" 'BEGIN {print a - b - c}')"
+  psa=$(sed -n 's/^emu: profile psa .* ms=\([0-9.]*\)/\1/p' "$w/boot$img.txt")
+  printf 'boot time: %.0f ms at %d MHz (%d KiB image): SHA-256 %.1f ms, ECDSA %.1f ms, PSA core %.1f ms, rest %.1f ms\n' \
+    "$ms" $((hz / 1000000)) "$img" "${sha:-0}" "${ecd:-0}" "${psa:-0}" \
+    "$(awk -v a="$ms" -v b="${sha:-0}" -v c="${ecd:-0}" -v d="${psa:-0}" 'BEGIN {print a - b - c - d}')"
 done
+
+# P-256 on the device: p256-m (the product) against mbedTLS's own ECP (a measurement build).
+bash "$(dirname "$0")/bench-p256.sh" "$HOST" "$FW"

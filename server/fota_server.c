@@ -119,7 +119,8 @@ static const file_info_t *file_info(server_t *s, const char *path, int fd, const
         return NULL;
     }
     ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
-    if (got != st->st_size) {
+    uint8_t sha[CRYPTO_SHA256_SIZE];
+    if (got != st->st_size || crypto_sha256(buf, (size_t)got, sha) != CRYPTO_OK) {
         free(buf);
         return NULL;
     }
@@ -130,8 +131,6 @@ static const file_info_t *file_info(server_t *s, const char *path, int fd, const
     c->ino = st->st_ino;
     c->size = st->st_size;
     c->mtime = st->st_mtim;
-    uint8_t sha[CRYPTO_SHA256_SIZE];
-    crypto_sha256(buf, (size_t)got, sha);
     fota_hex(sha, sizeof(sha), c->sha_hex);
     img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
     c->verdict = img_verify_buffer(buf, (size_t)got, &pol, &c->hdr);

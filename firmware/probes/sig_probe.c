@@ -13,6 +13,11 @@
 #include "../../tests/crypto/sig_table.h"
 #include "semihost.h"
 
+#include <mbedtls/build_info.h> /* the configuration the crypto library was built with */
+#if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
+size_t crypto_pool_high_water(void); /* crypto_psa.c, in the measurement build with a pool */
+#endif
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -67,6 +72,10 @@ int main(void)
     }
     say("sig_probe: %u pairs checked on the device, %u refused, %u bytes of stack below main\n",
         (unsigned)h->count, (unsigned)refused, (unsigned)stack_used(top));
+#include <mbedtls/build_info.h> /* the configuration the crypto library was built with */
+#if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
+    say("sig_probe: crypto pool high-water mark %u bytes\n", (unsigned)crypto_pool_high_water());
+#endif
     semihost_exit(refused > 250 ? 250 : refused);
     for (;;) {
     }

@@ -259,23 +259,35 @@ void board_delay_ms(uint32_t ms)
         SYST_CSR = 7u; /* ENABLE, TICKINT, CLKSOURCE = processor clock */
     }
     uint32_t period = (SYST_RVR & 0xFFFFFFu) + 1u;
-    uint64_t need = (uint64_t)ms * (hclk_hz / 1000u);
+    const uint32_t per_ms = hclk_hz / 1000u;
     if (SYST_CSR & 2u) {
-        (void)SYST_CSR; /* clears COUNTFLAG: count whole periods from now */
-        for (uint64_t wraps = need / period + 1u; wraps > 0;) {
+        /* Each COUNTFLAG is `period` cycles; they are added up a millisecond at a time (32-bit
+         * arithmetic only: no 64-bit division, 700 bytes of libgcc in the bootloader). The first
+         * flag ends a partial period and is not counted, so the delay is never short. */
+        (void)SYST_CSR; /* clears COUNTFLAG */
+        uint32_t acc = 0;
+        int first = 1;
+        while (ms > 0) {
             __asm__ volatile("wfi" ::: "memory");
             if (SYST_CSR & (1u << 16)) {
-                wraps--;
+                if (first) {
+                    first = 0;
+                    continue;
+                }
+                for (acc += period; acc >= per_ms && ms > 0; acc -= per_ms) {
+                    ms--;
+                }
             }
         }
         return;
     }
+    uint64_t need = (uint64_t)ms * per_ms;
     uint32_t last = SYST_CVR & 0xFFFFFFu, still = 0;
     while (need > 0) {
         uint32_t now = SYST_CVR & 0xFFFFFFu;
         uint32_t d = now <= last ? last - now : last + period - now; /* it counts down */
         if (d == 0 && ++still > 1000u) {
-            for (volatile uint64_t k = 0; k < need / 8u; k++) {
+            for (volatile uint64_t k = 0; k < (need >> 3); k++) {
             }
             return;
         }

@@ -5,7 +5,7 @@
 # whose C library is newlib (as ESP-IDF's) and which never searches /usr/include: a source that
 # names a Debian-only path (<cjson/cJSON.h>) or picks up Debian's mbedTLS fails here (issue 11).
 set -uo pipefail
-MBEDTLS_INC=${1:?mbedTLS include folder}; P256M_INC=${2:?p256-m include folder}; shift 2
+MBEDTLS_INC=${1:?mbedTLS include folder}; shift
 CJSON_CFLAGS=("$@") # the cJSON include flags, from pkg-config here, from the component on ESP-IDF
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CC=${CC:-cc}
@@ -17,7 +17,7 @@ n=0; errors=0
 for f in "${srcs[@]}"; do
   n=$((n + 1))
   if ! out=$("$CC" -std=gnu2x -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -fsyntax-only \
-      "${incs[@]}" -isystem "$MBEDTLS_INC" -isystem "$P256M_INC" "${CJSON_CFLAGS[@]}" "$f" 2>&1); then
+      "${incs[@]}" -isystem "$MBEDTLS_INC" "${CJSON_CFLAGS[@]}" "$f" 2>&1); then
     errors=$((errors + 1)); echo "FAIL ${f#$TOP/}"; echo "$out" | sed 's/^/    /'
   else
     echo "ok   ${f#$TOP/}"

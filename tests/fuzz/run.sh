@@ -9,10 +9,10 @@ RUNS=${FUZZ_RUNS:-100000}
 mkdir -p "$OUT"
 # The core's sources and include folders, from CMake's fota_core target (tests/CMakeLists.txt).
 : "${FUZZ_CORE_SRC:?run through ctest, which passes the core sources}" "${FUZZ_CORE_INC:?}"
-# mbedTLS 3.6 and p256-m (the signature check) as the host build compiled them.
-: "${FUZZ_P256M_LIB:?}" "${FUZZ_P256M_INC:?}" "${FUZZ_MBEDCRYPTO_LIB:?}" "${FUZZ_MBEDTLS_INC:?}"
-FUZZ_CORE_INC="$FUZZ_CORE_INC $FUZZ_P256M_INC"
-INC="-I$TOP/tools/fota"
+# mbedTLS 3.6 with its p256-m driver (the signature check) as the host build compiled it, and
+# the configuration it was compiled with.
+: "${FUZZ_MBEDCRYPTO_LIB:?}" "${FUZZ_MBEDTLS_INC:?}" "${FUZZ_MBEDTLS_CONFIG_INC:?}"
+INC="-I$TOP/tools/fota -I$FUZZ_MBEDTLS_CONFIG_INC -DMBEDTLS_USER_CONFIG_FILE=\"mbedtls_user_config_host.h\""
 for d in $FUZZ_CORE_INC; do INC="$INC -I$d"; done
 CORE=$FUZZ_CORE_SRC
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Werror"
@@ -20,7 +20,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-s
 build() { # name sources...
   local name=$1; shift
   if [ ! -x "$OUT/$name" ] || [ -n "$(find "$TOP" -path "$TOP/build" -prune -o -newer "$OUT/$name" -name '*.[ch]' -print | head -1)" ]; then
-    clang $CFLAGS $INC -isystem "$FUZZ_MBEDTLS_INC" "$@" -o "$OUT/$name" $FUZZ_P256M_LIB $FUZZ_MBEDCRYPTO_LIB
+    clang $CFLAGS $INC -isystem "$FUZZ_MBEDTLS_INC" "$@" -o "$OUT/$name" $FUZZ_MBEDCRYPTO_LIB
   fi
 }
 build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE

@@ -113,7 +113,7 @@ static lm_err_t send(rig_t *r, link_master_t *m, const uint8_t *img, size_t len,
     link_port_t port = {rig_transact, rig_wait, r};
     lm_init(m, &port);
     uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
-    crypto_sha256(img, len, sha);
+    assert_int_equal(crypto_sha256(img, len, sha), CRYPTO_OK);
     lm_begin_encode(begin, (uint32_t)len, sha, (uint8_t)bank, img);
     return lm_send_image(m, begin, (uint32_t)len, lm_read_memory, (void *)img, NULL, NULL, from);
 }

@@ -55,13 +55,16 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
 
     uint8_t digest[CRYPTO_SHA256_SIZE], sig[CRYPTO_P256_SIG_SIZE], pub[CRYPTO_P256_PUBKEY_SIZE],
         key_id[CRYPTO_SHA256_SIZE];
-    crypto_sha256(img, IMG_HEADER_SIZE + payload_len, digest);
-    if (fota_signer_sign(s, digest, sig) != 0) {
+    if (crypto_sha256(img, IMG_HEADER_SIZE + payload_len, digest) != CRYPTO_OK ||
+        fota_signer_sign(s, digest, sig) != 0) {
         free(img);
         return -1;
     }
     fota_signer_pubkey(s, pub);
-    crypto_sha256(pub, sizeof(pub), key_id);
+    if (crypto_sha256(pub, sizeof(pub), key_id) != CRYPTO_OK) {
+        free(img);
+        return -1;
+    }
 
     uint8_t *t = img + IMG_HEADER_SIZE + payload_len;
     le_put16(t, IMG_TLV_INFO_MAGIC);

@@ -165,8 +165,11 @@ int cmd_inspect(int argc, char **argv)
     char digest_hex[65] = "(image truncated)", keyid_hex[65], stored_hex[65], sig_hex[129], vs[32];
     if (len >= hashed) {
         uint8_t d[CRYPTO_SHA256_SIZE];
-        crypto_sha256(img, hashed, d);
-        fota_hex(d, sizeof(d), digest_hex);
+        if (crypto_sha256(img, hashed, d) == CRYPTO_OK) {
+            fota_hex(d, sizeof(d), digest_hex);
+        } else {
+            snprintf(digest_hex, sizeof(digest_hex), "(crypto library failure)");
+        }
     }
     hexdup(tr.key_id, CRYPTO_SHA256_SIZE, keyid_hex);
     hexdup(tr.sha256, CRYPTO_SHA256_SIZE, stored_hex);

@@ -118,7 +118,10 @@ int cmd_pubkey(int argc, char **argv)
     if (fota_load_pubkey(argv[optind], pub) != 0) {
         return EXIT_INPUT;
     }
-    crypto_sha256(pub, sizeof(pub), id);
+    if (crypto_sha256(pub, sizeof(pub), id) != CRYPTO_OK) {
+        fota_err("pubkey: SHA-256 failed (crypto library)");
+        return EXIT_OUTPUT;
+    }
 
     char text[2048];
     size_t n = 0;

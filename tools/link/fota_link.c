@@ -83,7 +83,11 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         return 4;
     }
     uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
-    crypto_sha256(img, len, sha);
+    if (crypto_sha256(img, len, sha) != CRYPTO_OK) {
+        fprintf(stderr, "fota-link: SHA-256 of '%s' failed (crypto library)\n", path);
+        free(img);
+        return 4;
+    }
     lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
     uint32_t from = 0;
     lm_err_t e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);

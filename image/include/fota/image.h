@@ -55,7 +55,7 @@ typedef enum {
     IMG_ERR_ROLLBACK,    /* security counter below the device's */
     IMG_ERR_VECTORS,     /* initial stack pointer or reset vector not usable */
     IMG_ERR_READ,        /* the read callback failed */
-    IMG_ERR_CRYPTO,      /* the crypto port failed (bad built-in key, pool too small) */
+    IMG_ERR_CRYPTO,      /* the crypto port failed (bad built-in key, library failure) */
 } img_err_t;
 
 typedef struct {
