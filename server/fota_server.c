@@ -26,11 +26,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +63,8 @@ typedef struct {
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     int have_key;
     sqlite3 *db;
+    pthread_mutex_t cache_lock; /* requests are answered by a pool of threads */
+    pthread_mutex_t publish_lock; /* one release switch at a time (current.new): API and S3 sync */
     file_info_t cache[CACHE_SLOTS];
     unsigned next_slot;
 } server_t;
@@ -100,29 +104,41 @@ static void release_path(const server_t *s, const char *name, char *out, size_t 
     }
 }
 
-/* SHA-256, header and verdict of a release file, computed once per version of the file. */
-static const file_info_t *file_info(server_t *s, const char *path, int fd, const struct stat *st)
+/* SHA-256, header and verdict of a release file, computed once per version of the file and
+ * copied into *out (the cache is shared by the serving threads). 0, or -1 when unreadable. */
+static int file_info_locked(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out);
+
+static int file_info(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out)
+{
+    pthread_mutex_lock(&s->cache_lock);
+    int r = file_info_locked(s, path, fd, st, out);
+    pthread_mutex_unlock(&s->cache_lock);
+    return r;
+}
+
+static int file_info_locked(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out)
 {
     for (int i = 0; i < CACHE_SLOTS; i++) {
         file_info_t *c = &s->cache[i];
         if (c->used && strcmp(c->path, path) == 0 && c->dev == st->st_dev && c->ino == st->st_ino &&
             c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
             c->mtime.tv_nsec == st->st_mtim.tv_nsec) {
-            return c;
+            *out = *c;
+            return 0;
         }
     }
     if (st->st_size > 16 * 1024 * 1024) {
-        return NULL;
+        return -1;
     }
     uint8_t *buf = malloc((size_t)st->st_size + 1);
     if (buf == NULL) {
-        return NULL;
+        return -1;
     }
     ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
     uint8_t sha[CRYPTO_SHA256_SIZE];
     if (got != st->st_size || crypto_sha256(buf, (size_t)got, sha) != CRYPTO_OK) {
         free(buf);
-        return NULL;
+        return -1;
     }
     file_info_t *c = &s->cache[s->next_slot++ % CACHE_SLOTS];
     memset(c, 0, sizeof(*c));
@@ -139,7 +155,8 @@ static const file_info_t *file_info(server_t *s, const char *path, int fd, const
     }
     c->used = 1;
     free(buf);
-    return c;
+    *out = *c;
+    return 0;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
@@ -200,8 +217,9 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     }
     char etag[80] = "";
     if (is_image) {
-        const file_info_t *fi = file_info(s, path, fd, &st);
-        if (fi == NULL) {
+        file_info_t info;
+        const file_info_t *fi = &info;
+        if (file_info(s, path, fd, &st, &info) != 0) {
             close(fd);
             return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file", method, url);
         }
@@ -293,7 +311,8 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
         }
         return send_error(c, MHD_HTTP_NOT_FOUND, "the current release has no image for that bank", method, url);
     }
-    const file_info_t *fi = file_info(s, path, fd, &st);
+    file_info_t info;
+    const file_info_t *fi = file_info(s, path, fd, &st, &info) == 0 ? &info : NULL;
     close(fd);
     if (fi == NULL || (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY)) {
         char msg[200];
@@ -443,8 +462,22 @@ static img_err_t check_image(const server_t *s, const char *path, img_header_t *
 /* Checks a staged release (both images verify with the server's key, are for their banks and
  * carry version ver), writes its version.txt, moves it to releases/NAME and makes it current with
  * one rename. Returns 0, or -1 with the reason in why. Shared by publishing and the S3 sync. */
-static int release_activate(const server_t *s, const char *staging, const char *ver, const char *name, char *why,
+static int release_activate_locked(const server_t *s, const char *staging, const char *ver, const char *name,
+                                   char *why, size_t cap);
+
+/* Checks a staged release and makes it current. Serialised: the serving threads and the S3 sync
+ * each build current.new and rename it over current. */
+static int release_activate(server_t *s, const char *staging, const char *ver, const char *name, char *why,
                             size_t cap)
+{
+    pthread_mutex_lock(&s->publish_lock);
+    int r = release_activate_locked(s, staging, ver, name, why, cap);
+    pthread_mutex_unlock(&s->publish_lock);
+    return r;
+}
+
+static int release_activate_locked(const server_t *s, const char *staging, const char *ver, const char *name,
+                                   char *why, size_t cap)
 {
     static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
     img_version_t want;
@@ -734,7 +767,7 @@ static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, 
     return 0;
 }
 
-static void s3_sync(const server_t *s, s3_t *s3)
+static void s3_sync(server_t *s, s3_t *s3)
 {
     char why[300], path[700];
     static char xml[256 * 1024];
@@ -855,6 +888,12 @@ static const char usage[] =
     "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
     "                  `current` symlink points at one\n"
     "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
+    "  --listen ADDR:PORT   listen there instead: 0.0.0.0:5000, 192.0.2.7:80, [::]:5000\n"
+    "  --threads N     threads answering requests (default: one per CPU)\n"
+    "  --max-connections N  connections held at once (default 16384, less if the descriptor limit\n"
+    "                  is lower); past it new connections are refused at once\n"
+    "  --idle-timeout S     close a connection silent for S seconds (default 30): slow or\n"
+    "                  unfinished requests and idle keep-alive connections\n"
     "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
     "  --pubkey FILE   only serve images signed with this key\n"
     "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n"
@@ -876,12 +915,17 @@ int main(int argc, char **argv)
                                          {"s3-endpoint", required_argument, 0, 1003},
                                          {"s3-region", required_argument, 0, 1004},
                                          {"s3-interval", required_argument, 0, 1005},
+                                         {"listen", required_argument, 0, 1006},
+                                         {"threads", required_argument, 0, 1007},
+                                         {"max-connections", required_argument, 0, 1008},
+                                         {"idle-timeout", required_argument, 0, 1009},
                                          {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     static server_t s;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
     static s3_t s3 = {.prefix = "", .interval = 60};
     char endpoint_default[200];
-    uint32_t port = 5000;
+    uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30;
+    const char *listen_arg = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -918,6 +962,28 @@ int main(int argc, char **argv)
         case 1005:
             if (fota_parse_u32(optarg, &s3.interval) != 0 || s3.interval == 0) {
                 fprintf(stderr, "fota-server: --s3-interval '%s' is not a number of seconds above 0\n", optarg);
+                return 2;
+            }
+            break;
+        case 1006:
+            listen_arg = optarg;
+            break;
+        case 1007:
+            if (fota_parse_u32(optarg, &threads) != 0 || threads == 0 || threads > 256) {
+                fprintf(stderr, "fota-server: --threads '%s' is not a number from 1 to 256\n", optarg);
+                return 2;
+            }
+            break;
+        case 1008:
+            if (fota_parse_u32(optarg, &max_conns) != 0 || max_conns == 0 || max_conns > 1000000) {
+                fprintf(stderr, "fota-server: --max-connections '%s' is not a number from 1 to 1000000\n", optarg);
+                return 2;
+            }
+            break;
+        case 1009:
+            if (fota_parse_u32(optarg, &idle_timeout) != 0 || idle_timeout == 0 || idle_timeout > 86400) {
+                fprintf(stderr, "fota-server: --idle-timeout '%s' is not a number of seconds from 1 to 86400\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -1020,7 +1086,9 @@ int main(int argc, char **argv)
     }
     char dbpath[600];
     snprintf(dbpath, sizeof(dbpath), "%s/reports.sqlite", s.root);
-    if (sqlite3_open(db ? db : dbpath, &s.db) != SQLITE_OK ||
+    /* One connection shared by the serving threads: serialized (full mutex) mode. */
+    if (sqlite3_open_v2(db ? db : dbpath, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK ||
         sqlite3_exec(s.db,
                      "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
                      "received INTEGER NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT)",
@@ -1035,28 +1103,73 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0);
+    struct sockaddr_storage addr;
+    char where[80];
+    if (srv_parse_listen(listen_arg, port, &addr, where, sizeof(where)) != 0) {
+        fprintf(stderr, "fota-server: --listen '%s' is not ADDR:PORT (an IPv4 address, or [IPv6], and a port from 1 to 65535)\n",
+                listen_arg);
+        sqlite3_close(s.db);
+        free(cert_pem);
+        free(key_pem);
+        return 2;
+    }
+    /* Each connection is a descriptor: take the hard limit, and hold no more connections than it
+     * allows (with room for files, the database and the listening socket). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_conns + 64u) {
+            uint32_t fit = rl.rlim_cur > 128u ? (uint32_t)(rl.rlim_cur - 64u) : 64u;
+            fprintf(stderr, "fota-server: descriptor limit %llu: at most %u connections (not %u)\n",
+                    (unsigned long long)rl.rlim_cur, (unsigned)fit, (unsigned)max_conns);
+            max_conns = fit;
+        }
+    }
+    if (threads == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = ncpu > 0 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 1u;
+    }
+    if (pthread_mutex_init(&s.cache_lock, NULL) != 0 || pthread_mutex_init(&s.publish_lock, NULL) != 0) {
+        fprintf(stderr, "fota-server: cannot create a mutex\n");
+        sqlite3_close(s.db);
+        free(cert_pem);
+        free(key_pem);
+        return 3;
+    }
+    /* epoll with a pool of threads, each with its own share of the connections: no select() and
+     * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
+                     (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    struct MHD_OptionItem common[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_timeout, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (cert_pem == NULL) {
+        common[6].option = MHD_OPTION_END; /* no TLS: the list ends before the certificate */
+    }
     struct MHD_Daemon *d =
-        cert_pem ? MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
-                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_HTTPS_MEM_CERT,
-                                    (const char *)cert_pem, MHD_OPTION_HTTPS_MEM_KEY, (const char *)key_pem,
-                                    MHD_OPTION_END)
-                 : MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, &addr,
-                                    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common, MHD_OPTION_END);
     if (d == NULL) {
-        fprintf(stderr, "fota-server: cannot listen on 127.0.0.1:%u%s\n", (unsigned)port,
+        fprintf(stderr, "fota-server: cannot listen on %s%s\n", where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
         sqlite3_close(s.db);
         free(cert_pem);
         free(key_pem);
         return 4;
     }
-    printf("fota-server: serving %s on %s://127.0.0.1:%u\n", s.root, cert_pem ? "https" : "http", (unsigned)port);
+    printf("fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)\n", s.root,
+           cert_pem ? "https" : "http", where, (unsigned)threads, (unsigned)max_conns, (unsigned)idle_timeout);
     fflush(stdout);
     time_t next_sync = 0;
     while (!stop) {

@@ -1,6 +1,10 @@
 /* fota-server request helpers: see fota/srv.h. */
 #include "fota/srv.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Reads a decimal number; returns the characters consumed, 0 when there is none or it overflows. */
@@ -146,4 +150,60 @@ int srv_s3_list_next(const char *xml, size_t len, char *token, size_t cap)
     return element(xml, end, "<NextContinuationToken>", "</NextContinuationToken>", token, cap) == 0 && token[0]
                ? 1
                : -1;
+}
+
+int srv_parse_listen(const char *arg, uint32_t default_port, struct sockaddr_storage *out, char *where, size_t cap)
+{
+    char host[64];
+    const char *port_text;
+    memset(out, 0, sizeof(*out));
+    if (arg == NULL) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+        port_text = NULL;
+    } else if (arg[0] == '[') {
+        const char *end = strchr(arg, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - arg - 1) >= sizeof(host) || end == arg + 1) {
+            return -1;
+        }
+        memcpy(host, arg + 1, (size_t)(end - arg - 1));
+        host[end - arg - 1] = '\0';
+        port_text = end + 2;
+    } else {
+        const char *colon = strrchr(arg, ':');
+        if (colon == NULL || colon == arg || (size_t)(colon - arg) >= sizeof(host) || strchr(arg, ':') != colon) {
+            return -1;
+        }
+        memcpy(host, arg, (size_t)(colon - arg));
+        host[colon - arg] = '\0';
+        port_text = colon + 1;
+    }
+    unsigned long port = default_port;
+    if (port_text != NULL) {
+        char *e = NULL;
+        if (*port_text < '0' || *port_text > '9') {
+            return -1;
+        }
+        port = strtoul(port_text, &e, 10);
+        if (*e != '\0' || port_text[0] == '0') {
+            return -1;
+        }
+    }
+    if (port == 0 || port > 65535) {
+        return -1;
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    int bracketed = arg != NULL && arg[0] == '[';
+    if (!bracketed && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        snprintf(where, cap, "%s:%lu", host, port);
+    } else if (bracketed && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        snprintf(where, cap, "[%s]:%lu", host, port);
+    } else {
+        return -1;
+    }
+    return 0;
 }

@@ -7,6 +7,9 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "fota/srv.h"
 
 static void test_srv_range_forms(void **state)
@@ -82,12 +85,37 @@ static void test_srv_s3_listing(void **state)
     assert_int_equal(srv_s3_list_parse(xml, 120, o, 4), -1);
 }
 
+static void test_srv_listen(void **state)
+{
+    (void)state;
+    struct sockaddr_storage a;
+    char where[80];
+    assert_int_equal(srv_parse_listen(NULL, 5000, &a, where, sizeof(where)), 0);
+    assert_string_equal(where, "127.0.0.1:5000");
+    assert_int_equal(a.ss_family, AF_INET);
+    assert_int_equal(srv_parse_listen("0.0.0.0:80", 5000, &a, where, sizeof(where)), 0);
+    assert_string_equal(where, "0.0.0.0:80");
+    assert_int_equal(ntohs(((struct sockaddr_in *)&a)->sin_port), 80);
+    assert_int_equal(srv_parse_listen("[::1]:8443", 5000, &a, where, sizeof(where)), 0);
+    assert_int_equal(a.ss_family, AF_INET6);
+    assert_string_equal(where, "[::1]:8443");
+    static const char *const bad[] = {"", ":80", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536",
+                                      "1.2.3.4:08", "1.2.3.4:80x", "::1:80", "[::1]80", "[]:80",
+                                      "host.example:80", "1.2.3.256:80", "[1.2.3.4]:80", "1.2.3.4:-1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (srv_parse_listen(bad[i], 5000, &a, where, sizeof(where)) != -1) {
+            fail_msg("'%s' accepted", bad[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_srv_range_forms),
         cmocka_unit_test(test_srv_device_ids),
         cmocka_unit_test(test_srv_s3_listing),
+        cmocka_unit_test(test_srv_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

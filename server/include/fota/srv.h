@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef enum {
     SRV_RANGE_NONE = 0,   /* no Range header, or one we may ignore (several ranges): send it all */
@@ -18,6 +19,10 @@ srv_range_t srv_parse_range(const char *header, uint64_t size, uint64_t *first, 
 
 /* 1 when id is 1-64 characters of [A-Za-z0-9._-] and not "." or "..". */
 int srv_valid_device_id(const char *id);
+
+/* --listen: "A.B.C.D:PORT" or "[IPv6]:PORT" into *out, and the same text, normalised, into where;
+ * NULL means 127.0.0.1:default_port (loopback, as before --listen existed). 0, or -1 when malformed. */
+int srv_parse_listen(const char *arg, uint32_t default_port, struct sockaddr_storage *out, char *where, size_t cap);
 
 /* One object of an S3 ListObjectsV2 answer. */
 typedef struct {
