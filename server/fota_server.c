@@ -59,7 +59,7 @@ typedef struct {
 
 typedef struct {
     const char *root;
-    char token[129]; /* publish token; empty: publishing disabled */
+    char token[513]; /* publish token (16-512 characters); empty: publishing disabled */
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     int have_key;
     sqlite3 *db;
@@ -188,6 +188,47 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
                                   method, url);
     cJSON_free(text);
     return r;
+}
+
+/* 405 for a known resource and another method, with its Allow header. */
+static enum MHD_Result send_error_allow(struct MHD_Connection *c, const char *allow, const char *method,
+                                        const char *url)
+{
+    char text[160];
+    snprintf(text, sizeof(text), "{\"error\":\"method not allowed here; allowed: %s\"}", allow);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    MHD_destroy_response(r);
+    printf("%s %s -> 405\n", method, url);
+    fflush(stdout);
+    return ret;
+}
+
+/* 1 when method is one of the comma-separated tokens of allow. */
+static int method_allowed(const char *allow, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; *p != '\0';) {
+        size_t t = strcspn(p, ", ");
+        if (t == n && strncmp(p, method, n) == 0) {
+            return 1;
+        }
+        p += t;
+        p += strspn(p, ", ");
+    }
+    return 0;
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return srv_unescape(uri);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, cJSON *o, const char *method, const char *url)
@@ -352,16 +393,35 @@ static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const c
     if (rq->too_large) {
         return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "report body larger than 4096 bytes", method, url);
     }
-    cJSON *o = cJSON_ParseWithLength(rq->body, rq->len);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(rq->body, rq->len, &end, 0);
     if (o == NULL || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "report body is not a JSON object", method, url);
+    }
+    while (end < rq->body + rq->len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) {
+        end++;
+    }
+    if (end != rq->body + rq->len) {
+        cJSON_Delete(o);
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "report body has data after its JSON object", method, url);
     }
     const char *version = json_str(o, "version"), *bank = json_str(o, "bank"), *state = json_str(o, "state"),
                *err = json_str(o, "error");
     if (version == NULL || state == NULL) {
         cJSON_Delete(o);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "report needs string fields version and state", method, url);
+    }
+    /* Stored text is served back as JSON: it must be UTF-8. */
+    static const char *const fields[4] = {"version", "bank", "state", "error"};
+    const char *values[4] = {version, bank, state, err};
+    for (int i = 0; i < 4; i++) {
+        if (values[i] != NULL && !srv_valid_utf8(values[i], strlen(values[i]))) {
+            char msg[80];
+            snprintf(msg, sizeof(msg), "report field %s is not valid UTF-8", fields[i]);
+            cJSON_Delete(o);
+            return send_error(c, MHD_HTTP_BAD_REQUEST, msg, method, url);
+        }
     }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db,
@@ -617,6 +677,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (strstr(url, "..") != NULL || strchr(url, '\\') != NULL) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "path traversal refused", method, url);
+    }
+    const char *allow = srv_allowed_methods(url);
+    if (allow != NULL && !method_allowed(allow, method)) {
+        return send_error_allow(c, allow, method, url);
     }
     if (rq->refused) {
         return send_error(c, rq->refused_status, rq->refused_msg, method, url);
@@ -989,17 +1053,20 @@ int main(int argc, char **argv)
             break;
         case 'T': {
             FILE *f = fopen(optarg, "r");
-            size_t n = f ? fread(s.token, 1, sizeof(s.token) - 1, f) : 0;
+            char text[sizeof(s.token) + 2];
+            size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
             if (f != NULL) {
                 fclose(f);
             }
-            s.token[n] = '\0';
-            s.token[strcspn(s.token, "\r\n")] = '\0';
-            if (strlen(s.token) < 16) {
-                fprintf(stderr, "fota-server: --publish-token-file '%s' must hold a token of 16 or more characters\n",
-                        optarg);
+            text[n] = '\0';
+            text[strcspn(text, "\r\n")] = '\0';
+            size_t len = strlen(text);
+            if (len < 16 || len >= sizeof(s.token)) {
+                fprintf(stderr, "fota-server: --publish-token-file '%s' must hold a token of 16 to %zu characters%s\n",
+                        optarg, sizeof(s.token) - 1, len >= sizeof(s.token) ? " (it is longer: never cut short)" : "");
                 return 2;
             }
+            memcpy(s.token, text, len + 1);
             break;
         }
         case 't':
@@ -1151,12 +1218,13 @@ int main(int argc, char **argv)
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_timeout, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
     if (cert_pem == NULL) {
-        common[6].option = MHD_OPTION_END; /* no TLS: the list ends before the certificate */
+        common[7].option = MHD_OPTION_END; /* no TLS: the list ends before the certificate */
     }
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common, MHD_OPTION_END);

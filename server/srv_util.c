@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Reads a decimal number; returns the characters consumed, 0 when there is none or it overflows. */
 static int read_num(const char *s, uint64_t *out)
@@ -14,10 +15,7 @@ static int read_num(const char *s, uint64_t *out)
     int n = 0;
     while (s[n] >= '0' && s[n] <= '9') {
         uint64_t d = (uint64_t)(s[n] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
-            return 0;
-        }
-        v = v * 10 + d;
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d; /* saturates: larger than any file */
         n++;
     }
     *out = v;
@@ -29,8 +27,8 @@ srv_range_t srv_parse_range(const char *h, uint64_t size, uint64_t *first, uint6
     if (h == NULL) {
         return SRV_RANGE_NONE;
     }
-    if (strncmp(h, "bytes=", 6) != 0) {
-        return SRV_RANGE_MALFORMED;
+    if (strncasecmp(h, "bytes=", 6) != 0) {
+        return SRV_RANGE_NONE; /* another range unit, or none: ignored (RFC 9110 §14.2) */
     }
     h += 6;
     if (strchr(h, ',') != NULL) {
@@ -206,4 +204,83 @@ int srv_parse_listen(const char *arg, uint32_t default_port, struct sockaddr_sto
         return -1;
     }
     return 0;
+}
+
+int srv_valid_utf8(const char *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i <= n) {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return 0; /* overlong, beyond Unicode, or a surrogate */
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+size_t srv_unescape(char *s)
+{
+    size_t r = 0, w = 0;
+    while (s[r] != '\0') {
+        int hi, lo;
+        if (s[r] == '%' && (hi = hexval(s[r + 1])) >= 0 && (lo = hexval(s[r + 2])) >= 0 && (hi | lo) != 0) {
+            s[w++] = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            s[w++] = s[r++]; /* %00 stays as it is: a NUL would cut the path short */
+        }
+    }
+    s[w] = '\0';
+    return w;
+}
+
+const char *srv_allowed_methods(const char *url)
+{
+    static const char *const get_paths[] = {"/version", "/firmware/slot_a.bin", "/firmware/slot_b.bin",
+                                            "/api/v1/release"};
+    for (size_t i = 0; i < sizeof(get_paths) / sizeof(get_paths[0]); i++) {
+        if (strcmp(url, get_paths[i]) == 0) {
+            return "GET, HEAD";
+        }
+    }
+    const char *p;
+    if (strncmp(url, "/api/v1/devices/", 16) == 0 && (p = strchr(url + 16, '/')) != NULL && p > url + 16) {
+        return strcmp(p, "/report") == 0 ? "POST" : strcmp(p, "/reports") == 0 ? "GET, HEAD" : NULL;
+    }
+    if (strncmp(url, "/api/v1/releases/", 17) == 0 && (p = strchr(url + 17, '/')) != NULL && p > url + 17) {
+        return strcmp(p, "/activate") == 0 ? "POST"
+               : strcmp(p, "/slot_a.bin") == 0 || strcmp(p, "/slot_b.bin") == 0 ? "PUT"
+                                                                                 : NULL;
+    }
+    return NULL;
 }

@@ -1,4 +1,5 @@
-/* libFuzzer harness: the server's byte parsers: S3 listings, Range headers, device ids. */
+/* libFuzzer harness: the server's byte parsers: S3 listings, Range headers, device ids, UTF-8,
+ * URL unescaping, --listen addresses and the method table. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t a, b;
     (void)srv_parse_range(s, 1000, &a, &b);
     (void)srv_valid_device_id(s);
+    (void)srv_valid_utf8((const char *)data, size);
+    struct sockaddr_storage addr;
+    char where[80];
+    (void)srv_parse_listen(s, 5000, &addr, where, sizeof(where));
+    size_t n = srv_unescape(s);
+    if (n > size || s[n] != '\0') {
+        abort(); /* unescaping never grows the text and ends it */
+    }
+    (void)srv_allowed_methods(s);
     free(s);
     return 0;
 }

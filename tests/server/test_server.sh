@@ -34,7 +34,12 @@ check "Range 100-199 gives 206 and those bytes" test "$(code -r 100-199 "$base/f
 check "  ... exactly those bytes" cmp -s "$w/body" <(tail -c +101 "$w/r1/slot_b.bin" | head -c 100)
 check "open-ended Range resumes to the end" cmp -s <(curl -s -r 1000- "$base/firmware/slot_b.bin") <(tail -c +1001 "$w/r1/slot_b.bin")
 check "Range past the end gives 416" test "$(code -r 99999999- "$base/firmware/slot_b.bin")" = 416
-check "malformed Range gives 400" test "$(code -H 'Range: pages=1-2' "$base/firmware/slot_b.bin")" = 400
+check "malformed Range gives 400" test "$(code -H 'Range: bytes=abc' "$base/firmware/slot_b.bin")" = 400
+# Issue 12, failure 7: RFC 9110 handling of odd Range headers.
+check "an unknown range unit is ignored: 200 and the whole file" test "$(code -H 'Range: pages=1-2' "$base/firmware/slot_b.bin")" = 200
+check "  ... the whole file" cmp -s "$w/body" "$w/r1/slot_b.bin"
+check "a last position past 2^64 is clamped: 206 to the end" test "$(code -H 'Range: bytes=0-99999999999999999999' "$base/firmware/slot_b.bin")" = 206
+check "  ... all of it" cmp -s "$w/body" "$w/r1/slot_b.bin"
 etag=$(curl -sI "$base/firmware/slot_b.bin" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
 check "ETag is the quoted SHA-256 of the file" test "$etag" = "\"$(sha256sum "$w/r1/slot_b.bin" | cut -d' ' -f1)\""
 check "If-None-Match gives 304" test "$(code -H "If-None-Match: $etag" "$base/firmware/slot_b.bin")" = 304
@@ -50,6 +55,17 @@ check "report stored (201)" test "$(code -X POST -d '{"version":"1.0.0","bank":"
 check "malformed report is 400" test "$(code -X POST -d '{"version":' "$base/api/v1/devices/dev-01/report")" = 400
 check "report without state is 400" test "$(code -X POST -d '{"version":"1"}' "$base/api/v1/devices/dev-01/report")" = 400
 check "oversized report is 413" test "$(code -X POST --data-binary @<(head -c 5000 /dev/zero | tr '\0' x) "$base/api/v1/devices/dev-01/report")" = 413
+check "a report with trailing data after its JSON is 400" test "$(code -X POST -d '{"version":"1.0.0","state":"running"}xyz' "$base/api/v1/devices/dev-01/report")" = 400
+check "  ... saying so" grep -q 'data after its JSON object' "$w/body"
+check "a report with a field that is not UTF-8 is 400" test "$(code -X POST --data-binary @<(printf '{"version":"1.0.0","state":"run\xffning"}') "$base/api/v1/devices/dev-02/report")" = 400
+check "  ... naming the field" grep -q 'field state is not valid UTF-8' "$w/body"
+check "  ... and stored nothing: the reports stay valid JSON" bash -c "curl -s '$base/api/v1/devices/dev-02/reports' | grep -q '^\[\]$'"
+check "/version%00x is not /version (404)" test "$(code "$base/version%00x")" = 404
+check "%2F in a path still decodes (the seed's paths keep working)" test "$(code "$base/firmware%2Fslot_b.bin")" = 200
+check "DELETE /version is 405" test "$(code -X DELETE "$base/version")" = 405
+check "  ... with Allow: GET, HEAD" bash -c "curl -s -o /dev/null -D - -X DELETE '$base/version' | tr -d '\r' | grep -qx 'Allow: GET, HEAD'"
+check "GET of the report endpoint is 405" test "$(code "$base/api/v1/devices/dev-01/report")" = 405
+check "PUT of an unknown path is still 404" test "$(code -X PUT -d x "$base/nothing")" = 404
 check "bad device id is 400" test "$(code -X POST -d '{}' "$base/api/v1/devices/a%20b/report")" = 400
 check "reports listed" bash -c "curl -s '$base/api/v1/devices/dev-01/reports' | grep -q '\"state\":\"running\"'"
 
@@ -87,9 +103,13 @@ check "upload the right slot_b" test "$(code -X PUT -H "$auth" --data-binary @"$
 check "activate (200)" test "$(code -X POST -H "$auth" "$base/api/v1/releases/2.0.0/activate")" = 200
 check "the published release is served" test "$(curl -s "$base/version")" = 2.0.0
 check "  ... with its images" cmp -s <(curl -s "$base/firmware/slot_b.bin") "$w/r2/slot_b.bin"
+check "GET of an upload path is 405" test "$(code -H "$auth" "$base/api/v1/releases/2.0.0/slot_a.bin")" = 405
 check "bad release version is 400" test "$(code -X PUT -H "$auth" --data-binary x "$base/api/v1/releases/2.0/slot_a.bin")" = 400
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+printf 'x%.0s' $(seq 600) >"$w/long-token"
+check "a publish token over 512 characters is refused, never cut short" bash -c "timeout 5 '$HOST/fota-server' --root '$w/pub' --publish-token-file '$w/long-token' 2>'$w/tok.err'; test \$? = 2"
+check "  ... saying so" grep -q 'never cut short' "$w/tok.err"
 check "SIGTERM: clean exit" test "$rc" = 0
 check "  ... and says so" grep -q 'fota-server: stopped' "$w/log"
 

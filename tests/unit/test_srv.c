@@ -30,8 +30,16 @@ static void test_srv_range_forms(void **state)
     assert_int_equal(srv_parse_range("bytes=1000-", 1000, &a, &b), SRV_RANGE_UNSATISFIABLE);
     assert_int_equal(srv_parse_range("bytes=-0", 1000, &a, &b), SRV_RANGE_UNSATISFIABLE);
     assert_int_equal(srv_parse_range("bytes=0-1,5-6", 1000, &a, &b), SRV_RANGE_NONE);
-    const char *bad[] = {"bytes=", "bytes=-", "bytes=5-4", "bytes=a-b", "pages=0-1", "bytes=1-2x",
-                         "bytes=99999999999999999999-", "bytes= 1-2"};
+    /* Positions past the end, however long, are clamped (RFC 9110 §14.1.2); a first position past
+     * the end is unsatisfiable; another unit is ignored. */
+    assert_int_equal(srv_parse_range("bytes=0-99999999999999999999", 1000, &a, &b), SRV_RANGE_OK);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(srv_parse_range("bytes=-99999999999999999999", 1000, &a, &b), SRV_RANGE_OK);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(srv_parse_range("bytes=99999999999999999999-", 1000, &a, &b), SRV_RANGE_UNSATISFIABLE);
+    assert_int_equal(srv_parse_range("pages=0-1", 1000, &a, &b), SRV_RANGE_NONE);
+    assert_int_equal(srv_parse_range("Bytes=0-1", 1000, &a, &b), SRV_RANGE_OK);
+    const char *bad[] = {"bytes=", "bytes=-", "bytes=5-4", "bytes=a-b", "bytes=1-2x", "bytes= 1-2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (srv_parse_range(bad[i], 1000, &a, &b) != SRV_RANGE_MALFORMED) {
             fail_msg("'%s' was not refused as malformed", bad[i]);
@@ -109,6 +117,36 @@ static void test_srv_listen(void **state)
     }
 }
 
+static void test_srv_utf8_unescape_methods(void **state)
+{
+    (void)state;
+    assert_true(srv_valid_utf8("plain", 5));
+    assert_true(srv_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+    static const char *const bad[] = {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80", "\x80", "a\xe2\x82"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (srv_valid_utf8(bad[i], strlen(bad[i]))) {
+            fail_msg("invalid UTF-8 #%zu accepted", i);
+        }
+    }
+    char u1[] = "/version%00x", u2[] = "/firmware%2Fslot_a.bin", u3[] = "/a%zz%4", u4[] = "%41%62";
+    assert_int_equal(srv_unescape(u1), 12);
+    assert_string_equal(u1, "/version%00x");
+    srv_unescape(u2);
+    assert_string_equal(u2, "/firmware/slot_a.bin");
+    srv_unescape(u3);
+    assert_string_equal(u3, "/a%zz%4");
+    srv_unescape(u4);
+    assert_string_equal(u4, "Ab");
+    assert_string_equal(srv_allowed_methods("/version"), "GET, HEAD");
+    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/report"), "POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/reports"), "GET, HEAD");
+    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/slot_b.bin"), "PUT");
+    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/activate"), "POST");
+    assert_null(srv_allowed_methods("/nothing"));
+    assert_null(srv_allowed_methods("/api/v1/devices//report"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_srv_device_ids),
         cmocka_unit_test(test_srv_s3_listing),
         cmocka_unit_test(test_srv_listen),
+        cmocka_unit_test(test_srv_utf8_unescape_methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,8 @@ typedef enum {
     SRV_RANGE_MALFORMED,  /* not "bytes=a-b", "bytes=a-" or "bytes=-n": 400 */
 } srv_range_t;
 
-/* Parses a Range header value against a resource of size bytes (RFC 9110 §14). */
+/* Parses a Range header value against a resource of size bytes (RFC 9110 §14). A unit other than
+ * bytes is ignored (NONE); positions past the end, however many digits, are clamped to it. */
 srv_range_t srv_parse_range(const char *header, uint64_t size, uint64_t *first, uint64_t *last);
 
 /* 1 when id is 1-64 characters of [A-Za-z0-9._-] and not "." or "..". */
@@ -23,6 +24,18 @@ int srv_valid_device_id(const char *id);
 /* --listen: "A.B.C.D:PORT" or "[IPv6]:PORT" into *out, and the same text, normalised, into where;
  * NULL means 127.0.0.1:default_port (loopback, as before --listen existed). 0, or -1 when malformed. */
 int srv_parse_listen(const char *arg, uint32_t default_port, struct sockaddr_storage *out, char *where, size_t cap);
+
+/* 1 when the len bytes are well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF). */
+int srv_valid_utf8(const char *s, size_t len);
+
+/* Decodes %XX in place, except %00 (kept as three characters, so a NUL never cuts a path short);
+ * returns the new length. libmicrohttpd's unescape callback. */
+size_t srv_unescape(char *s);
+
+/* The methods a known resource allows ("GET, HEAD", "POST", "PUT"), or NULL for no such resource:
+ * a known resource with another method is 405 with this as its Allow header. */
+const char *srv_allowed_methods(const char *url);
 
 /* One object of an S3 ListObjectsV2 answer. */
 typedef struct {
