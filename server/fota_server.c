@@ -159,19 +159,31 @@ static int file_info_locked(server_t *s, const char *path, int fd, const struct 
     return 0;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
-                                 const char *method, const char *url)
+/* Queues text (type NULL: no Content-Type) with one more header when hname is not NULL. */
+static enum MHD_Result send_text_h(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
+                                   const char *hname, const char *hvalue, const char *method, const char *url)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (r == NULL) {
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (type != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    }
+    if (hname != NULL) {
+        MHD_add_response_header(r, hname, hvalue);
+    }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     printf("%s %s -> %u (%zu bytes)\n", method, url, status, strlen(text));
     fflush(stdout);
     return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
+                                 const char *method, const char *url)
+{
+    return send_text_h(c, status, type, text, NULL, NULL, method, url);
 }
 
 /* Errors are JSON with a message that names the problem. */
@@ -196,17 +208,8 @@ static enum MHD_Result send_error_allow(struct MHD_Connection *c, const char *al
 {
     char text[160];
     snprintf(text, sizeof(text), "{\"error\":\"method not allowed here; allowed: %s\"}", allow);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-    MHD_destroy_response(r);
-    printf("%s %s -> 405\n", method, url);
-    fflush(stdout);
-    return ret;
+    return send_text_h(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", text, MHD_HTTP_HEADER_ALLOW, allow, method,
+                       url);
 }
 
 /* 1 when method is one of the comma-separated tokens of allow. */
@@ -274,13 +277,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
             close(fd);
-            struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-            MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-            enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, r);
-            MHD_destroy_response(r);
-            printf("%s %s -> 304\n", method, url);
-            fflush(stdout);
-            return ret;
+            return send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, etag, method, url);
         }
     }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
@@ -294,13 +291,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         close(fd);
         char cr[64];
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
-        MHD_destroy_response(r);
-        printf("%s %s -> 416\n", method, url);
-        fflush(stdout);
-        return ret;
+        return send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, cr, method, url);
     }
     uint64_t n = size ? last - first + 1 : 0;
     /* libmicrohttpd closes fd when the response is destroyed. */
