@@ -74,6 +74,8 @@ typedef struct {
     size_t len;
     int too_large;
     int upload_fd;      /* PUT of a release file: written as it arrives, never held in memory */
+    char upload_tmp[700];  /* into this temporary file of the staging folder ... */
+    char upload_path[700]; /* ... renamed to this one when it is complete */
     uint64_t uploaded;
     int upload_failed;
     int refused;        /* the upload was refused before its body: answer that, ignore the body */
@@ -97,7 +99,9 @@ static void release_path(const server_t *s, const char *name, char *out, size_t 
     char cur[512];
     struct stat st;
     snprintf(cur, sizeof(cur), "%s/current", s->root);
-    if (stat(cur, &st) == 0 && S_ISDIR(st.st_mode)) {
+    /* A `current` that exists, even dangling, is the release: a broken one serves nothing (404)
+     * rather than the root's own files. */
+    if (lstat(cur, &st) == 0) {
         snprintf(out, cap, "%s/%s", cur, name);
     } else {
         snprintf(out, cap, "%s/%s", s->root, name);
@@ -567,10 +571,31 @@ static int release_activate_locked(const server_t *s, const char *staging, const
     char vline[40];
     int n = snprintf(vline, sizeof(vline), "%s\n", ver);
     unlink(tmp);
+    char target[600];
+    ssize_t tl = readlink(cur, target, sizeof(target) - 1);
+    target[tl > 0 ? tl : 0] = '\0';
+    int is_current = tl > 0 && strcmp(target, final) == 0;
+    if (strcmp(staging, final) != 0) {
+        if (is_current) {
+            snprintf(why, cap, "release %s is the current one: publish a new version", ver);
+            errno = EEXIST;
+            return -1;
+        }
+        /* A folder left by an attempt that failed before its switch is replaced. */
+        static const char *const files[] = {"slot_a.bin", "slot_b.bin", "version.txt"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            char f[700];
+            snprintf(f, sizeof(f), "%s/%s", final, files[i]);
+            unlink(f);
+        }
+        rmdir(final);
+    }
     /* The complete release folder first, then one rename makes it current. */
-    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 || rename(staging, final) != 0 ||
-        symlink(final, tmp) != 0 || rename(tmp, cur) != 0) {
+    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||
+        (strcmp(staging, final) != 0 && rename(staging, final) != 0) || symlink(final, tmp) != 0 ||
+        rename(tmp, cur) != 0) {
         snprintf(why, cap, "cannot switch the release: %s", strerror(errno));
+        unlink(tmp);
         return -1;
     }
     printf("fota-server: release %s is now current\n", ver);
@@ -581,15 +606,23 @@ static int release_activate_locked(const server_t *s, const char *staging, const
 static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, const char *method,
                                     const char *url)
 {
-    char staging[600], why[200];
+    char staging[600], final[600], why[200];
     snprintf(staging, sizeof(staging), "%s/releases/%s.staging", s->root, ver);
+    snprintf(final, sizeof(final), "%s/releases/%s", s->root, ver);
     struct stat st;
     if (stat(staging, &st) != 0) {
-        return send_error(c, MHD_HTTP_CONFLICT, "nothing uploaded for this release", method, url);
+        if (stat(final, &st) != 0) {
+            return send_error(c, MHD_HTTP_CONFLICT, "nothing uploaded for this release", method, url);
+        }
+        /* Staged and moved into place before, but not switched to (a failure in between): the
+         * same checks, then the switch. */
+        snprintf(staging, sizeof(staging), "%s", final);
     }
     if (release_activate(s, staging, ver, ver, why, sizeof(why)) != 0) {
-        return send_error(c, strstr(why, " has no ") ? MHD_HTTP_CONFLICT : MHD_HTTP_UNPROCESSABLE_CONTENT, why,
-                          method, url);
+        unsigned status = strncmp(why, "cannot switch", 13) == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                          : strstr(why, " has no ") || strstr(why, "is the current one") ? MHD_HTTP_CONFLICT
+                                                                                       : MHD_HTTP_UNPROCESSABLE_CONTENT;
+        return send_error(c, status, why, method, url);
     }
     return send_text(c, MHD_HTTP_OK, "application/json", "{\"activated\":true}", method, url);
 }
@@ -619,12 +652,54 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
     snprintf(dir, sizeof(dir), "%s/releases/%s.staging", s->root, ver);
     mkdir(dir, 0755);
     snprintf(path, sizeof(path), "%s/%s", dir, what);
-    rq->upload_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* Written to a temporary file, renamed over `what` when complete (upload_finish): activation
+     * only ever sees whole files, and a failed or abandoned upload leaves nothing behind. */
+    snprintf(rq->upload_path, sizeof(rq->upload_path), "%s", path);
+    /* Outside the staging folder: that folder may become the live release while this runs. */
+    char tmpdir[600];
+    snprintf(tmpdir, sizeof(tmpdir), "%s/releases/.uploads", s->root);
+    mkdir(tmpdir, 0755);
+    snprintf(rq->upload_tmp, sizeof(rq->upload_tmp), "%s/%s-%s.XXXXXX", tmpdir, ver, what);
+    rq->upload_fd = mkostemp(rq->upload_tmp, O_CLOEXEC);
+    if (rq->upload_fd >= 0) {
+        (void)fchmod(rq->upload_fd, 0644);
+    }
     if (rq->upload_fd < 0) {
         rq->refused = 1;
         rq->refused_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         snprintf(rq->refused_msg, sizeof(rq->refused_msg), "cannot store the upload");
     }
+}
+
+/* The end of a release file's upload: the whole file is renamed into the staging folder, under
+ * the publish lock, so it lands either before an activation checks the folder or finds the
+ * folder gone (activated meanwhile: 409). Any failure removes the temporary file. */
+static enum MHD_Result upload_finish(server_t *s, struct MHD_Connection *c, request_t *rq, const char *method,
+                                     const char *url)
+{
+    int bad = rq->upload_failed || fsync(rq->upload_fd) != 0;
+    bad = close(rq->upload_fd) != 0 || bad;
+    rq->upload_fd = -1;
+    if (bad) {
+        unlink(rq->upload_tmp);
+        return send_error(c, rq->uploaded > MAX_UPLOAD ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_INSUFFICIENT_STORAGE,
+                          rq->uploaded > MAX_UPLOAD ? "image larger than a bank" : "cannot store the upload (disk full?)",
+                          method, url);
+    }
+    pthread_mutex_lock(&s->publish_lock);
+    int moved = rename(rq->upload_tmp, rq->upload_path) == 0;
+    int err = errno;
+    pthread_mutex_unlock(&s->publish_lock);
+    if (!moved) {
+        unlink(rq->upload_tmp);
+        if (err == ENOENT) {
+            return send_error(c, MHD_HTTP_CONFLICT,
+                              "this release was activated while the upload ran: publish it under a new version",
+                              method, url);
+        }
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the upload", method, url);
+    }
+    return send_text(c, MHD_HTTP_CREATED, "application/json", "{\"stored\":true}", method, url);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -677,14 +752,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_error(c, rq->refused_status, rq->refused_msg, method, url);
     }
     if (rq->upload_fd >= 0) {
-        int bad = rq->upload_failed || close(rq->upload_fd) != 0;
-        rq->upload_fd = -1;
-        if (bad) {
-            return send_error(c, rq->uploaded > MAX_UPLOAD ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                              rq->uploaded > MAX_UPLOAD ? "image larger than a bank" : "cannot store the upload",
-                              method, url);
-        }
-        return send_text(c, MHD_HTTP_CREATED, "application/json", "{\"stored\":true}", method, url);
+        return upload_finish(s, c, rq, method, url);
     }
     if (strcmp(method, "POST") == 0 && strncmp(url, "/api/v1/releases/", 17) == 0) {
         char ver[32];
@@ -741,7 +809,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)cls, (void)c, (void)t;
     request_t *rq = *con_cls;
     if (rq != NULL && rq->upload_fd >= 0) {
-        close(rq->upload_fd);
+        close(rq->upload_fd); /* the upload never finished (client gone, timeout): nothing stays */
+        unlink(rq->upload_tmp);
     }
     free(*con_cls);
     *con_cls = NULL;
@@ -1080,6 +1149,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "fota-server: --root '%s' is not a folder\n", s.root);
         return 3;
     }
+    /* Absolute: the `current` symlink names its release by full path, so a relative --root would
+     * make a link that resolves against the wrong folder. */
+    char *root_abs = realpath(s.root, NULL);
+    if (root_abs == NULL) {
+        fprintf(stderr, "fota-server: --root '%s': %s\n", s.root, strerror(errno));
+        return 3;
+    }
+    s.root = root_abs;
     if (s3.bucket != NULL) {
         const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY"),
                    *session = getenv("AWS_SESSION_TOKEN");
@@ -1242,6 +1319,7 @@ int main(int argc, char **argv)
     sqlite3_close(s.db);
     free(cert_pem);
     free(key_pem);
+    free(root_abs);
     if (s3.bucket != NULL) {
         curl_global_cleanup();
     }

@@ -2,18 +2,9 @@
 # fota-server as a process on loopback: the seed's endpoints, the JSON API, Range and ETag, device
 # reports in SQLite, clear errors for bad requests, path traversal refused, an atomic release
 # switch through the `current` symlink, a refused (badly signed) image, and a clean SIGTERM.
-set -uo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
-w=$(mktemp -d); pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$w"' EXIT
-pass=0; fail=0
-check() { # NAME COMMAND...: the command must succeed
-  local name=$1; shift
-  if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-port=$((20000 + $$ % 20000)); base=http://127.0.0.1:$port
-code() { curl -s -o "$w/body" -w '%{http_code}' "$@"; }
+OFFSET=0; . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$w/r1" "$w/r2" "$w/bad"
 "$FOTA" sign -k "$KEY" -b a -v 1.0.0 -o "$w/r1/slot_a.bin" "$FW/app-a.elf" >/dev/null
@@ -113,5 +104,4 @@ check "  ... saying so" grep -q 'never cut short' "$w/tok.err"
 check "SIGTERM: clean exit" test "$rc" = 0
 check "  ... and says so" grep -q 'fota-server: stopped' "$w/log"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally "server"

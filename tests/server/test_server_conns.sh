@@ -3,16 +3,8 @@
 # finish their request (past select()'s 1,024-descriptor FD_SETSIZE wall) while a new client is
 # answered; the idle timeout closes them all; idle connections likewise; and with every slot of
 # --max-connections taken, a new client waits for the timeout to free one instead of being shut out.
-set -uo pipefail
 HOST=${1:?host build dir}; HOLD=${2:?conn_hold helper}
-w=$(mktemp -d); pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$w"' EXIT
-pass=0; fail=0
-check() { # NAME COMMAND...
-  local name=$1; shift
-  if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-port=$((20000 + ($$ + 7) % 20000)); base=http://127.0.0.1:$port
+OFFSET=7; . "$(dirname "$0")/lib.sh"
 mkdir -p "$w/root"; echo 1.0.0 >"$w/root/version.txt"
 start() { # extra fota-server options
   "$HOST/fota-server" --root "$w/root" --port "$port" "$@" >"$w/log" 2>&1 &
@@ -52,5 +44,4 @@ stop
 check "--listen refuses a malformed address" bash -c "! '$HOST/fota-server' --root '$w/root' --listen 'localhost:80'"
 check "--idle-timeout refuses 0" bash -c "! '$HOST/fota-server' --root '$w/root' --idle-timeout 0"
 
-echo "server connections: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally "server connections"
