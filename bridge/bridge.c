@@ -15,11 +15,13 @@
 typedef struct {
     const bridge_port_t *p;
     char path[96];
+    char etag[72]; /* the release's SHA-256 as the server's ETag: every window must be of it */
     uint32_t size;
     uint8_t win[BRIDGE_WINDOW];
     uint32_t win_off;
     size_t win_len;
     int failed;
+    int changed; /* the server's file is another release now (If-Range answered 200) */
 } stream_t;
 
 static void logf_(const bridge_port_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -46,8 +48,15 @@ static int stream_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
             for (int tries = 0; tries < 3 && !ok; tries++) {
                 size_t got = 0;
                 long status = 0;
-                if (s->p->http_get(s->p->ctx, s->path, off, s->win, want, &got, &status) == 0 && status == 206 &&
-                    got == want) {
+                int rc = s->p->http_get(s->p->ctx, s->path, off, s->etag, s->win, want, &got, &status);
+                if (status == 200) {
+                    /* If-Range did not match: the file was replaced by another release. Windows of
+                     * two releases would make an image that fails its hash on the device. */
+                    s->changed = s->failed = 1;
+                    logf_(s->p, "bridge: %s changed on the server during the download: starting again", s->path);
+                    return -1;
+                }
+                if (rc == 0 && status == 206 && got == want) {
                     ok = 1;
                 } else {
                     s->p->sleep_ms(s->p->ctx, 100u << tries);
@@ -156,7 +165,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     uint8_t buf[256];
     size_t got = 0;
     long status = 0;
-    if (p->http_get(p->ctx, "/version", 0, buf, sizeof(buf) - 1, &got, &status) != 0 || status != 200) {
+    if (p->http_get(p->ctx, "/version", 0, NULL, buf, sizeof(buf) - 1, &got, &status) != 0 || status != 200) {
         snprintf(why, cap, "server unreachable or /version failed (HTTP %ld)", status);
         return BRIDGE_ERR_SERVER;
     }
@@ -191,7 +200,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     char path[128];
     snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s);
     char body[1024];
-    if (p->http_get(p->ctx, path, 0, (uint8_t *)body, sizeof(body) - 1, &got, &status) != 0 || status != 200) {
+    if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status) != 0 || status != 200) {
         snprintf(why, cap, "release API failed (HTTP %ld)", status);
         return BRIDGE_ERR_SERVER;
     }
@@ -222,6 +231,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     memset(s, 0, sizeof(*s));
     s->p = p;
     snprintf(s->path, sizeof(s->path), "%s", url->valuestring);
+    snprintf(s->etag, sizeof(s->etag), "\"%s\"", sha->valuestring);
     s->size = (uint32_t)size->valuedouble;
     uint8_t header[IMG_HEADER_FIELDS_SIZE];
     if (stream_read(s, 0, header, sizeof(header)) != 0) {
@@ -250,7 +260,10 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
                      link_result_name((link_result_t)m->status.result), (unsigned)m->status.detail);
             r = BRIDGE_ERR_REFUSED;
         } else {
-            snprintf(why, cap, "%s after %u bytes", s->failed ? "download failed" : lm_strerror(e),
+            snprintf(why, cap, "%s after %u bytes",
+                     s->changed  ? "the release changed on the server during the download"
+                     : s->failed ? "download failed"
+                                 : lm_strerror(e),
                      (unsigned)m->status.next_offset);
             r = s->failed ? BRIDGE_ERR_SERVER : BRIDGE_ERR_DEVICE; /* not final: the next attempt resumes */
         }

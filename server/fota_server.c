@@ -285,8 +285,15 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         }
     }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
-    srv_range_t rr = srv_parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE), size,
-                                     &first, &last);
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    /* If-Range (RFC 9110 §13.1.5): the range only if the file is still that entity (strong
+     * comparison with our ETag; a date never matches, there is no Last-Modified). Otherwise the
+     * whole current file, 200, so a client never joins pieces of two releases. */
+    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    if (range != NULL && if_range != NULL && (etag[0] == '\0' || strcmp(if_range, etag) != 0)) {
+        range = NULL;
+    }
+    srv_range_t rr = srv_parse_range(range, size, &first, &last);
     if (rr == SRV_RANGE_MALFORMED) {
         close(fd);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)", method, url);

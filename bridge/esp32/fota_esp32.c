@@ -84,7 +84,7 @@ static void http_drop(esp_bridge_t *b)
 /* One request on the kept connection: a connection the server closed since the last request fails
  * at open or at the headers, and is opened once more. */
 static int http_exchange(esp_bridge_t *b, const char *url, esp_http_client_method_t method, const char *range,
-                         const char *body, long *status)
+                         const char *if_range, const char *body, long *status)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         esp_http_client_handle_t c = http_handle(b, url);
@@ -96,6 +96,11 @@ static int http_exchange(esp_bridge_t *b, const char *url, esp_http_client_metho
             esp_http_client_set_header(c, "Range", range);
         } else {
             esp_http_client_delete_header(c, "Range");
+        }
+        if (range != NULL && if_range != NULL) {
+            esp_http_client_set_header(c, "If-Range", if_range);
+        } else {
+            esp_http_client_delete_header(c, "If-Range");
         }
         int len = body != NULL ? (int)strlen(body) : 0;
         if (body != NULL) {
@@ -113,7 +118,8 @@ static int http_exchange(esp_bridge_t *b, const char *url, esp_http_client_metho
     return -1;
 }
 
-static int e_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, size_t cap, size_t *got, long *status)
+static int e_http_get(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
+                      size_t *got, long *status)
 {
     esp_bridge_t *b = ctx;
     char url[URL_MAX], range[64];
@@ -125,7 +131,7 @@ static int e_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, 
         r = range;
     }
     *got = 0;
-    if (http_exchange(b, url, HTTP_METHOD_GET, r, NULL, status) != 0) {
+    if (http_exchange(b, url, HTTP_METHOD_GET, r, if_range, NULL, status) != 0) {
         return -1;
     }
     int n = 0;
@@ -148,7 +154,7 @@ static int e_http_post_json(void *ctx, const char *path, const char *json)
     char url[URL_MAX];
     long status = 0;
     url_for(b, path, url, sizeof(url));
-    if (http_exchange(b, url, HTTP_METHOD_POST, NULL, json, &status) != 0) {
+    if (http_exchange(b, url, HTTP_METHOD_POST, NULL, NULL, json, &status) != 0) {
         return -1;
     }
     int left = 0;

@@ -78,19 +78,30 @@ static void curl_common(linux_ctx_t *c, const char *path)
     }
 }
 
-static int l_http_get(void *ctx, const char *path, uint64_t from, uint8_t *buf, size_t cap, size_t *got, long *status)
+static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
+                      size_t *got, long *status)
 {
     linux_ctx_t *c = ctx;
     sink_t s = {buf, cap, 0};
     curl_common(c, path);
-    char range[64];
+    char range[64], ifr[100];
+    struct curl_slist *h = NULL;
     if (from != 0 || strncmp(path, "/firmware/", 10) == 0) {
         snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)from, (unsigned long long)(from + cap - 1));
         curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
+        if (if_range != NULL) {
+            snprintf(ifr, sizeof(ifr), "If-Range: %s", if_range);
+            if ((h = curl_slist_append(NULL, ifr)) == NULL) {
+                return -1;
+            }
+            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+        }
     }
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
     CURLcode rc = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h);
     *got = s.got;
     *status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);

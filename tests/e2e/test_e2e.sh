@@ -73,6 +73,24 @@ elif [ $rc -eq 0 ] && grep -q "updated" "$w/b2.log"; then
 else bad "server restart (exit $rc)"; cat "$w/b2.log"; fi
 stop "$sim"; stop "$srv"
 
+# 2b. The release replaced on the server in the middle of the download (issue 12, failure 6): the
+# bridge pins every Range window to the release's ETag (If-Range); the server answers the first
+# window of the new release with 200, and the bridge starts again on it instead of sending the
+# device an image made of two releases (which the device refused before: "bad image").
+release "$w/r2b" 2.0.1 1
+mkdir -p "$w/pub"; ln -sfn "$w/r2" "$w/pub/current"
+start_server "$w/pub"; fresh_device
+seen=$(grep -c 'slot_b.bin -> 206' "$w/server.log")
+bridge >"$w/b2b.log" & br=$!
+for _ in $(seq 400); do [ "$(grep -c 'slot_b.bin -> 206' "$w/server.log")" -ge $((seen + 2)) ] && break; sleep 0.01; done
+ln -sfn "$w/r2b" "$w/pub/current.new" && mv -T "$w/pub/current.new" "$w/pub/current"
+wait "$br"; rc=$?; br=
+if [ $rc -eq 0 ] && grep -q "changed on the server during the download" "$w/b2b.log" &&
+   grep -q "updated: device runs 2.0.1" "$w/b2b.log" && ! grep -q "refused" "$w/b2b.log"; then
+  ok "release replaced mid-download: If-Range caught it, the bridge started again, 2.0.1 running"
+else bad "release replaced mid-download (exit $rc)"; cat "$w/b2b.log"; fi
+stop "$sim"; stop "$srv"
+
 # 3. The device (simulator) killed during the transfer: power back on, the bridge resumes.
 start_server "$w/r2"; fresh_device
 bridge --attempts 12 >"$w/b3.log" & br=$!

@@ -33,6 +33,9 @@ check "a last position past 2^64 is clamped: 206 to the end" test "$(code -H 'Ra
 check "  ... all of it" cmp -s "$w/body" "$w/r1/slot_b.bin"
 etag=$(curl -sI "$base/firmware/slot_b.bin" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
 check "ETag is the quoted SHA-256 of the file" test "$etag" = "\"$(sha256sum "$w/r1/slot_b.bin" | cut -d' ' -f1)\""
+check "Range with a matching If-Range gives 206" test "$(code -r 0-99 -H "If-Range: $etag" "$base/firmware/slot_b.bin")" = 206
+check "Range with another entity's If-Range gives 200 and the whole file" test "$(code -r 0-99 -H 'If-Range: "0000"' "$base/firmware/slot_b.bin")" = 200
+check "  ... the whole current file" cmp -s "$w/body" "$w/r1/slot_b.bin"
 check "If-None-Match gives 304" test "$(code -H "If-None-Match: $etag" "$base/firmware/slot_b.bin")" = 304
 check "release API" test "$(code "$base/api/v1/release?bank=b&current=0.9.0")" = 200
 check "  ... names version, size, sha256, url, update" grep -q '"version":"1.0.0".*"size":.*"sha256":"[0-9a-f]\{64\}".*"url":"/firmware/slot_b.bin".*"update":true' "$w/body"

@@ -17,10 +17,13 @@
 #define BRIDGE_RESUMES 8    /* resumes within one attempt after the device reset mid-transfer */
 
 typedef struct {
-    /* GET path (relative to the server), bytes [from, from + cap) when ranged (from or cap nonzero),
-     * into buf. Sets *status to the HTTP status and *got to the bytes received. 0 when the request
-     * completed (whatever its status), -1 when the server could not be reached. */
-    int (*http_get)(void *ctx, const char *path, uint64_t from, uint8_t *buf, size_t cap, size_t *got, long *status);
+    /* GET path (relative to the server), bytes [from, from + cap) when ranged (from nonzero or an
+     * image path), into buf. if_range (may be NULL): sent as If-Range, so a server whose file is no
+     * longer that entity answers 200 with the new one instead of a piece of it. Sets *status to the
+     * HTTP status (also when the body overflowed buf) and *got to the bytes received. 0 when the
+     * request completed (whatever its status), -1 when the server could not be reached. */
+    int (*http_get)(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
+                    size_t *got, long *status);
     /* POST a JSON body; 0 when the server answered 2xx. */
     int (*http_post_json)(void *ctx, const char *path, const char *json);
     link_port_t spi;
