@@ -28,7 +28,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 #include "fota.h"
 #include "fota/crc32.h"
 #include "fota/image.h"
+#include "fota/reports.h"
 #include "fota/srv.h"
 
 #define MAX_BODY 4096 /* largest request body (reports) */
@@ -62,7 +62,7 @@ typedef struct {
     char token[513]; /* publish token (16-512 characters); empty: publishing disabled */
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     int have_key;
-    sqlite3 *db;
+    reports_t *reports;
     pthread_mutex_t cache_lock; /* requests are answered by a pool of threads */
     pthread_mutex_t publish_lock; /* one release switch at a time (current.new): API and S3 sync */
     file_info_t cache[CACHE_SLOTS];
@@ -425,56 +425,32 @@ static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const c
             return send_error(c, MHD_HTTP_BAD_REQUEST, msg, method, url);
         }
     }
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "INSERT INTO reports(device, received, version, bank, state, error) "
-                                "VALUES(?, ?, ?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
-        sqlite3_bind_text(st, 3, version, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, bank ? bank : "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, state, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 6, err ? err : "", -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    }
-    sqlite3_finalize(st);
+    report_t r = {.device = id, .version = version, .bank = bank, .state = state, .error = err,
+                  .received = (int64_t)time(NULL)};
+    reports_err_t re = reports_add(s->reports, &r);
     cJSON_Delete(o);
-    if (rc != SQLITE_OK) {
-        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot store the report", method, url);
+    if (re == REPORTS_FULL) {
+        return send_text_h(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                           "{\"error\":\"too many reports at once: retry later\"}", MHD_HTTP_HEADER_RETRY_AFTER, "1",
+                           method, url);
     }
-    return send_text(c, MHD_HTTP_CREATED, "application/json", "{\"stored\":true}", method, url);
+    if (re == REPORTS_TOO_LONG) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "report field too long (version, bank, state: 63 bytes; error: 511)",
+                          method, url);
+    }
+    return send_text(c, MHD_HTTP_ACCEPTED, "application/json", "{\"accepted\":true}", method, url);
 }
 
 static enum MHD_Result api_reports(server_t *s, struct MHD_Connection *c, const char *id, const char *method,
                                    const char *url)
 {
-    sqlite3_stmt *st = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (arr == NULL ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT received, version, bank, state, error FROM reports WHERE device = ? "
-                           "ORDER BY id DESC LIMIT 50",
-                           -1, &st, NULL) != SQLITE_OK) {
-        cJSON_Delete(arr);
+    char *json = NULL;
+    if (reports_list_json(s->reports, id, &json) != REPORTS_OK) {
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read reports", method, url);
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *r = cJSON_CreateObject();
-        if (r == NULL) {
-            break;
-        }
-        cJSON_AddNumberToObject(r, "received", (double)sqlite3_column_int64(st, 0));
-        cJSON_AddStringToObject(r, "version", (const char *)sqlite3_column_text(st, 1));
-        cJSON_AddStringToObject(r, "bank", (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddStringToObject(r, "state", (const char *)sqlite3_column_text(st, 3));
-        cJSON_AddStringToObject(r, "error", (const char *)sqlite3_column_text(st, 4));
-        cJSON_AddItemToArray(arr, r);
-    }
-    sqlite3_finalize(st);
-    return send_json(c, arr, method, url);
+    enum MHD_Result r = send_text(c, MHD_HTTP_OK, "application/json", json, method, url);
+    cJSON_free(json);
+    return r;
 }
 
 static int authorized(const server_t *s, struct MHD_Connection *c)
@@ -1228,16 +1204,10 @@ int main(int argc, char **argv)
     }
     char dbpath[600];
     snprintf(dbpath, sizeof(dbpath), "%s/reports.sqlite", s.root);
-    /* One connection shared by the serving threads: serialized (full mutex) mode. */
-    if (sqlite3_open_v2(db ? db : dbpath, &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        NULL) != SQLITE_OK ||
-        sqlite3_exec(s.db,
-                     "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
-                     "received INTEGER NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT)",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", db ? db : dbpath,
-                s.db ? sqlite3_errmsg(s.db) : "out of memory");
-        sqlite3_close(s.db);
+    char why[200];
+    s.reports = reports_open(db ? db : dbpath, why, sizeof(why));
+    if (s.reports == NULL) {
+        fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", db ? db : dbpath, why);
         return 3;
     }
     struct sigaction sa;
@@ -1250,7 +1220,7 @@ int main(int argc, char **argv)
     if (srv_parse_listen(listen_arg, port, &addr, where, sizeof(where)) != 0) {
         fprintf(stderr, "fota-server: --listen '%s' is not ADDR:PORT (an IPv4 address, or [IPv6], and a port from 1 to 65535)\n",
                 listen_arg);
-        sqlite3_close(s.db);
+        reports_close(s.reports);
         free(cert_pem);
         free(key_pem);
         return 2;
@@ -1277,7 +1247,7 @@ int main(int argc, char **argv)
     }
     if (pthread_mutex_init(&s.cache_lock, NULL) != 0 || pthread_mutex_init(&s.publish_lock, NULL) != 0) {
         fprintf(stderr, "fota-server: cannot create a mutex\n");
-        sqlite3_close(s.db);
+        reports_close(s.reports);
         free(cert_pem);
         free(key_pem);
         return 3;
@@ -1306,7 +1276,7 @@ int main(int argc, char **argv)
     if (d == NULL) {
         fprintf(stderr, "fota-server: cannot listen on %s%s\n", where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
-        sqlite3_close(s.db);
+        reports_close(s.reports);
         free(cert_pem);
         free(key_pem);
         return 4;
@@ -1323,7 +1293,7 @@ int main(int argc, char **argv)
         sleep(1); /* a signal ends it early */
     }
     MHD_stop_daemon(d);
-    sqlite3_close(s.db);
+    reports_close(s.reports);
     free(cert_pem);
     free(key_pem);
     free(root_abs);

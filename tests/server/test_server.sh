@@ -45,10 +45,17 @@ check "  ... naming the problem" grep -q 'bank must be a or b' "$w/body"
 check "release API: bad version is 400" test "$(code "$base/api/v1/release?bank=a&current=1.2")" = 400
 check "path traversal refused" test "$(code --path-as-is "$base/firmware/../../etc/passwd")" = 400
 check "unknown endpoint is 404" test "$(code "$base/nothing")" = 404
-check "report stored (201)" test "$(code -X POST -d '{"version":"1.0.0","bank":"A","state":"running","error":""}' "$base/api/v1/devices/dev-01/report")" = 201
+check "report accepted (202)" test "$(code -X POST -d '{"version":"1.0.0","bank":"A","state":"running","error":""}' "$base/api/v1/devices/dev-01/report")" = 202
 check "malformed report is 400" test "$(code -X POST -d '{"version":' "$base/api/v1/devices/dev-01/report")" = 400
 check "report without state is 400" test "$(code -X POST -d '{"version":"1"}' "$base/api/v1/devices/dev-01/report")" = 400
 check "oversized report is 413" test "$(code -X POST --data-binary @<(head -c 5000 /dev/zero | tr '\0' x) "$base/api/v1/devices/dev-01/report")" = 413
+# Issue 12, failure 4: reports are queued and written in batches; a burst of 2,000 from 40 devices
+# is accepted whole, and every one is listed afterwards (a listing waits for what came before it).
+urls=$(for i in $(seq 2000); do echo "$base/api/v1/devices/burst-$((i % 40))/report"; done)
+curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"1.0.0","state":"running"}' $urls >"$w/burst" 2>/dev/null
+check "a burst of 2,000 reports: all accepted (202)" test "$(grep -c '^202$' "$w/burst")" = 2000
+check "  ... and all stored: 50 listed for each of the 40 devices" bash -c "for d in \$(seq 0 39); do curl -s '$base/api/v1/devices/burst-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
+check "a report with a field over 63 bytes is 400" test "$(code -X POST -d "{\"version\":\"$(printf '9%.0s' $(seq 70))\",\"state\":\"x\"}" "$base/api/v1/devices/dev-01/report")" = 400
 check "a report with trailing data after its JSON is 400" test "$(code -X POST -d '{"version":"1.0.0","state":"running"}xyz' "$base/api/v1/devices/dev-01/report")" = 400
 check "  ... saying so" grep -q 'data after its JSON object' "$w/body"
 check "a report with a field that is not UTF-8 is 400" test "$(code -X POST --data-binary @<(printf '{"version":"1.0.0","state":"run\xffning"}') "$base/api/v1/devices/dev-02/report")" = 400
