@@ -23,6 +23,7 @@ struct reports {
     size_t head, count;
     uint64_t accepted, done; /* reports queued and written (or dropped on a database error) since start */
     int stop, failed;
+    unsigned delay_ms; /* FOTA_REPORTS_TEST_DELAY_MS: the writer waits this long before each batch */
 };
 
 static int copy_field(char *dst, size_t cap, const char *src)
@@ -83,6 +84,10 @@ static void *writer_main(void *arg)
             rs->count--;
         }
         pthread_mutex_unlock(&rs->lock);
+        if (rs->delay_ms > 0) { /* tests: a slow disk, so reports are still queued at SIGTERM */
+            struct timespec d = {.tv_sec = rs->delay_ms / 1000u, .tv_nsec = (long)(rs->delay_ms % 1000u) * 1000000L};
+            nanosleep(&d, NULL);
+        }
         int bad = batch == NULL || write_batch(rs, batch, n) != 0;
         pthread_mutex_lock(&rs->lock);
         if (batch == NULL) { /* no memory for a batch: drop what is queued rather than spin */
@@ -120,6 +125,8 @@ reports_t *reports_open(const char *path, char *why, size_t cap)
         free(rs);
         return NULL;
     }
+    const char *delay = getenv("FOTA_REPORTS_TEST_DELAY_MS");
+    rs->delay_ms = delay != NULL ? (unsigned)strtoul(delay, NULL, 10) % 10000u : 0;
     if (pthread_mutex_init(&rs->lock, NULL) != 0 || pthread_cond_init(&rs->work, NULL) != 0 ||
         pthread_cond_init(&rs->written, NULL) != 0 || pthread_create(&rs->writer, NULL, writer_main, rs) != 0) {
         snprintf(why, cap, "cannot start the report writer");

@@ -108,6 +108,20 @@ check "GET of an upload path is 405" test "$(code -H "$auth" "$base/api/v1/relea
 check "bad release version is 400" test "$(code -X PUT -H "$auth" --data-binary x "$base/api/v1/releases/2.0/slot_a.bin")" = 400
 
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+# Reports still queued at SIGTERM are written before the server exits (the writer slowed to 300 ms
+# a batch, so 2,000 reports are still waiting when the burst ends).
+mkdir -p "$w/rep"
+FOTA_REPORTS_TEST_DELAY_MS=300 "$HOST/fota-server" --root "$w/rep" --port "$port" >>"$w/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && break; sleep 0.05; done
+urls=$(for i in $(seq 2000); do echo "$base/api/v1/devices/term-$((i % 40))/report"; done)
+curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"1.0.0","state":"running"}' $urls >"$w/burst2" 2>/dev/null
+kill -TERM "$pid"; wait "$pid"; pid=
+"$HOST/fota-server" --root "$w/rep" --port "$port" >>"$w/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && break; sleep 0.05; done
+check "reports accepted just before SIGTERM are all there after a restart" bash -c "for d in \$(seq 0 39); do curl -s '$base/api/v1/devices/term-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
+kill -TERM "$pid"; wait "$pid"; pid=
 printf 'x%.0s' $(seq 600) >"$w/long-token"
 check "a publish token over 512 characters is refused, never cut short" bash -c "timeout 5 '$HOST/fota-server' --root '$w/pub' --publish-token-file '$w/long-token' 2>'$w/tok.err'; test \$? = 2"
 check "  ... saying so" grep -q 'never cut short' "$w/tok.err"
