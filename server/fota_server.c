@@ -39,6 +39,7 @@
 #include "fota.h"
 #include "fota/crc32.h"
 #include "fota/image.h"
+#include "fota/metrics.h"
 #include "fota/reports.h"
 #include "fota/srv.h"
 
@@ -179,6 +180,7 @@ static enum MHD_Result send_text_h(struct MHD_Connection *c, unsigned status, co
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    metrics_response(status, strlen(text));
     printf("%s %s -> %u (%zu bytes)\n", method, url, status, strlen(text));
     fflush(stdout);
     return ret;
@@ -229,6 +231,15 @@ static int method_allowed(const char *allow, const char *method)
         p += strspn(p, ", ");
     }
     return 0;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)socket_context;
+    metrics_connection(code == MHD_CONNECTION_NOTIFY_STARTED);
 }
 
 static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
@@ -326,6 +337,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    metrics_response(status, n);
     printf("%s %s -> %u (%llu bytes)\n", method, url, status, (unsigned long long)n);
     fflush(stdout);
     return ret;
@@ -428,7 +440,10 @@ static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const c
     report_t r = {.device = id, .version = version, .bank = bank, .state = state, .error = err,
                   .received = (int64_t)time(NULL)};
     reports_err_t re = reports_add(s->reports, &r);
-    cJSON_Delete(o);
+    if (re == REPORTS_OK) {
+        metrics_result(version, state);
+    }
+    cJSON_Delete(o); /* version and state point into it */
     if (re == REPORTS_FULL) {
         return send_text_h(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
                            "{\"error\":\"too many reports at once: retry later\"}", MHD_HTTP_HEADER_RETRY_AFTER, "1",
@@ -758,6 +773,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (get && (strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0)) {
         return serve_file(s, c, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
+    }
+    if (get && strcmp(url, "/metrics") == 0) {
+        static __thread char text[64 * 1024];
+        char extra[160];
+        snprintf(extra, sizeof(extra),
+                 "# HELP fota_reports_queued Device reports accepted and not yet written.\n"
+                 "# TYPE fota_reports_queued gauge\nfota_reports_queued %zu\n",
+                 reports_pending(s->reports));
+        metrics_render(text, sizeof(text), extra);
+        return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, method, url);
     }
     if (get && strcmp(url, "/api/v1/release") == 0) {
         return api_release(s, c, method, url);
@@ -1264,12 +1289,18 @@ int main(int argc, char **argv)
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_timeout, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
         {MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
     if (cert_pem == NULL) {
-        common[7].option = MHD_OPTION_END; /* no TLS: the list ends before the certificate */
+        for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+            if (common[i].option == MHD_OPTION_HTTPS_MEM_CERT) {
+                common[i].option = MHD_OPTION_END; /* no TLS: the list ends before the certificate */
+                break;
+            }
+        }
     }
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common, MHD_OPTION_END);

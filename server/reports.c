@@ -207,6 +207,14 @@ reports_err_t reports_list_json(reports_t *rs, const char *device, char **json)
     return *json != NULL ? REPORTS_OK : REPORTS_ERROR;
 }
 
+size_t reports_pending(reports_t *rs)
+{
+    pthread_mutex_lock(&rs->lock);
+    size_t n = rs->count;
+    pthread_mutex_unlock(&rs->lock);
+    return n;
+}
+
 void reports_close(reports_t *rs)
 {
     if (rs == NULL) {

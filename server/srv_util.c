@@ -267,7 +267,7 @@ size_t srv_unescape(char *s)
 const char *srv_allowed_methods(const char *url)
 {
     static const char *const get_paths[] = {"/version", "/firmware/slot_a.bin", "/firmware/slot_b.bin",
-                                            "/api/v1/release"};
+                                            "/api/v1/release", "/metrics"};
     for (size_t i = 0; i < sizeof(get_paths) / sizeof(get_paths[0]); i++) {
         if (strcmp(url, get_paths[i]) == 0) {
             return "GET, HEAD";

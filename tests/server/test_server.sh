@@ -56,6 +56,19 @@ curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"1.0.0","state
 check "a burst of 2,000 reports: all accepted (202)" test "$(grep -c '^202$' "$w/burst")" = 2000
 check "  ... and all stored: 50 listed for each of the 40 devices" bash -c "for d in \$(seq 0 39); do curl -s '$base/api/v1/devices/burst-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
 check "a report with a field over 63 bytes is 400" test "$(code -X POST -d "{\"version\":\"$(printf '9%.0s' $(seq 70))\",\"state\":\"x\"}" "$base/api/v1/devices/dev-01/report")" = 400
+# Prometheus metrics: responses by status, bytes, connections, update results by version and state.
+for _ in 1 2 3; do curl -s -o /dev/null "$base/nothing-here"; done
+curl -s -o /dev/null -X POST -d '{"version":"9.9.9","state":"updated"}' "$base/api/v1/devices/dev-m/report"
+check "GET /metrics is 200 text" test "$(code "$base/metrics")" = 200
+cp "$w/body" "$w/metrics"
+check "  ... counts the 404s" awk '$1 == "fota_http_responses_total{code=\"404\"}" && $2 >= 3 {f = 1} END {exit !f}' "$w/metrics"
+check "  ... counts the 202s" awk '$1 == "fota_http_responses_total{code=\"202\"}" && $2 >= 2000 {f = 1} END {exit !f}' "$w/metrics"
+check "  ... the update result by version and state" grep -qx 'fota_update_results_total{version="9.9.9",state="updated"} 1' "$w/metrics"
+check "  ... open connections (this one)" awk '$1 == "fota_connections_open" && $2 >= 1 {f = 1} END {exit !f}' "$w/metrics"
+check "  ... body bytes" awk '$1 == "fota_http_response_body_bytes_total" && $2 > 100000 {f = 1} END {exit !f}' "$w/metrics"
+check "  ... queued reports" grep -q '^fota_reports_queued [0-9]*$' "$w/metrics"
+check "  ... and every sample has its TYPE" bash -c "for m in \$(grep -v '^#' '$w/metrics' | sed 's/[{ ].*//' | sort -u); do grep -q \"^# TYPE \$m \" '$w/metrics' || exit 1; done"
+
 check "a report with trailing data after its JSON is 400" test "$(code -X POST -d '{"version":"1.0.0","state":"running"}xyz' "$base/api/v1/devices/dev-01/report")" = 400
 check "  ... saying so" grep -q 'data after its JSON object' "$w/body"
 check "a report with a field that is not UTF-8 is 400" test "$(code -X POST --data-binary @<(printf '{"version":"1.0.0","state":"run\xffning"}') "$base/api/v1/devices/dev-02/report")" = 400

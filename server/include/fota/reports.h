@@ -34,6 +34,8 @@ reports_err_t reports_add(reports_t *rs, const report_t *r);
 /* The device's last 50 reports, newest first, as a JSON array (cJSON_Print text; free with
  * cJSON_free). */
 reports_err_t reports_list_json(reports_t *rs, const char *device, char **json);
+/* Reports accepted and not yet written. */
+size_t reports_pending(reports_t *rs);
 /* Writes what is queued, stops the writer, closes the database. */
 void reports_close(reports_t *rs);
 
