@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fota/version.h"
 #include "fota.h"
 #include "fota/emu.h"
 #include "fota/flashfile.h"
@@ -347,7 +348,7 @@ int main(int argc, char **argv)
                                          {"stats", no_argument, 0, 'x'},
                                          {"stop-at-app", no_argument, 0, 'A'},
                                          {"profile", required_argument, 0, 'P'},
-                                         {"help", no_argument, 0, 'h'},
+                                         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL, *otp_path = NULL;
     uint32_t run_ms = 10000, spi_hz = 8000000, gap_us = 20, v = 0, cut_random = 0;
@@ -426,6 +427,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'V':
+            printf("fota-emu %s\n", fota_version);
+            return 0;
         case 'h':
             fputs(usage, stdout);
             return 0;

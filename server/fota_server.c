@@ -18,6 +18,7 @@
  *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
  *        bank and version, then switch `current` to the release atomically
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
+#include "fota/version.h"
 #include "cJSON.h"
 #include <curl/curl.h>
 #include <errno.h>
@@ -1051,7 +1052,7 @@ int main(int argc, char **argv)
                                          {"threads", required_argument, 0, 1007},
                                          {"max-connections", required_argument, 0, 1008},
                                          {"idle-timeout", required_argument, 0, 1009},
-                                         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+                                         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     static server_t s;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
     static s3_t s3 = {.prefix = "", .interval = 60};
@@ -1140,6 +1141,9 @@ int main(int argc, char **argv)
         case 't':
             tls_key = optarg;
             break;
+        case 'V':
+            printf("fota-server %s\n", fota_version);
+            return 0;
         case 'h':
             fputs(usage, stdout);
             return 0;

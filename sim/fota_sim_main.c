@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fota/version.h"
 #include "fota.h"
 #include "fota/agent.h"
 #include "fota/boot.h"
@@ -355,7 +356,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"flash", required_argument, 0, 'f'},   {"init", required_argument, 0, 'i'},
                                          {"socket", required_argument, 0, 's'},  {"pubkey", required_argument, 0, 'p'},
                                          {"spi-hz", required_argument, 0, 'z'},  {"no-confirm", no_argument, 0, 'n'},
-                                         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+                                         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
                                          {"faults", required_argument, 0, 'F'},  {"seed", required_argument, 0, 'S'},
                                          {"reset-at", required_argument, 0, 'R'}, {0, 0, 0, 0}};
     const char *flash_path = NULL, *init = NULL, *sock = NULL, *key = NULL;
@@ -416,6 +417,9 @@ int main(int argc, char **argv)
         case 'q':
             d.quiet = 1;
             break;
+        case 'V':
+            printf("fota-sim %s\n", fota_version);
+            return 0;
         case 'h':
             fputs(usage, stdout);
             return 0;

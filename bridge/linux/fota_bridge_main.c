@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fota/version.h"
 #include "fota.h"
 #include "fota/bridge.h"
 #include "fota/simsock.h"
@@ -299,7 +300,7 @@ int main(int argc, char **argv)
         {"gpio-chip", required_argument, 0, 'c'},  {"gpio-line", required_argument, 0, 'l'},
         {"cacert", required_argument, 0, 'C'},     {"attempts", required_argument, 0, 'a'},
         {"backoff-ms", required_argument, 0, 'b'}, {"interval", required_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},             {0, 0, 0, 0}};
     static linux_ctx_t c;
     c.sim_fd = c.spi_fd = -1;
     c.spi_hz = 8000000;
@@ -339,6 +340,9 @@ int main(int argc, char **argv)
         case 'C':
             c.cacert = optarg;
             break;
+        case 'V':
+            printf("fota-bridge %s\n", fota_version);
+            return 0;
         case 'h':
             fputs(usage, stdout);
             return 0;

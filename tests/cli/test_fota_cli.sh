@@ -140,5 +140,10 @@ head -c 1048576 /dev/zero >"$w/zero.bin"
 expect 3 "no bootloader at 0x08000000" "$FOTA" provision --flash "$w/zero.bin" -n
 expect 2 "--flash is required" "$FOTA" provision --rdp 1
 
+# Every host binary says which release it is.
+for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do
+  expect 0 "^$b [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$" "$(dirname "$FOTA")/$b" --version
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fota/version.h"
 #include "fota.h"
 
 static const struct {
@@ -34,6 +35,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("fota %s\n", fota_version);
+        return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);

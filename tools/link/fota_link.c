@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fota/version.h"
 #include "fota.h"
 #include "fota/le.h"
 #include "fota/link_master.h"
@@ -170,7 +171,7 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"socket", required_argument, 0, 's'}, {"no-commit", no_argument, 0, 'n'},
-                                         {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'},
+                                         {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
                                          {"gap-us", required_argument, 0, 'g'}, {"spi-hz", required_argument, 0, 'z'},
                                          {0, 0, 0, 0}};
     const char *sock = NULL;
@@ -201,6 +202,9 @@ int main(int argc, char **argv)
             }
             timed = 1;
             break;
+        case 'V':
+            printf("fota-link %s\n", fota_version);
+            return 0;
         case 'h':
             fputs(usage, stdout);
             return 0;
