@@ -9,7 +9,7 @@ PKGS=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm libunicorn-dev
   libcmocka-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev libexpat1-dev
   openssl
   clang libclang-rt-14-dev
 )

@@ -2,6 +2,7 @@
 #include "fota/srv.h"
 
 #include <arpa/inet.h>
+#include <expat.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,74 +81,141 @@ int srv_valid_device_id(const char *id)
     return 1;
 }
 
-/* The first occurrence of needle in [p, end), or NULL. */
-static const char *find(const char *p, const char *end, const char *needle)
+/* The S3 listing, read with expat: entities decoded (S3 sends ETags as &quot;...&quot; and keys
+ * with &amp;), namespaces ignored, nothing read past len. */
+typedef struct {
+    int depth, root_ok, bad;
+    int in_contents, field; /* field: 1 Key, 2 ETag, 3 IsTruncated, 4 NextContinuationToken */
+    srv_s3_object_t cur;
+    int have_key, have_etag;
+    char text[1024];
+    size_t text_len;
+    srv_s3_object_t *out;
+    int cap, n;
+    int truncated;
+    char token[1024];
+} list_t;
+
+static const char *local_name(const char *name)
 {
-    size_t n = strlen(needle);
-    for (; p + n <= end; p++) {
-        if (memcmp(p, needle, n) == 0) {
-            return p;
-        }
-    }
-    return NULL;
+    const char *sep = strrchr(name, '|'); /* expat's namespace separator below */
+    return sep != NULL ? sep + 1 : name;
 }
 
-/* Copies the text between <tag> and </tag> inside [p, end) into out; -1 when absent or too long. */
-static int element(const char *p, const char *end, const char *open, const char *close, char *out, size_t cap)
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
-    const char *a = find(p, end, open);
-    if (a == NULL) {
+    (void)attrs;
+    list_t *l = ud;
+    const char *n = local_name(name);
+    l->depth++;
+    l->text_len = 0;
+    l->field = 0;
+    if (l->depth == 1) {
+        l->root_ok = strcmp(n, "ListBucketResult") == 0;
+    } else if (l->depth == 2 && strcmp(n, "Contents") == 0) {
+        l->in_contents = 1;
+        l->have_key = l->have_etag = 0;
+    } else if (l->depth == 3 && l->in_contents) {
+        l->field = strcmp(n, "Key") == 0 ? 1 : strcmp(n, "ETag") == 0 ? 2 : 0;
+    } else if (l->depth == 2) {
+        l->field = strcmp(n, "IsTruncated") == 0 ? 3 : strcmp(n, "NextContinuationToken") == 0 ? 4 : 0;
+    }
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *t, int len)
+{
+    list_t *l = ud;
+    if (l->field == 0) {
+        return;
+    }
+    if (l->text_len + (size_t)len >= sizeof(l->text)) {
+        l->bad = 1;
+        return;
+    }
+    memcpy(l->text + l->text_len, t, (size_t)len);
+    l->text_len += (size_t)len;
+}
+
+static int take(char *dst, size_t cap, const list_t *l)
+{
+    if (l->text_len >= cap) {
         return -1;
     }
-    a += strlen(open);
-    const char *b = find(a, end, close);
-    if (b == NULL || (size_t)(b - a) >= cap) {
-        return -1;
-    }
-    memcpy(out, a, (size_t)(b - a));
-    out[b - a] = '\0';
+    memcpy(dst, l->text, l->text_len);
+    dst[l->text_len] = '\0';
     return 0;
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    (void)name;
+    list_t *l = ud;
+    if (l->field == 1) {
+        l->bad |= take(l->cur.key, sizeof(l->cur.key), l) != 0;
+        l->have_key = 1;
+    } else if (l->field == 2) {
+        l->bad |= take(l->cur.etag, sizeof(l->cur.etag), l) != 0;
+        l->have_etag = 1;
+    } else if (l->field == 3) {
+        l->truncated = l->text_len == 4 && memcmp(l->text, "true", 4) == 0;
+    } else if (l->field == 4) {
+        l->bad |= take(l->token, sizeof(l->token), l) != 0;
+    } else if (l->depth == 2 && l->in_contents) {
+        if (!l->have_key || !l->have_etag) {
+            l->bad = 1;
+        } else if (l->n < l->cap) {
+            l->out[l->n] = l->cur;
+        }
+        l->n += l->have_key && l->have_etag;
+        l->in_contents = 0;
+    }
+    l->field = 0;
+    l->text_len = 0;
+    l->depth--;
+}
+
+static int list_read(const char *xml, size_t len, list_t *l)
+{
+    if (len > INT32_MAX) {
+        return -1;
+    }
+    XML_Parser p = XML_ParserCreateNS(NULL, '|');
+    if (p == NULL) {
+        return -1;
+    }
+    XML_SetUserData(p, l);
+    XML_SetElementHandler(p, on_start, on_end);
+    XML_SetCharacterDataHandler(p, on_text);
+    int ok = XML_Parse(p, xml, (int)len, 1) == XML_STATUS_OK;
+    XML_ParserFree(p);
+    return ok && l->root_ok && !l->bad ? 0 : -1;
 }
 
 int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap)
 {
-    const char *end = xml + len;
-    if (find(xml, end, "<ListBucketResult") == NULL) {
-        return -1;
-    }
-    int n = 0;
-    const char *p = xml;
-    for (;;) {
-        const char *a = find(p, end, "<Contents>");
-        if (a == NULL) {
-            return n;
-        }
-        const char *b = find(a, end, "</Contents>");
-        if (b == NULL) {
-            return -1;
-        }
-        srv_s3_object_t o;
-        if (element(a, b, "<Key>", "</Key>", o.key, sizeof(o.key)) != 0 ||
-            element(a, b, "<ETag>", "</ETag>", o.etag, sizeof(o.etag)) != 0) {
-            return -1;
-        }
-        if (n < cap) {
-            out[n] = o;
-        }
-        n++;
-        p = b + strlen("</Contents>");
-    }
+    list_t l;
+    memset(&l, 0, sizeof(l));
+    l.out = out;
+    l.cap = cap;
+    return list_read(xml, len, &l) == 0 ? l.n : -1;
 }
 
 int srv_s3_list_next(const char *xml, size_t len, char *token, size_t cap)
 {
-    const char *end = xml + len;
-    if (find(xml, end, "<IsTruncated>true</IsTruncated>") == NULL) {
+    list_t l;
+    memset(&l, 0, sizeof(l));
+    if (list_read(xml, len, &l) != 0) {
+        return -1;
+    }
+    if (!l.truncated) {
         return 0;
     }
-    return element(xml, end, "<NextContinuationToken>", "</NextContinuationToken>", token, cap) == 0 && token[0]
-               ? 1
-               : -1;
+    size_t n = strlen(l.token);
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    memcpy(token, l.token, n + 1);
+    return 1;
 }
 
 int srv_parse_listen(const char *arg, uint32_t default_port, struct sockaddr_storage *out, char *where, size_t cap)

@@ -20,7 +20,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-s
 build() { # name sources...
   local name=$1; shift
   if [ ! -x "$OUT/$name" ] || [ -n "$(find "$TOP" -path "$TOP/build" -prune -o -newer "$OUT/$name" -name '*.[ch]' -print | head -1)" ]; then
-    clang $CFLAGS $INC -isystem "$FUZZ_MBEDTLS_INC" "$@" -o "$OUT/$name" $FUZZ_MBEDCRYPTO_LIB
+    clang $CFLAGS $INC -isystem "$FUZZ_MBEDTLS_INC" "$@" -o "$OUT/$name" $FUZZ_MBEDCRYPTO_LIB -lexpat
   fi
 }
 build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE

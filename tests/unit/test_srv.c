@@ -68,12 +68,21 @@ static void test_srv_s3_listing(void **state)
     srv_s3_object_t o[4];
     assert_int_equal(srv_s3_list_parse(xml, strlen(xml), o, 4), 2);
     assert_string_equal(o[0].key, "rel/slot_a.bin");
-    assert_string_equal(o[0].etag, "&quot;aa&quot;");
+    assert_string_equal(o[0].etag, "\"aa\""); /* the entities S3 sends, decoded */
     assert_string_equal(o[1].key, "rel/version.txt");
     assert_int_equal(srv_s3_list_parse(xml, strlen(xml), o, 1), 2); /* counted, first one stored */
     const char *empty = "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>";
     assert_int_equal(srv_s3_list_parse(empty, strlen(empty), o, 4), 0);
+    const char *amp = "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Contents>"
+                      "<Key>r&amp;d/slot_a.bin</Key><ETag>&quot;cc&quot;</ETag></Contents>"
+                      "<Contents><Key><![CDATA[x/y]]></Key>\n  <ETag>\"dd\"</ETag></Contents></ListBucketResult>";
+    assert_int_equal(srv_s3_list_parse(amp, strlen(amp), o, 4), 2);
+    assert_string_equal(o[0].key, "r&d/slot_a.bin");
+    assert_string_equal(o[1].key, "x/y");
+    assert_string_equal(o[1].etag, "\"dd\"");
     const char *bad[] = {"<Error><Code>AccessDenied</Code></Error>",
+                         "<ListBucketResult><Contents><Key>a</Key><ETag>x</ETag></Contents>",
+                         "<ListBucketResult><Contents><Key>a&bogus;</Key><ETag>x</ETag></Contents></ListBucketResult>",
                          "<ListBucketResult><Contents><Key>a</Key>",
                          "<ListBucketResult><Contents><ETag>x</ETag></Contents></ListBucketResult>",
                          "<ListBucketResult><Contents><Key>a</Key><ETag>x</Contents></ListBucketResult>"};

@@ -40,12 +40,13 @@ const char *srv_allowed_methods(const char *url);
 /* One object of an S3 ListObjectsV2 answer. */
 typedef struct {
     char key[256];
-    char etag[80]; /* as listed, entities left as they are: only compared */
+    char etag[80]; /* as listed, entities decoded ("...", quotes included): only compared */
 } srv_s3_object_t;
 
-/* Finds the <Contents> entries of a ListObjectsV2 XML answer; returns how many there are (the
- * first cap are stored in out), or -1 when the text is not a ListBucketResult or an entry is
- * malformed or too long. Bounded by len; the text need not be NUL-terminated. */
+/* Reads the <Contents> entries of a ListObjectsV2 XML answer with expat; returns how many there are
+ * (the first cap are stored in out), or -1 when the text is not well-formed XML, not a
+ * ListBucketResult, or an entry lacks its Key or ETag or has one too long. Bounded by len; the text
+ * need not be NUL-terminated. */
 int srv_s3_list_parse(const char *xml, size_t len, srv_s3_object_t *out, int cap);
 
 /* 1 and the NextContinuationToken when the listing is truncated (more pages follow), 0 when it is
