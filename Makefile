@@ -6,7 +6,7 @@ HOST_DIR := $(abspath $(BUILD)/host)
 FW_DIR := $(abspath $(BUILD)/fw)
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup host firmware test demo bench clean
+.PHONY: all setup host firmware test demo bench install clean
 
 all: firmware
 
@@ -31,6 +31,15 @@ demo: firmware
 
 bench: firmware
 	bash scripts/bench.sh $(HOST_DIR) $(FW_DIR)
+
+# A release build of the host tools (optimised, no sanitizers) installed under PREFIX with their
+# systemd units (docs/deployment.md): sudo make install [PREFIX=/usr/local]
+PREFIX ?= /usr/local
+install: setup
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF \
+	      -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server fota-bridge fota-link
+	cmake --install $(BUILD)/release
 
 clean:
 	rm -rf $(BUILD)
