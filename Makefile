@@ -6,7 +6,7 @@ HOST_DIR := $(abspath $(BUILD)/host)
 FW_DIR := $(abspath $(BUILD)/fw)
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup host firmware test demo bench install clean
+.PHONY: all setup host firmware test demo bench bench-server install clean
 
 all: firmware
 
@@ -31,6 +31,12 @@ demo: firmware
 
 bench: firmware
 	bash scripts/bench.sh $(HOST_DIR) $(FW_DIR)
+
+# fota-server (release build) against nginx, HTTP and TLS, with wrk (docs/PERFORMANCE.md).
+bench-server: firmware
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF
+	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server
+	bash scripts/bench-server.sh $(BUILD)/release $(FW_DIR)
 
 # A release build of the host tools (optimised, no sanitizers) installed under PREFIX with their
 # systemd units (docs/deployment.md): sudo make install [PREFIX=/usr/local]

@@ -47,8 +47,35 @@
 #define MAX_BODY 4096 /* largest request body (reports) */
 #define CACHE_SLOTS 8
 
+/* A release file's bytes, shared by the cache and the responses sending them (reference counted:
+ * the last holder frees it). Responses from memory go out in large writes: measured faster than
+ * sendfile here over HTTP (docs/PERFORMANCE.md), and 2-3x faster over TLS, where libmicrohttpd
+ * reads and encrypts a file descriptor's bytes 4 KiB at a time. */
+typedef struct {
+    int refs;
+    size_t size;
+    uint8_t data[];
+} blob_t;
+
+static blob_t *blob_ref(blob_t *b)
+{
+    if (b != NULL) {
+        __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+    }
+    return b;
+}
+
+static void blob_unref(void *p)
+{
+    blob_t *b = p;
+    if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(b);
+    }
+}
+
 typedef struct {
     char path[512];
+    blob_t *blob; /* the file's bytes (a reference the holder must drop) */
     dev_t dev;
     ino_t ino;
     off_t size;
@@ -130,24 +157,30 @@ static int file_info_locked(server_t *s, const char *path, int fd, const struct 
             c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
             c->mtime.tv_nsec == st->st_mtim.tv_nsec) {
             *out = *c;
+            out->blob = blob_ref(c->blob);
             return 0;
         }
     }
     if (st->st_size > 16 * 1024 * 1024) {
         return -1;
     }
-    uint8_t *buf = malloc((size_t)st->st_size + 1);
-    if (buf == NULL) {
+    blob_t *blob = malloc(sizeof(blob_t) + (size_t)st->st_size + 1);
+    if (blob == NULL) {
         return -1;
     }
+    blob->refs = 1; /* the cache's */
+    blob->size = (size_t)st->st_size;
+    uint8_t *buf = blob->data;
     ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
     uint8_t sha[CRYPTO_SHA256_SIZE];
     if (got != st->st_size || crypto_sha256(buf, (size_t)got, sha) != CRYPTO_OK) {
-        free(buf);
+        free(blob);
         return -1;
     }
     file_info_t *c = &s->cache[s->next_slot++ % CACHE_SLOTS];
+    blob_unref(c->blob); /* the slot's previous file: freed once no response still sends it */
     memset(c, 0, sizeof(*c));
+    c->blob = blob;
     snprintf(c->path, sizeof(c->path), "%s", path);
     c->dev = st->st_dev;
     c->ino = st->st_ino;
@@ -160,8 +193,8 @@ static int file_info_locked(server_t *s, const char *path, int fd, const struct 
         (void)img_header_decode(buf, &c->hdr);
     }
     c->used = 1;
-    free(buf);
     *out = *c;
+    out->blob = blob_ref(blob);
     return 0;
 }
 
@@ -276,6 +309,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such file in the current release", method, url);
     }
     char etag[80] = "";
+    blob_t *blob = NULL; /* an image's bytes, sent from memory */
     if (is_image) {
         file_info_t info;
         const file_info_t *fi = &info;
@@ -283,8 +317,10 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
             close(fd);
             return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file", method, url);
         }
+        blob = info.blob;
         if (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY) {
             close(fd);
+            blob_unref(blob);
             char msg[200];
             snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi->verdict));
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
@@ -293,6 +329,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
             close(fd);
+            blob_unref(blob);
             return send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, etag, method, url);
         }
     }
@@ -308,20 +345,34 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     srv_range_t rr = srv_parse_range(range, size, &first, &last);
     if (rr == SRV_RANGE_MALFORMED) {
         close(fd);
+        blob_unref(blob);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)", method, url);
     }
     if (rr == SRV_RANGE_UNSATISFIABLE) {
         close(fd);
+        blob_unref(blob);
         char cr[64];
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         return send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, cr, method, url);
     }
     uint64_t n = size ? last - first + 1 : 0;
-    /* libmicrohttpd closes fd when the response is destroyed. */
-    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(n, fd, first);
-    if (r == NULL) {
+    struct MHD_Response *r;
+    if (blob != NULL && blob->size == size) {
+        /* From memory: the response holds the reference and drops it when it is done. */
         close(fd);
-        return MHD_NO;
+        r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)n, blob->data + first, blob_unref, blob);
+        if (r == NULL) {
+            blob_unref(blob);
+            return MHD_NO;
+        }
+    } else {
+        blob_unref(blob);
+        /* libmicrohttpd closes fd when the response is destroyed. */
+        r = MHD_create_response_from_fd_at_offset64(n, fd, first);
+        if (r == NULL) {
+            close(fd);
+            return MHD_NO;
+        }
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -370,6 +421,9 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     file_info_t info;
     const file_info_t *fi = file_info(s, path, fd, &st, &info) == 0 ? &info : NULL;
     close(fd);
+    if (fi != NULL) {
+        blob_unref(info.blob); /* only its header and hash are needed here */
+    }
     if (fi == NULL || (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY)) {
         char msg[200];
         snprintf(msg, sizeof(msg), "release image refused: %s", fi ? img_strerror(fi->verdict) : "unreadable");
@@ -1283,7 +1337,7 @@ int main(int argc, char **argv)
     }
     /* epoll with a pool of threads, each with its own share of the connections: no select() and
      * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
                      (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem common[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
@@ -1332,6 +1386,9 @@ int main(int argc, char **argv)
     free(cert_pem);
     free(key_pem);
     free(root_abs);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        blob_unref(s.cache[i].blob);
+    }
     if (s3.bucket != NULL) {
         curl_global_cleanup();
     }

@@ -113,8 +113,11 @@ reports_t *reports_open(const char *path, char *why, size_t cap)
         return NULL;
     }
     /* Full mutex: the writer writes while serving threads read. */
+    /* A busy timeout: another process on the same file (a second instance, the sqlite3 shell)
+     * makes a write wait for its lock instead of failing at once ("database is locked"). */
     if (sqlite3_open_v2(path, &rs->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
             SQLITE_OK ||
+        sqlite3_busy_timeout(rs->db, 5000) != SQLITE_OK ||
         sqlite3_exec(rs->db,
                      "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
                      "received INTEGER NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT)",
