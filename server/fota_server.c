@@ -43,6 +43,7 @@
 #include "fota/metrics.h"
 #include "fota/reports.h"
 #include "fota/srv.h"
+#include "fota/srvlog.h"
 
 #define MAX_BODY 4096 /* largest request body (reports) */
 #define CACHE_SLOTS 8
@@ -215,8 +216,7 @@ static enum MHD_Result send_text_h(struct MHD_Connection *c, unsigned status, co
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     metrics_response(status, strlen(text));
-    printf("%s %s -> %u (%zu bytes)\n", method, url, status, strlen(text));
-    fflush(stdout);
+    srvlog(SRVLOG_INFO, "%s %s -> %u (%zu bytes)", method, url, status, strlen(text));
     return ret;
 }
 
@@ -390,8 +390,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     metrics_response(status, n);
-    printf("%s %s -> %u (%llu bytes)\n", method, url, status, (unsigned long long)n);
-    fflush(stdout);
+    srvlog(SRVLOG_INFO, "%s %s -> %u (%llu bytes)", method, url, status, (unsigned long long)n);
     return ret;
 }
 
@@ -651,8 +650,7 @@ static int release_activate_locked(const server_t *s, const char *staging, const
         unlink(tmp);
         return -1;
     }
-    printf("fota-server: release %s is now current\n", ver);
-    fflush(stdout);
+    srvlog(SRVLOG_INFO, "fota-server: release %s is now current", ver);
     return 0;
 }
 
@@ -976,9 +974,8 @@ static void s3_sync(server_t *s, s3_t *s3)
         curl_free(prefix);
         curl_free(cont);
         if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
-            printf("fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release\n", s3->bucket,
+            srvlog(SRVLOG_WARN, "fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release", s3->bucket,
                    s3->prefix, why);
-            fflush(stdout);
             curl_easy_cleanup(esc);
             return;
         }
@@ -989,8 +986,7 @@ static void s3_sync(server_t *s, s3_t *s3)
             n = -1; /* more entries than the max-keys we asked for */
         }
         if (n < 0 || more < 0) {
-            printf("fota-server: s3: the bucket listing is malformed; keeping the current release\n");
-            fflush(stdout);
+            srvlog(SRVLOG_WARN, "fota-server: s3: the bucket listing is malformed; keeping the current release");
             curl_easy_cleanup(esc);
             return;
         }
@@ -1009,10 +1005,9 @@ static void s3_sync(server_t *s, s3_t *s3)
     }
     curl_easy_cleanup(esc);
     if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
-        printf("fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
-               "release\n",
+        srvlog(SRVLOG_WARN, "fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
+               "release",
                s3->bucket, s3->prefix);
-        fflush(stdout);
         return;
     }
     if (memcmp(etag, s3->seen, sizeof(etag)) == 0) {
@@ -1028,8 +1023,7 @@ static void s3_sync(server_t *s, s3_t *s3)
     }
     rmdir(staging);
     if (mkdir(staging, 0755) != 0) {
-        printf("fota-server: s3: cannot create %s: %s\n", staging, strerror(errno));
-        fflush(stdout);
+        srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", staging, strerror(errno));
         return;
     }
     char version[40] = "";
@@ -1043,9 +1037,8 @@ static void s3_sync(server_t *s, s3_t *s3)
         s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
         int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
         if (f == NULL || fclose(f) != 0 || rc != 0) {
-            printf("fota-server: s3: download of %s failed: %s; keeping the current release\n", key,
+            srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
                    f ? why : strerror(errno));
-            fflush(stdout);
             return; /* not marked seen: tried again next time */
         }
         if (k == 2) {
@@ -1062,12 +1055,11 @@ static void s3_sync(server_t *s, s3_t *s3)
     char name[80];
     snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
     if (release_activate(s, staging, version, name, why, sizeof(why)) != 0) {
-        printf("fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release\n", s3->bucket,
+        srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release", s3->bucket,
                s3->prefix, why);
     } else {
-        printf("fota-server: s3: release %s synced from s3://%s/%s\n", version, s3->bucket, s3->prefix);
+        srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
     }
-    fflush(stdout);
 }
 
 static const char usage[] =
@@ -1079,6 +1071,7 @@ static const char usage[] =
     "  --threads N     threads answering requests (default: one per CPU)\n"
     "  --max-connections N  connections held at once (default 16384, less if the descriptor limit\n"
     "                  is lower); past it new connections are refused at once\n"
+    "  --log-level L   debug, info (default: a line per request), warn or error\n"
     "  --idle-timeout S     close a connection silent for S seconds (default 30): slow or\n"
     "                  unfinished requests and idle keep-alive connections\n"
     "  --db FILE       SQLite database of device reports (default DIR/reports.sqlite)\n"
@@ -1106,6 +1099,7 @@ int main(int argc, char **argv)
                                          {"threads", required_argument, 0, 1007},
                                          {"max-connections", required_argument, 0, 1008},
                                          {"idle-timeout", required_argument, 0, 1009},
+                                         {"log-level", required_argument, 0, 1010},
                                          {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     static server_t s;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
@@ -1174,6 +1168,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 1010: {
+            srvlog_level_t lv;
+            if (srvlog_parse_level(optarg, &lv) != 0) {
+                fprintf(stderr, "fota-server: --log-level '%s' is not debug, info, warn or error\n", optarg);
+                return 2;
+            }
+            srvlog_set_level(lv);
+            break;
+        }
         case 'T': {
             FILE *f = fopen(optarg, "r");
             char text[sizeof(s.token) + 2];
@@ -1370,9 +1373,8 @@ int main(int argc, char **argv)
         free(key_pem);
         return 4;
     }
-    printf("fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)\n", s.root,
+    srvlog(SRVLOG_INFO, "fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)", s.root,
            cert_pem ? "https" : "http", where, (unsigned)threads, (unsigned)max_conns, (unsigned)idle_timeout);
-    fflush(stdout);
     time_t next_sync = 0;
     while (!stop) {
         if (s3.bucket != NULL && time(NULL) >= next_sync) {
@@ -1392,6 +1394,6 @@ int main(int argc, char **argv)
     if (s3.bucket != NULL) {
         curl_global_cleanup();
     }
-    printf("fota-server: stopped\n");
+    srvlog(SRVLOG_INFO, "fota-server: stopped");
     return 0;
 }

@@ -1,5 +1,6 @@
 /* The report store: see fota/reports.h. */
 #include "fota/reports.h"
+#include "fota/srvlog.h"
 
 #include "cJSON.h"
 #include <pthread.h>
@@ -60,7 +61,7 @@ static int write_batch(reports_t *rs, const item_t *batch, size_t n)
     if (ok && sqlite3_exec(rs->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
         return 0;
     }
-    fprintf(stderr, "fota-server: reports: cannot write %zu reports: %s\n", n, sqlite3_errmsg(rs->db));
+    srvlog(SRVLOG_ERROR, "fota-server: reports: cannot write %zu reports: %s", n, sqlite3_errmsg(rs->db));
     (void)sqlite3_exec(rs->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }

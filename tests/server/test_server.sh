@@ -94,7 +94,7 @@ cp "$w/r2/version.txt" "$w/bad/"; "$FOTA" sign -k "$w/other.pem" -b b -v 3.0.0 -
 ln -s "$w/bad" "$w/root/current.new" && mv -T "$w/root/current.new" "$w/root/current"
 check "badly signed image is refused (503)" test "$(code "$base/firmware/slot_b.bin")" = 503
 check "  ... saying why" grep -q 'signed with another key' "$w/body"
-check "one log line per request" grep -q '^GET /version -> 200' "$w/log"
+check "one log line per request, with a UTC timestamp and a level" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z info GET /version -> 200' "$w/log"
 
 # Publishing: token-guarded uploads, checked (signature, bank, version) before an atomic switch.
 kill -TERM "$pid"; wait "$pid"; pid=

@@ -41,6 +41,11 @@ check "with --max-connections 100 all held by idle clients, a new client is stil
 wait "$hp"
 check "  ... once the idle timeout closed the idle ones" grep -q '^closed 100 of 100$' "$w/limit.out"
 stop
+start --log-level warn || { echo "FAIL fota-server did not start"; exit 1; }
+curl -s -o /dev/null "$base/version"
+stop
+check "--log-level warn drops the request lines" bash -c "! grep -q ' info GET' '$w/log'"
+check "--log-level refuses an unknown level" bash -c "! '$HOST/fota-server' --root '$w/root' --log-level loud"
 check "--listen refuses a malformed address" bash -c "! '$HOST/fota-server' --root '$w/root' --listen 'localhost:80'"
 check "--idle-timeout refuses 0" bash -c "! '$HOST/fota-server' --root '$w/root' --idle-timeout 0"
 
