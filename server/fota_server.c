@@ -1,4 +1,6 @@
-/* fota-server: serves releases to bridges and takes device reports.
+/* fota-server: serves releases to bridges and takes device reports. This file is the HTTP side
+ * (routes, uploads, the daemon); the release store and its switch are releases.c, the S3 sync
+ * s3sync.c, the report queue reports.c, metrics metrics.c, the log srvlog.c.
  *
  * The release is a folder with the seed's files: version.txt, slot_a.bin, slot_b.bin. If the root
  * holds a `current` symlink, the release is what it points to, so a new release is switched in
@@ -18,7 +20,6 @@
  *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
  *        bank and version, then switch `current` to the release atomically
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
-#include "fota/version.h"
 #include "cJSON.h"
 #include <curl/curl.h>
 #include <errno.h>
@@ -27,7 +28,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,65 +38,22 @@
 #include <unistd.h>
 
 #include "fota.h"
-#include "fota/crc32.h"
 #include "fota/image.h"
 #include "fota/metrics.h"
+#include "fota/releases.h"
 #include "fota/reports.h"
+#include "fota/s3sync.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"
+#include "fota/version.h"
 
 #define MAX_BODY 4096 /* largest request body (reports) */
-#define CACHE_SLOTS 8
-
-/* A release file's bytes, shared by the cache and the responses sending them (reference counted:
- * the last holder frees it). Responses from memory go out in large writes: measured faster than
- * sendfile here over HTTP (docs/PERFORMANCE.md), and 2-3x faster over TLS, where libmicrohttpd
- * reads and encrypts a file descriptor's bytes 4 KiB at a time. */
-typedef struct {
-    int refs;
-    size_t size;
-    uint8_t data[];
-} blob_t;
-
-static blob_t *blob_ref(blob_t *b)
-{
-    if (b != NULL) {
-        __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
-    }
-    return b;
-}
-
-static void blob_unref(void *p)
-{
-    blob_t *b = p;
-    if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        free(b);
-    }
-}
 
 typedef struct {
-    char path[512];
-    blob_t *blob; /* the file's bytes (a reference the holder must drop) */
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    char sha_hex[65];
-    img_header_t hdr;
-    img_err_t verdict; /* IMG_OK, IMG_ERR_NO_KEY without --pubkey, or why it is refused */
-    int used;
-} file_info_t;
-
-typedef struct {
-    const char *root;
-    char token[513]; /* publish token (16-512 characters); empty: publishing disabled */
-    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
-    int have_key;
+    const char *root; /* absolute */
+    char token[513];  /* publish token (16-512 characters); empty: publishing disabled */
+    releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
-    pthread_mutex_t cache_lock; /* requests are answered by a pool of threads */
-    pthread_mutex_t publish_lock; /* one release switch at a time (current.new): API and S3 sync */
-    file_info_t cache[CACHE_SLOTS];
-    unsigned next_slot;
 } server_t;
 
 typedef struct {
@@ -124,80 +81,7 @@ static void on_signal(int sig)
 }
 
 /* The release folder: root/current when it exists, else root. */
-static void release_path(const server_t *s, const char *name, char *out, size_t cap)
-{
-    char cur[512];
-    struct stat st;
-    snprintf(cur, sizeof(cur), "%s/current", s->root);
-    /* A `current` that exists, even dangling, is the release: a broken one serves nothing (404)
-     * rather than the root's own files. */
-    if (lstat(cur, &st) == 0) {
-        snprintf(out, cap, "%s/%s", cur, name);
-    } else {
-        snprintf(out, cap, "%s/%s", s->root, name);
-    }
-}
 
-/* SHA-256, header and verdict of a release file, computed once per version of the file and
- * copied into *out (the cache is shared by the serving threads). 0, or -1 when unreadable. */
-static int file_info_locked(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out);
-
-static int file_info(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out)
-{
-    pthread_mutex_lock(&s->cache_lock);
-    int r = file_info_locked(s, path, fd, st, out);
-    pthread_mutex_unlock(&s->cache_lock);
-    return r;
-}
-
-static int file_info_locked(server_t *s, const char *path, int fd, const struct stat *st, file_info_t *out)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        file_info_t *c = &s->cache[i];
-        if (c->used && strcmp(c->path, path) == 0 && c->dev == st->st_dev && c->ino == st->st_ino &&
-            c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
-            c->mtime.tv_nsec == st->st_mtim.tv_nsec) {
-            *out = *c;
-            out->blob = blob_ref(c->blob);
-            return 0;
-        }
-    }
-    if (st->st_size > 16 * 1024 * 1024) {
-        return -1;
-    }
-    blob_t *blob = malloc(sizeof(blob_t) + (size_t)st->st_size + 1);
-    if (blob == NULL) {
-        return -1;
-    }
-    blob->refs = 1; /* the cache's */
-    blob->size = (size_t)st->st_size;
-    uint8_t *buf = blob->data;
-    ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
-    uint8_t sha[CRYPTO_SHA256_SIZE];
-    if (got != st->st_size || crypto_sha256(buf, (size_t)got, sha) != CRYPTO_OK) {
-        free(blob);
-        return -1;
-    }
-    file_info_t *c = &s->cache[s->next_slot++ % CACHE_SLOTS];
-    blob_unref(c->blob); /* the slot's previous file: freed once no response still sends it */
-    memset(c, 0, sizeof(*c));
-    c->blob = blob;
-    snprintf(c->path, sizeof(c->path), "%s", path);
-    c->dev = st->st_dev;
-    c->ino = st->st_ino;
-    c->size = st->st_size;
-    c->mtime = st->st_mtim;
-    fota_hex(sha, sizeof(sha), c->sha_hex);
-    img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    c->verdict = img_verify_buffer(buf, (size_t)got, &pol, &c->hdr);
-    if (c->verdict != IMG_OK && c->verdict != IMG_ERR_NO_KEY && got >= IMG_HEADER_FIELDS_SIZE) {
-        (void)img_header_decode(buf, &c->hdr);
-    }
-    c->used = 1;
-    *out = *c;
-    out->blob = blob_ref(blob);
-    return 0;
-}
 
 /* Queues text (type NULL: no Content-Type) with one more header when hname is not NULL. */
 static enum MHD_Result send_text_h(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
@@ -299,7 +183,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
                                   int is_image, const char *method, const char *url)
 {
     char path[600];
-    release_path(s, name, path, sizeof(path));
+    releases_path(s->rel, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -309,18 +193,18 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such file in the current release", method, url);
     }
     char etag[80] = "";
-    blob_t *blob = NULL; /* an image's bytes, sent from memory */
+    release_blob_t *blob = NULL; /* an image's bytes, sent from memory */
     if (is_image) {
-        file_info_t info;
-        const file_info_t *fi = &info;
-        if (file_info(s, path, fd, &st, &info) != 0) {
+        release_file_t info;
+        const release_file_t *fi = &info;
+        if (releases_file_info(s->rel, path, fd, &st, &info) != 0) {
             close(fd);
             return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file", method, url);
         }
         blob = info.blob;
         if (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY) {
             close(fd);
-            blob_unref(blob);
+            release_blob_unref(blob);
             char msg[200];
             snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi->verdict));
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
@@ -329,7 +213,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
             close(fd);
-            blob_unref(blob);
+            release_blob_unref(blob);
             return send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, etag, method, url);
         }
     }
@@ -345,12 +229,12 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     srv_range_t rr = srv_parse_range(range, size, &first, &last);
     if (rr == SRV_RANGE_MALFORMED) {
         close(fd);
-        blob_unref(blob);
+        release_blob_unref(blob);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)", method, url);
     }
     if (rr == SRV_RANGE_UNSATISFIABLE) {
         close(fd);
-        blob_unref(blob);
+        release_blob_unref(blob);
         char cr[64];
         snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
         return send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, cr, method, url);
@@ -360,13 +244,13 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     if (blob != NULL && blob->size == size) {
         /* From memory: the response holds the reference and drops it when it is done. */
         close(fd);
-        r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)n, blob->data + first, blob_unref, blob);
+        r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)n, blob->data + first, release_blob_unref, blob);
         if (r == NULL) {
-            blob_unref(blob);
+            release_blob_unref(blob);
             return MHD_NO;
         }
     } else {
-        blob_unref(blob);
+        release_blob_unref(blob);
         /* libmicrohttpd closes fd when the response is destroyed. */
         r = MHD_create_response_from_fd_at_offset64(n, fd, first);
         if (r == NULL) {
@@ -408,7 +292,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     }
     const char *name = bank == LAYOUT_BANK_A ? "slot_a.bin" : "slot_b.bin";
     char path[600];
-    release_path(s, name, path, sizeof(path));
+    releases_path(s->rel, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -417,11 +301,11 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
         }
         return send_error(c, MHD_HTTP_NOT_FOUND, "the current release has no image for that bank", method, url);
     }
-    file_info_t info;
-    const file_info_t *fi = file_info(s, path, fd, &st, &info) == 0 ? &info : NULL;
+    release_file_t info;
+    const release_file_t *fi = releases_file_info(s->rel, path, fd, &st, &info) == 0 ? &info : NULL;
     close(fd);
     if (fi != NULL) {
-        blob_unref(info.blob); /* only its header and hash are needed here */
+        release_blob_unref(info.blob); /* only its header and hash are needed here */
     }
     if (fi == NULL || (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY)) {
         char msg[200];
@@ -553,106 +437,10 @@ static int release_target(const char *url, char *ver, size_t cap, const char **w
 
 /* Reads and verifies one release image without touching the request cache (the S3 sync runs
  * in another thread). */
-static img_err_t check_image(const server_t *s, const char *path, img_header_t *hdr)
-{
-    uint8_t *buf;
-    size_t len;
-    if (fota_read_file(path, LAYOUT_BANK_SIZE, &buf, &len) != 0) {
-        return IMG_ERR_READ;
-    }
-    img_policy_t pol = {.pubkey = s->pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_err_t e = img_verify_buffer(buf, len, &pol, hdr);
-    free(buf);
-    return e;
-}
 
 /* Checks a staged release (both images verify with the server's key, are for their banks and
  * carry version ver), writes its version.txt, moves it to releases/NAME and makes it current with
  * one rename. Returns 0, or -1 with the reason in why. Shared by publishing and the S3 sync. */
-static int release_activate_locked(const server_t *s, const char *staging, const char *ver, const char *name,
-                                   char *why, size_t cap);
-
-/* Checks a staged release and makes it current. Serialised: the serving threads and the S3 sync
- * each build current.new and rename it over current. */
-static int release_activate(server_t *s, const char *staging, const char *ver, const char *name, char *why,
-                            size_t cap)
-{
-    pthread_mutex_lock(&s->publish_lock);
-    int r = release_activate_locked(s, staging, ver, name, why, cap);
-    pthread_mutex_unlock(&s->publish_lock);
-    return r;
-}
-
-static int release_activate_locked(const server_t *s, const char *staging, const char *ver, const char *name,
-                                   char *why, size_t cap)
-{
-    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
-    img_version_t want;
-    if (img_version_parse(ver, &want) != 0) {
-        snprintf(why, cap, "version '%.32s' is not X.Y.Z", ver);
-        return -1;
-    }
-    for (int b = 0; b < 2; b++) {
-        char path[700];
-        img_header_t h;
-        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
-        img_err_t e = check_image(s, path, &h);
-        if (e == IMG_ERR_READ) {
-            snprintf(why, cap, "release %s has no %s", ver, names[b]);
-            return -1;
-        }
-        if (e != IMG_OK) {
-            snprintf(why, cap, "%s refused: %s", names[b], img_strerror(e));
-            return -1;
-        }
-        if (h.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
-            snprintf(why, cap, "%s is an image for bank %c", names[b], layout_bank_letter(h.bank));
-            return -1;
-        }
-        if (img_version_cmp(&h.version, &want) != 0) {
-            snprintf(why, cap, "%s is version %u.%u.%u, not %s", names[b], h.version.major, h.version.minor,
-                     h.version.patch, ver);
-            return -1;
-        }
-    }
-    char vpath[700], final[600], cur[600], tmp[600];
-    snprintf(vpath, sizeof(vpath), "%s/version.txt", staging);
-    snprintf(final, sizeof(final), "%s/releases/%s", s->root, name);
-    snprintf(cur, sizeof(cur), "%s/current", s->root);
-    snprintf(tmp, sizeof(tmp), "%s/current.new", s->root);
-    char vline[40];
-    int n = snprintf(vline, sizeof(vline), "%s\n", ver);
-    unlink(tmp);
-    char target[600];
-    ssize_t tl = readlink(cur, target, sizeof(target) - 1);
-    target[tl > 0 ? tl : 0] = '\0';
-    int is_current = tl > 0 && strcmp(target, final) == 0;
-    if (strcmp(staging, final) != 0) {
-        if (is_current) {
-            snprintf(why, cap, "release %s is the current one: publish a new version", ver);
-            errno = EEXIST;
-            return -1;
-        }
-        /* A folder left by an attempt that failed before its switch is replaced. */
-        static const char *const files[] = {"slot_a.bin", "slot_b.bin", "version.txt"};
-        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-            char f[700];
-            snprintf(f, sizeof(f), "%s/%s", final, files[i]);
-            unlink(f);
-        }
-        rmdir(final);
-    }
-    /* The complete release folder first, then one rename makes it current. */
-    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||
-        (strcmp(staging, final) != 0 && rename(staging, final) != 0) || symlink(final, tmp) != 0 ||
-        rename(tmp, cur) != 0) {
-        snprintf(why, cap, "cannot switch the release: %s", strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    srvlog(SRVLOG_INFO, "fota-server: release %s is now current", ver);
-    return 0;
-}
 
 static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, const char *method,
                                     const char *url)
@@ -669,7 +457,7 @@ static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const
          * same checks, then the switch. */
         snprintf(staging, sizeof(staging), "%s", final);
     }
-    if (release_activate(s, staging, ver, ver, why, sizeof(why)) != 0) {
+    if (releases_activate(s->rel, staging, ver, ver, why, sizeof(why)) != 0) {
         unsigned status = strncmp(why, "cannot switch", 13) == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR
                           : strstr(why, " has no ") || strstr(why, "is the current one") ? MHD_HTTP_CONFLICT
                                                                                        : MHD_HTTP_UNPROCESSABLE_CONTENT;
@@ -737,11 +525,8 @@ static enum MHD_Result upload_finish(server_t *s, struct MHD_Connection *c, requ
                           rq->uploaded > MAX_UPLOAD ? "image larger than a bank" : "cannot store the upload (disk full?)",
                           method, url);
     }
-    pthread_mutex_lock(&s->publish_lock);
-    int moved = rename(rq->upload_tmp, rq->upload_path) == 0;
-    int err = errno;
-    pthread_mutex_unlock(&s->publish_lock);
-    if (!moved) {
+    int err = releases_rename_in(s->rel, rq->upload_tmp, rq->upload_path);
+    if (err != 0) {
         unlink(rq->upload_tmp);
         if (err == ENOENT) {
             return send_error(c, MHD_HTTP_CONFLICT,
@@ -815,7 +600,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return send_error(c, MHD_HTTP_BAD_REQUEST, "activate with POST /api/v1/releases/X.Y.Z/activate", method,
                               url);
         }
-        if (!s->have_key) {
+        if (!releases_have_key(s->rel)) {
             return send_error(c, MHD_HTTP_CONFLICT, "the server has no --pubkey to check releases with", method, url);
         }
         return api_activate(s, c, ver, method, url);
@@ -877,191 +662,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
-/* The S3 sync. */
-typedef struct {
-    const char *endpoint, *bucket, *prefix, *region;
-    uint32_t interval;
-    char userpwd[300];
-    char token_header[2100];
-    char seen[3][80]; /* ETags of slot_a.bin, slot_b.bin, version.txt last handled (good or refused) */
-} s3_t;
-
-static const char *const s3_names[3] = {"slot_a.bin", "slot_b.bin", "version.txt"};
-
-typedef struct {
-    FILE *f;
-    char *mem;
-    size_t len, cap;
-} s3_sink_t;
-
-static size_t s3_write(char *data, size_t size, size_t n, void *ud)
-{
-    s3_sink_t *k = ud;
-    size_t len = size * n;
-    if (k->len + len > k->cap) {
-        return 0; /* larger than anything we accept: abort */
-    }
-    if (k->f != NULL) {
-        if (fwrite(data, 1, len, k->f) != len) {
-            return 0;
-        }
-    } else {
-        memcpy(k->mem + k->len, data, len);
-    }
-    k->len += len;
-    return len;
-}
-
-/* GET endpoint/bucket/path (path already escaped), signed. 0 on HTTP 200. */
-static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, size_t cap)
-{
-    CURL *c = curl_easy_init();
-    if (c == NULL) {
-        snprintf(why, cap, "cannot start libcurl");
-        return -1;
-    }
-    char url[1200], sigv4[80];
-    snprintf(url, sizeof(url), "%s/%s%s", s3->endpoint, s3->bucket, path);
-    snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s3->region);
-    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-    if (s3->token_header[0] != '\0') {
-        h = curl_slist_append(h, s3->token_header);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
-    curl_easy_setopt(c, CURLOPT_USERPWD, s3->userpwd);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        snprintf(why, cap, "%s", curl_easy_strerror(rc));
-        return -1;
-    }
-    if (status != 200) {
-        snprintf(why, cap, "HTTP %ld for %s", status, path);
-        return -1;
-    }
-    return 0;
-}
-
-static void s3_sync(server_t *s, s3_t *s3)
-{
-    char why[300], path[700];
-    static char xml[256 * 1024];
-    char etag[3][80] = {"", "", ""};
-    char token[1024] = "";
-    CURL *esc = curl_easy_init();
-    if (esc == NULL) {
-        return;
-    }
-    /* Page through the listing, 64 keys a page (what we keep per page), until the three release
-     * objects are known: up to 6400 keys under the prefix. */
-    for (int page = 0; page < 100; page++) {
-        s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
-        char *prefix = curl_easy_escape(esc, s3->prefix, 0);
-        char *cont = token[0] ? curl_easy_escape(esc, token, 0) : NULL;
-        /* Parameters in the order SigV4 sorts them into its canonical request. */
-        snprintf(path, sizeof(path), "?%s%s%slist-type=2&max-keys=64&prefix=%s", cont ? "continuation-token=" : "",
-                 cont ? cont : "", cont ? "&" : "", prefix ? prefix : "");
-        curl_free(prefix);
-        curl_free(cont);
-        if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
-            srvlog(SRVLOG_WARN, "fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release", s3->bucket,
-                   s3->prefix, why);
-            curl_easy_cleanup(esc);
-            return;
-        }
-        srv_s3_object_t objs[64];
-        int n = srv_s3_list_parse(xml, list.len, objs, 64);
-        int more = n < 0 ? -1 : srv_s3_list_next(xml, list.len, token, sizeof(token));
-        if (n > 64) {
-            n = -1; /* more entries than the max-keys we asked for */
-        }
-        if (n < 0 || more < 0) {
-            srvlog(SRVLOG_WARN, "fota-server: s3: the bucket listing is malformed; keeping the current release");
-            curl_easy_cleanup(esc);
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            for (int k = 0; k < 3; k++) {
-                char want[300];
-                snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
-                if (strcmp(objs[i].key, want) == 0) {
-                    snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
-                }
-            }
-        }
-        if (!more || (etag[0][0] && etag[1][0] && etag[2][0])) {
-            break;
-        }
-    }
-    curl_easy_cleanup(esc);
-    if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
-        srvlog(SRVLOG_WARN, "fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
-               "release",
-               s3->bucket, s3->prefix);
-        return;
-    }
-    if (memcmp(etag, s3->seen, sizeof(etag)) == 0) {
-        return; /* nothing changed since the last look */
-    }
-    char staging[600];
-    snprintf(staging, sizeof(staging), "%s/releases", s->root);
-    mkdir(staging, 0755);
-    snprintf(staging, sizeof(staging), "%s/releases/.s3-staging", s->root);
-    for (int k = 0; k < 3; k++) {
-        snprintf(path, sizeof(path), "%s/%s", staging, s3_names[k]);
-        unlink(path);
-    }
-    rmdir(staging);
-    if (mkdir(staging, 0755) != 0) {
-        srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", staging, strerror(errno));
-        return;
-    }
-    char version[40] = "";
-    for (int k = 0; k < 3; k++) {
-        char file[700], key[400];
-        snprintf(file, sizeof(file), "%s/%s", staging, s3_names[k]);
-        /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
-         * supported: see docs/server.md). */
-        snprintf(key, sizeof(key), "/%s%s", s3->prefix, s3_names[k]);
-        FILE *f = fopen(file, "wb");
-        s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
-        int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
-        if (f == NULL || fclose(f) != 0 || rc != 0) {
-            srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
-                   f ? why : strerror(errno));
-            return; /* not marked seen: tried again next time */
-        }
-        if (k == 2) {
-            FILE *v = fopen(file, "r");
-            size_t got = v ? fread(version, 1, sizeof(version) - 1, v) : 0;
-            if (v != NULL) {
-                fclose(v);
-            }
-            version[got] = '\0';
-            version[strcspn(version, "\r\n ")] = '\0';
-        }
-    }
-    memcpy(s3->seen, etag, sizeof(etag));
-    char name[80];
-    snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
-    if (release_activate(s, staging, version, name, why, sizeof(why)) != 0) {
-        srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release", s3->bucket,
-               s3->prefix, why);
-    } else {
-        srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
-    }
-}
-
 static const char usage[] =
     "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem] [--cert C --tls-key K]\n"
     "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
@@ -1102,6 +702,8 @@ int main(int argc, char **argv)
                                          {"log-level", required_argument, 0, 1010},
                                          {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     static server_t s;
+    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
+    int have_key = 0;
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
     static s3_t s3 = {.prefix = "", .interval = 60};
     char endpoint_default[200];
@@ -1283,10 +885,10 @@ int main(int argc, char **argv)
         key_pem[key_len] = '\0';
     }
     if (key != NULL) {
-        if (fota_load_pubkey(key, s.pub) != 0) {
+        if (fota_load_pubkey(key, pub) != 0) {
             return 3;
         }
-        s.have_key = 1;
+        have_key = 1;
     }
     char dbpath[600];
     snprintf(dbpath, sizeof(dbpath), "%s/reports.sqlite", s.root);
@@ -1331,8 +933,9 @@ int main(int argc, char **argv)
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         threads = ncpu > 0 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 1u;
     }
-    if (pthread_mutex_init(&s.cache_lock, NULL) != 0 || pthread_mutex_init(&s.publish_lock, NULL) != 0) {
-        fprintf(stderr, "fota-server: cannot create a mutex\n");
+    s.rel = releases_open(s.root, have_key ? pub : NULL);
+    if (s.rel == NULL) {
+        fprintf(stderr, "fota-server: out of memory\n");
         reports_close(s.reports);
         free(cert_pem);
         free(key_pem);
@@ -1378,7 +981,7 @@ int main(int argc, char **argv)
     time_t next_sync = 0;
     while (!stop) {
         if (s3.bucket != NULL && time(NULL) >= next_sync) {
-            s3_sync(&s, &s3);
+            s3_sync(s.rel, &s3);
             next_sync = time(NULL) + s3.interval;
         }
         sleep(1); /* a signal ends it early */
@@ -1388,9 +991,7 @@ int main(int argc, char **argv)
     free(cert_pem);
     free(key_pem);
     free(root_abs);
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        blob_unref(s.cache[i].blob);
-    }
+    releases_close(s.rel);
     if (s3.bucket != NULL) {
         curl_global_cleanup();
     }

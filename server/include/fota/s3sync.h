@@ -1,0 +1,23 @@
+/* fota-server's S3 sync: every interval, ListObjectsV2 of s3://bucket/prefix (requests signed by
+ * libcurl's CURLOPT_AWS_SIGV4); when slot_a.bin, slot_b.bin or version.txt changed, they are
+ * downloaded and activated through the release store exactly as a publication is. When S3 is
+ * unreachable or holds a bad image, the last good release stays (docs/server.md). */
+#ifndef FOTA_S3SYNC_H
+#define FOTA_S3SYNC_H
+
+#include <stdint.h>
+
+#include "fota/releases.h"
+
+typedef struct {
+    const char *endpoint, *bucket, *prefix, *region;
+    uint32_t interval;
+    char userpwd[300];
+    char token_header[2100];
+    char seen[3][80]; /* ETags of slot_a.bin, slot_b.bin, version.txt last handled (good or refused) */
+} s3_t;
+
+/* One pass (the caller runs it every s3->interval seconds). */
+void s3_sync(releases_t *rs, s3_t *s3);
+
+#endif

@@ -1,0 +1,260 @@
+/* fota-server's release store: see fota/releases.h. */
+#include "fota/releases.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/layout.h"
+#include "fota/srvlog.h"
+
+#define CACHE_SLOTS 8
+
+struct releases {
+    char *root;
+    uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
+    int have_key;
+    pthread_mutex_t cache_lock;   /* requests are answered by a pool of threads */
+    pthread_mutex_t publish_lock; /* one release switch at a time (current.new): API and S3 sync */
+    release_file_t cache[CACHE_SLOTS];
+    unsigned next_slot;
+};
+
+release_blob_t *release_blob_ref(release_blob_t *b)
+{
+    if (b != NULL) {
+        __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+    }
+    return b;
+}
+
+void release_blob_unref(void *p)
+{
+    release_blob_t *b = p;
+    if (b != NULL && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        free(b);
+    }
+}
+
+releases_t *releases_open(const char *root, const uint8_t pub[CRYPTO_P256_PUBKEY_SIZE])
+{
+    releases_t *rs = calloc(1, sizeof(*rs));
+    if (rs == NULL || (rs->root = strdup(root)) == NULL) {
+        free(rs);
+        return NULL;
+    }
+    if (pub != NULL) {
+        memcpy(rs->pub, pub, CRYPTO_P256_PUBKEY_SIZE);
+        rs->have_key = 1;
+    }
+    if (pthread_mutex_init(&rs->cache_lock, NULL) != 0 || pthread_mutex_init(&rs->publish_lock, NULL) != 0) {
+        free(rs->root);
+        free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+void releases_close(releases_t *rs)
+{
+    if (rs == NULL) {
+        return;
+    }
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        release_blob_unref(rs->cache[i].blob);
+    }
+    pthread_mutex_destroy(&rs->cache_lock);
+    pthread_mutex_destroy(&rs->publish_lock);
+    free(rs->root);
+    free(rs);
+}
+
+const char *releases_root(const releases_t *rs)
+{
+    return rs->root;
+}
+
+int releases_have_key(const releases_t *rs)
+{
+    return rs->have_key;
+}
+
+void releases_path(const releases_t *s, const char *name, char *out, size_t cap)
+{
+    char cur[512];
+    struct stat st;
+    snprintf(cur, sizeof(cur), "%s/current", s->root);
+    /* A `current` that exists, even dangling, is the release: a broken one serves nothing (404)
+     * rather than the root's own files. */
+    if (lstat(cur, &st) == 0) {
+        snprintf(out, cap, "%s/%s", cur, name);
+    } else {
+        snprintf(out, cap, "%s/%s", s->root, name);
+    }
+}
+
+static int file_info_locked(releases_t *s, const char *path, int fd, const struct stat *st, release_file_t *out);
+
+int releases_file_info(releases_t *s, const char *path, int fd, const struct stat *st, release_file_t *out)
+{
+    pthread_mutex_lock(&s->cache_lock);
+    int r = file_info_locked(s, path, fd, st, out);
+    pthread_mutex_unlock(&s->cache_lock);
+    return r;
+}
+
+static int file_info_locked(releases_t *s, const char *path, int fd, const struct stat *st, release_file_t *out)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        release_file_t *c = &s->cache[i];
+        if (c->used && strcmp(c->path, path) == 0 && c->dev == st->st_dev && c->ino == st->st_ino &&
+            c->size == st->st_size && c->mtime.tv_sec == st->st_mtim.tv_sec &&
+            c->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+            *out = *c;
+            out->blob = release_blob_ref(c->blob);
+            return 0;
+        }
+    }
+    if (st->st_size > 16 * 1024 * 1024) {
+        return -1;
+    }
+    release_blob_t *blob = malloc(sizeof(release_blob_t) + (size_t)st->st_size + 1);
+    if (blob == NULL) {
+        return -1;
+    }
+    blob->refs = 1; /* the cache's */
+    blob->size = (size_t)st->st_size;
+    uint8_t *buf = blob->data;
+    ssize_t got = pread(fd, buf, (size_t)st->st_size, 0);
+    uint8_t sha[CRYPTO_SHA256_SIZE];
+    if (got != st->st_size || crypto_sha256(buf, (size_t)got, sha) != CRYPTO_OK) {
+        free(blob);
+        return -1;
+    }
+    release_file_t *c = &s->cache[s->next_slot++ % CACHE_SLOTS];
+    release_blob_unref(c->blob); /* the slot's previous file: freed once no response still sends it */
+    memset(c, 0, sizeof(*c));
+    c->blob = blob;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    c->dev = st->st_dev;
+    c->ino = st->st_ino;
+    c->size = st->st_size;
+    c->mtime = st->st_mtim;
+    fota_hex(sha, sizeof(sha), c->sha_hex);
+    img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
+    c->verdict = img_verify_buffer(buf, (size_t)got, &pol, &c->hdr);
+    if (c->verdict != IMG_OK && c->verdict != IMG_ERR_NO_KEY && got >= IMG_HEADER_FIELDS_SIZE) {
+        (void)img_header_decode(buf, &c->hdr);
+    }
+    c->used = 1;
+    *out = *c;
+    out->blob = release_blob_ref(blob);
+    return 0;
+}
+
+static img_err_t check_image(const releases_t *s, const char *path, img_header_t *hdr)
+{
+    uint8_t *buf;
+    size_t len;
+    if (fota_read_file(path, LAYOUT_BANK_SIZE, &buf, &len) != 0) {
+        return IMG_ERR_READ;
+    }
+    img_policy_t pol = {.pubkey = s->pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
+    img_err_t e = img_verify_buffer(buf, len, &pol, hdr);
+    free(buf);
+    return e;
+}
+
+static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
+                                   char *why, size_t cap);
+
+int releases_activate(releases_t *s, const char *staging, const char *ver, const char *name, char *why, size_t cap)
+{
+    pthread_mutex_lock(&s->publish_lock);
+    int r = activate_locked(s, staging, ver, name, why, cap);
+    pthread_mutex_unlock(&s->publish_lock);
+    return r;
+}
+
+static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
+                                   char *why, size_t cap)
+{
+    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
+    img_version_t want;
+    if (img_version_parse(ver, &want) != 0) {
+        snprintf(why, cap, "version '%.32s' is not X.Y.Z", ver);
+        return -1;
+    }
+    for (int b = 0; b < 2; b++) {
+        char path[700];
+        img_header_t h;
+        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
+        img_err_t e = check_image(s, path, &h);
+        if (e == IMG_ERR_READ) {
+            snprintf(why, cap, "release %s has no %s", ver, names[b]);
+            return -1;
+        }
+        if (e != IMG_OK) {
+            snprintf(why, cap, "%s refused: %s", names[b], img_strerror(e));
+            return -1;
+        }
+        if (h.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
+            snprintf(why, cap, "%s is an image for bank %c", names[b], layout_bank_letter(h.bank));
+            return -1;
+        }
+        if (img_version_cmp(&h.version, &want) != 0) {
+            snprintf(why, cap, "%s is version %u.%u.%u, not %s", names[b], h.version.major, h.version.minor,
+                     h.version.patch, ver);
+            return -1;
+        }
+    }
+    char vpath[700], final[600], cur[600], tmp[600];
+    snprintf(vpath, sizeof(vpath), "%s/version.txt", staging);
+    snprintf(final, sizeof(final), "%s/releases/%s", s->root, name);
+    snprintf(cur, sizeof(cur), "%s/current", s->root);
+    snprintf(tmp, sizeof(tmp), "%s/current.new", s->root);
+    char vline[40];
+    int n = snprintf(vline, sizeof(vline), "%s\n", ver);
+    unlink(tmp);
+    char target[600];
+    ssize_t tl = readlink(cur, target, sizeof(target) - 1);
+    target[tl > 0 ? tl : 0] = '\0';
+    int is_current = tl > 0 && strcmp(target, final) == 0;
+    if (strcmp(staging, final) != 0) {
+        if (is_current) {
+            snprintf(why, cap, "release %s is the current one: publish a new version", ver);
+            errno = EEXIST;
+            return -1;
+        }
+        /* A folder left by an attempt that failed before its switch is replaced. */
+        static const char *const files[] = {"slot_a.bin", "slot_b.bin", "version.txt"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            char f[700];
+            snprintf(f, sizeof(f), "%s/%s", final, files[i]);
+            unlink(f);
+        }
+        rmdir(final);
+    }
+    /* The complete release folder first, then one rename makes it current. */
+    if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||
+        (strcmp(staging, final) != 0 && rename(staging, final) != 0) || symlink(final, tmp) != 0 ||
+        rename(tmp, cur) != 0) {
+        snprintf(why, cap, "cannot switch the release: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    srvlog(SRVLOG_INFO, "fota-server: release %s is now current", ver);
+    return 0;
+}
+
+int releases_rename_in(releases_t *rs, const char *from, const char *to)
+{
+    pthread_mutex_lock(&rs->publish_lock);
+    int r = rename(from, to) == 0 ? 0 : errno;
+    pthread_mutex_unlock(&rs->publish_lock);
+    return r;
+}

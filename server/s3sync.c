@@ -1,0 +1,192 @@
+/* fota-server's S3 sync: see fota/s3sync.h. */
+#include "fota/s3sync.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fota.h"
+#include "fota/crc32.h"
+#include "fota/srv.h"
+#include "fota/srvlog.h"
+
+static const char *const s3_names[3] = {"slot_a.bin", "slot_b.bin", "version.txt"};
+
+typedef struct {
+    FILE *f;
+    char *mem;
+    size_t len, cap;
+} s3_sink_t;
+
+static size_t s3_write(char *data, size_t size, size_t n, void *ud)
+{
+    s3_sink_t *k = ud;
+    size_t len = size * n;
+    if (k->len + len > k->cap) {
+        return 0; /* larger than anything we accept: abort */
+    }
+    if (k->f != NULL) {
+        if (fwrite(data, 1, len, k->f) != len) {
+            return 0;
+        }
+    } else {
+        memcpy(k->mem + k->len, data, len);
+    }
+    k->len += len;
+    return len;
+}
+
+/* GET endpoint/bucket/path (path already escaped), signed. 0 on HTTP 200. */
+static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, size_t cap)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL) {
+        snprintf(why, cap, "cannot start libcurl");
+        return -1;
+    }
+    char url[1200], sigv4[80];
+    snprintf(url, sizeof(url), "%s/%s%s", s3->endpoint, s3->bucket, path);
+    snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s3->region);
+    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    if (s3->token_header[0] != '\0') {
+        h = curl_slist_append(h, s3->token_header);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+    curl_easy_setopt(c, CURLOPT_USERPWD, s3->userpwd);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        snprintf(why, cap, "%s", curl_easy_strerror(rc));
+        return -1;
+    }
+    if (status != 200) {
+        snprintf(why, cap, "HTTP %ld for %s", status, path);
+        return -1;
+    }
+    return 0;
+}
+
+void s3_sync(releases_t *s, s3_t *s3)
+{
+    char why[300], path[700];
+    static char xml[256 * 1024];
+    char etag[3][80] = {"", "", ""};
+    char token[1024] = "";
+    CURL *esc = curl_easy_init();
+    if (esc == NULL) {
+        return;
+    }
+    /* Page through the listing, 64 keys a page (what we keep per page), until the three release
+     * objects are known: up to 6400 keys under the prefix. */
+    for (int page = 0; page < 100; page++) {
+        s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
+        char *prefix = curl_easy_escape(esc, s3->prefix, 0);
+        char *cont = token[0] ? curl_easy_escape(esc, token, 0) : NULL;
+        /* Parameters in the order SigV4 sorts them into its canonical request. */
+        snprintf(path, sizeof(path), "?%s%s%slist-type=2&max-keys=64&prefix=%s", cont ? "continuation-token=" : "",
+                 cont ? cont : "", cont ? "&" : "", prefix ? prefix : "");
+        curl_free(prefix);
+        curl_free(cont);
+        if (s3_get(s3, path, &list, why, sizeof(why)) != 0) {
+            srvlog(SRVLOG_WARN, "fota-server: s3: cannot list s3://%s/%s: %s; keeping the current release", s3->bucket,
+                   s3->prefix, why);
+            curl_easy_cleanup(esc);
+            return;
+        }
+        srv_s3_object_t objs[64];
+        int n = srv_s3_list_parse(xml, list.len, objs, 64);
+        int more = n < 0 ? -1 : srv_s3_list_next(xml, list.len, token, sizeof(token));
+        if (n > 64) {
+            n = -1; /* more entries than the max-keys we asked for */
+        }
+        if (n < 0 || more < 0) {
+            srvlog(SRVLOG_WARN, "fota-server: s3: the bucket listing is malformed; keeping the current release");
+            curl_easy_cleanup(esc);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 3; k++) {
+                char want[300];
+                snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
+                if (strcmp(objs[i].key, want) == 0) {
+                    snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
+                }
+            }
+        }
+        if (!more || (etag[0][0] && etag[1][0] && etag[2][0])) {
+            break;
+        }
+    }
+    curl_easy_cleanup(esc);
+    if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
+               "release",
+               s3->bucket, s3->prefix);
+        return;
+    }
+    if (memcmp(etag, s3->seen, sizeof(etag)) == 0) {
+        return; /* nothing changed since the last look */
+    }
+    char staging[600];
+    snprintf(staging, sizeof(staging), "%s/releases", releases_root(s));
+    mkdir(staging, 0755);
+    snprintf(staging, sizeof(staging), "%s/releases/.s3-staging", releases_root(s));
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof(path), "%s/%s", staging, s3_names[k]);
+        unlink(path);
+    }
+    rmdir(staging);
+    if (mkdir(staging, 0755) != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", staging, strerror(errno));
+        return;
+    }
+    char version[40] = "";
+    for (int k = 0; k < 3; k++) {
+        char file[700], key[400];
+        snprintf(file, sizeof(file), "%s/%s", staging, s3_names[k]);
+        /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
+         * supported: see docs/server.md). */
+        snprintf(key, sizeof(key), "/%s%s", s3->prefix, s3_names[k]);
+        FILE *f = fopen(file, "wb");
+        s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
+        int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
+        if (f == NULL || fclose(f) != 0 || rc != 0) {
+            srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
+                   f ? why : strerror(errno));
+            return; /* not marked seen: tried again next time */
+        }
+        if (k == 2) {
+            FILE *v = fopen(file, "r");
+            size_t got = v ? fread(version, 1, sizeof(version) - 1, v) : 0;
+            if (v != NULL) {
+                fclose(v);
+            }
+            version[got] = '\0';
+            version[strcspn(version, "\r\n ")] = '\0';
+        }
+    }
+    memcpy(s3->seen, etag, sizeof(etag));
+    char name[80];
+    snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
+    if (releases_activate(s, staging, version, name, why, sizeof(why)) != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release", s3->bucket,
+               s3->prefix, why);
+    } else {
+        srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
+    }
+}
+
