@@ -10,6 +10,7 @@ PKGS=(
   qemu-system-arm libunicorn-dev
   libcmocka-dev
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev libexpat1-dev
+  libpq-dev postgresql
   openssl
   clang libclang-rt-14-dev
 )

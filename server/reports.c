@@ -1,10 +1,10 @@
 /* The report store: see fota/reports.h. */
 #include "fota/reports.h"
+#include "report_backend.h"
 #include "fota/srvlog.h"
 
 #include "cJSON.h"
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@ typedef struct {
 } item_t;
 
 struct reports {
-    sqlite3 *db;
+    report_backend_t *be; /* SQLite or PostgreSQL */
     pthread_t writer;
     pthread_mutex_t lock;
     pthread_cond_t work, written;
@@ -41,29 +41,36 @@ static int copy_field(char *dst, size_t cap, const char *src)
 /* Writes batch[0..n) in one transaction. */
 static int write_batch(reports_t *rs, const item_t *batch, size_t n)
 {
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_exec(rs->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(rs->db,
-                                "INSERT INTO reports(device, received, version, bank, state, error) "
-                                "VALUES(?, ?, ?, ?, ?, ?)",
-                                -1, &st, NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < n; i++) {
-        const item_t *it = &batch[i];
-        sqlite3_bind_text(st, 1, it->device, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, it->received);
-        sqlite3_bind_text(st, 3, it->version, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, it->bank, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, it->state, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, it->error, -1, SQLITE_STATIC);
-        ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_reset(st) == SQLITE_OK;
+    static __thread report_t rows[REPORTS_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = (report_t){.device = batch[i].device,
+                             .version = batch[i].version,
+                             .bank = batch[i].bank,
+                             .state = batch[i].state,
+                             .error = batch[i].error,
+                             .received = batch[i].received};
     }
-    sqlite3_finalize(st);
-    if (ok && sqlite3_exec(rs->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+    char why[256];
+    if (rs->be->write(rs->be, rows, n, why, sizeof(why)) == 0) {
         return 0;
     }
-    srvlog(SRVLOG_ERROR, "fota-server: reports: cannot write %zu reports: %s", n, sqlite3_errmsg(rs->db));
-    (void)sqlite3_exec(rs->db, "ROLLBACK", NULL, NULL, NULL);
+    srvlog(SRVLOG_ERROR, "fota-server: reports: cannot write %zu reports: %s", n, why);
     return -1;
+}
+
+int report_json_add(cJSON *arr, long long received, const char *version, const char *bank, const char *state,
+                    const char *error)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (r == NULL || !cJSON_AddItemToArray(arr, r) ||
+        cJSON_AddNumberToObject(r, "received", (double)received) == NULL ||
+        cJSON_AddStringToObject(r, "version", version ? version : "") == NULL ||
+        cJSON_AddStringToObject(r, "bank", bank ? bank : "") == NULL ||
+        cJSON_AddStringToObject(r, "state", state ? state : "") == NULL ||
+        cJSON_AddStringToObject(r, "error", error ? error : "") == NULL) {
+        return -1;
+    }
+    return 0;
 }
 
 static void *writer_main(void *arg)
@@ -113,18 +120,9 @@ reports_t *reports_open(const char *path, char *why, size_t cap)
         free(rs);
         return NULL;
     }
-    /* Full mutex: the writer writes while serving threads read. */
-    /* A busy timeout: another process on the same file (a second instance, the sqlite3 shell)
-     * makes a write wait for its lock instead of failing at once ("database is locked"). */
-    if (sqlite3_open_v2(path, &rs->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-            SQLITE_OK ||
-        sqlite3_busy_timeout(rs->db, 5000) != SQLITE_OK ||
-        sqlite3_exec(rs->db,
-                     "CREATE TABLE IF NOT EXISTS reports(id INTEGER PRIMARY KEY, device TEXT NOT NULL, "
-                     "received INTEGER NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT)",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(why, cap, "%s", rs->db ? sqlite3_errmsg(rs->db) : "out of memory");
-        sqlite3_close(rs->db);
+    int pg = strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
+    rs->be = pg ? report_pg_open(path, why, cap) : report_sqlite_open(path, why, cap);
+    if (rs->be == NULL) {
         free(rs->ring);
         free(rs);
         return NULL;
@@ -134,7 +132,7 @@ reports_t *reports_open(const char *path, char *why, size_t cap)
     if (pthread_mutex_init(&rs->lock, NULL) != 0 || pthread_cond_init(&rs->work, NULL) != 0 ||
         pthread_cond_init(&rs->written, NULL) != 0 || pthread_create(&rs->writer, NULL, writer_main, rs) != 0) {
         snprintf(why, cap, "cannot start the report writer");
-        sqlite3_close(rs->db);
+        rs->be->close(rs->be);
         free(rs->ring);
         free(rs);
         return NULL;
@@ -180,33 +178,16 @@ reports_err_t reports_list_json(reports_t *rs, const char *device, char **json)
     pthread_mutex_unlock(&rs->lock);
 
     *json = NULL;
-    sqlite3_stmt *st = NULL;
     cJSON *arr = cJSON_CreateArray();
-    if (arr == NULL || sqlite3_prepare_v2(rs->db,
-                                          "SELECT received, version, bank, state, error FROM reports WHERE device = ? "
-                                          "ORDER BY id DESC LIMIT 50",
-                                          -1, &st, NULL) != SQLITE_OK) {
+    char why[256];
+    if (arr == NULL || rs->be->list(rs->be, device, arr, why, sizeof(why)) != 0) {
+        if (arr != NULL) {
+            srvlog(SRVLOG_ERROR, "fota-server: reports: cannot list %s: %s", device, why);
+        }
         cJSON_Delete(arr);
         return REPORTS_ERROR;
     }
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_TRANSIENT);
-    int ok = 1, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *r = cJSON_CreateObject();
-        if (r == NULL || !cJSON_AddItemToArray(arr, r) ||
-            cJSON_AddNumberToObject(r, "received", (double)sqlite3_column_int64(st, 0)) == NULL ||
-            cJSON_AddStringToObject(r, "version", (const char *)sqlite3_column_text(st, 1)) == NULL ||
-            cJSON_AddStringToObject(r, "bank", (const char *)sqlite3_column_text(st, 2)) == NULL ||
-            cJSON_AddStringToObject(r, "state", (const char *)sqlite3_column_text(st, 3)) == NULL ||
-            cJSON_AddStringToObject(r, "error", (const char *)sqlite3_column_text(st, 4)) == NULL) {
-            ok = 0;
-            break;
-        }
-    }
-    sqlite3_finalize(st);
-    if (ok && rc == SQLITE_DONE) {
-        *json = cJSON_PrintUnformatted(arr);
-    }
+    *json = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
     return *json != NULL ? REPORTS_OK : REPORTS_ERROR;
 }
@@ -232,7 +213,7 @@ void reports_close(reports_t *rs)
     pthread_cond_destroy(&rs->work);
     pthread_cond_destroy(&rs->written);
     pthread_mutex_destroy(&rs->lock);
-    sqlite3_close(rs->db);
+    rs->be->close(rs->be);
     free(rs->ring);
     free(rs);
 }
