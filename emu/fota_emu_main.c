@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "fota/version.h"
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/emu.h"
 #include "fota/flashfile.h"
 #include "fota/layout.h"
@@ -327,6 +327,7 @@ static int otp_save(const char *path, const uint8_t *sys)
 
 int main(int argc, char **argv)
 {
+    fota_set_program("fota-emu"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {{"flash", required_argument, 0, 'f'},
                                          {"otp", required_argument, 0, 'O'},
                                          {"init", required_argument, 0, 'i'},

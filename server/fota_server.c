@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/image.h"
 #include "fota/metrics.h"
 #include "fota/releases.h"
@@ -687,6 +687,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    fota_set_program("fota-server"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {{"root", required_argument, 0, 'r'}, {"port", required_argument, 0, 'p'},
                                          {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
                                          {"cert", required_argument, 0, 'c'}, {"tls-key", required_argument, 0, 't'},

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/layout.h"
 #include "fota/srvlog.h"
 

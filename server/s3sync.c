@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/crc32.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/layout.h"
 
 int flashfile_open(flashfile_t *f, const char *path, const char *init, const char *prog)

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fota/version.h"
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/agent.h"
 #include "fota/boot.h"
 #include "fota/flash_sim.h"
@@ -353,6 +353,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    fota_set_program("fota-sim"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {{"flash", required_argument, 0, 'f'},   {"init", required_argument, 0, 'i'},
                                          {"socket", required_argument, 0, 's'},  {"pubkey", required_argument, 0, 'p'},
                                          {"spi-hz", required_argument, 0, 'z'},  {"no-confirm", no_argument, 0, 'n'},

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "fota/version.h"
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/bridge.h"
 #include "fota/simsock.h"
 
@@ -293,6 +293,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    fota_set_program("fota-bridge"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {
         {"server", required_argument, 0, 's'},     {"state-dir", required_argument, 0, 'd'},
         {"device-id", required_argument, 0, 'i'},  {"sim-socket", required_argument, 0, 'S'},

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/crypto.h"
 #include "sig_table.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/flash_sim.h"
 #include "fota/meta.h"
 

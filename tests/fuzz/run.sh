@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 # mbedTLS 3.6 with its p256-m driver (the signature check) as the host build compiled it, and
 # the configuration it was compiled with.
 : "${FUZZ_MBEDCRYPTO_LIB:?}" "${FUZZ_MBEDTLS_INC:?}" "${FUZZ_MBEDTLS_CONFIG_INC:?}"
-INC="-I$TOP/tools/fota -I$FUZZ_MBEDTLS_CONFIG_INC -DMBEDTLS_USER_CONFIG_FILE=\"mbedtls_user_config_host.h\""
+INC="-I$TOP/hostlib/include -I$FUZZ_MBEDTLS_CONFIG_INC -DMBEDTLS_USER_CONFIG_FILE=\"mbedtls_user_config_host.h\""
 for d in $FUZZ_CORE_INC; do INC="$INC -I$d"; done
 CORE=$FUZZ_CORE_SRC
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Werror"
@@ -28,7 +28,7 @@ build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
 build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
 INC="$INC -I$TOP/server/include"
 build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c"
-build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/tools/fota/elf.c" "$TOP/tools/fota/util.c" $CORE
+build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/hostlib/elf.c" "$TOP/hostlib/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.
 seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link,srv}

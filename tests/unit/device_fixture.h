@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/boot.h"
 #include "fota/flash_sim.h"
 #include "fota/le.h"

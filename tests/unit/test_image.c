@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/image.h"
 #include "fota/le.h"
 #include "test_util.h"

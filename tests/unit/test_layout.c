@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/image.h"
 #include "fota/layout.h"
 #include "fota/le.h"

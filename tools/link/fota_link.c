@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "fota/version.h"
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/le.h"
 #include "fota/link_master.h"
 #include "fota/simsock.h"
@@ -170,6 +170,7 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
 
 int main(int argc, char **argv)
 {
+    fota_set_program("fota-link"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {{"socket", required_argument, 0, 's'}, {"no-commit", no_argument, 0, 'n'},
                                          {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
                                          {"gap-us", required_argument, 0, 'g'}, {"spi-hz", required_argument, 0, 'z'},

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/le.h"
 
 static uint8_t *put_tlv(uint8_t *p, uint16_t type, const uint8_t *val, uint16_t len)

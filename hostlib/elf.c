@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 #include "fota/le.h"
 
 int fota_is_elf(const uint8_t *data, size_t len)

@@ -13,7 +13,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/version.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
 
 _Static_assert(MBEDTLS_VERSION_NUMBER >= 0x03060000, "the host builds mbedTLS 3.6 from source (CMakeLists.txt)");
 

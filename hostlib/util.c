@@ -8,12 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fota.h"
+#include "fota/hostlib.h"
+
+static const char *program = "fota";
+
+void fota_set_program(const char *name)
+{
+    program = name;
+}
 
 void fota_err(const char *fmt, ...)
 {
     va_list ap;
-    fputs("fota: ", stderr);
+    fprintf(stderr, "%s: ", program);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

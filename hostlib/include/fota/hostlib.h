@@ -1,0 +1,75 @@
+/* Host helpers shared by the `fota` tool, fota-sim, fota-emu, fota-link, fota-server, the Linux
+ * bridge and the tests: files, numbers, keys and signing, ELF, image building. Messages go to
+ * standard error prefixed with the program's name (fota_set_program). */
+#ifndef FOTA_HOSTLIB_H
+#define FOTA_HOSTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fota/crypto.h"
+#include "fota/image.h"
+#include "fota/layout.h"
+
+/* Exit codes, documented in `fota --help` and docs/tools.md. */
+enum {
+    EXIT_OK = 0,
+    EXIT_REJECTED = 1, /* verify/inspect: the image is invalid or untrusted */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_INPUT = 3,    /* an input file is missing, unreadable or not acceptable */
+    EXIT_OUTPUT = 4,   /* an output cannot be written, or an internal failure */
+};
+
+/* The name messages start with ("fota" unless set). */
+void fota_set_program(const char *name);
+
+/* Prints "<program>: <formatted message>" on stderr. */
+void fota_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads a whole file of at most max bytes into a malloc'd buffer; prints the error itself. */
+int fota_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+/* Writes a file atomically (temporary file, fsync, rename); prints the error itself. */
+int fota_write_file(const char *path, const uint8_t *data, size_t len, int mode);
+
+/* Prints the message for a getopt failure ('?' or ':') and returns EXIT_USAGE. */
+int fota_bad_option(const char *cmd, int c, int optopt_val, char **argv, int optind_val);
+
+/* Parses "a"/"A"/"b"/"B"; returns LAYOUT_BANK_NONE otherwise. */
+layout_bank_t fota_parse_bank(const char *s);
+/* Parses a decimal u32; returns 0 on success. */
+int fota_parse_u32(const char *s, uint32_t *out);
+void fota_hex(const uint8_t *data, size_t len, char *out);
+
+/* Loads a P-256 key from a PEM file (private or public) and gives its public point.
+ * Prints the error itself; returns 0 on success. */
+int fota_load_pubkey(const char *path, uint8_t pub[CRYPTO_P256_PUBKEY_SIZE]);
+/* The public key of a key file as PEM text; prints the error itself. */
+int fota_pubkey_pem(const char *path, char *out, size_t size);
+
+/* Signing key, opaque. */
+typedef struct fota_signer fota_signer;
+fota_signer *fota_signer_load(const char *path);
+int fota_signer_sign(fota_signer *s, const uint8_t hash[CRYPTO_SHA256_SIZE], uint8_t sig[CRYPTO_P256_SIG_SIZE]);
+void fota_signer_pubkey(const fota_signer *s, uint8_t pub[CRYPTO_P256_PUBKEY_SIZE]);
+void fota_signer_free(fota_signer *s);
+/* A new random key in memory (fota keygen, the signature sweep); prints the error itself. */
+fota_signer *fota_signer_generate(void);
+/* The key with private scalar d (big-endian, 1 <= d < n): edge-case keys for tests. */
+fota_signer *fota_signer_from_scalar(const uint8_t d[32]);
+/* Writes a new key pair; returns an exit code. */
+int fota_keygen_files(const char *priv_path, const char *pub_path);
+
+/* Converts an ARM ELF executable to the flat binary of its loadable segments (by load address),
+ * gaps filled with 0xFF. Returns 0, or -1 with a message in err. */
+int fota_elf_to_bin(const uint8_t *elf, size_t len, uint8_t **bin, size_t *bin_len, uint32_t *base, char *err,
+                    size_t errlen);
+int fota_is_elf(const uint8_t *data, size_t len);
+
+/* Builds a signed image for bank from a payload linked at that bank's application origin:
+ * header, payload, trailer (key id, SHA-256, signature, then extra_tlv verbatim: tests use it to
+ * add records). Returns 0 and a malloc'd image, or -1 after printing why. */
+int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
+                     const img_version_t *version, uint32_t security_counter, const uint8_t *extra_tlv,
+                     size_t extra_len, uint8_t **image, size_t *image_len);
+
+#endif
