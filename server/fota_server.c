@@ -670,7 +670,7 @@ static const char usage[] =
     "  --listen ADDR:PORT   listen there instead: 0.0.0.0:5000, 192.0.2.7:80, [::]:5000\n"
     "  --threads N     threads answering requests (default: one per CPU)\n"
     "  --max-connections N  connections held at once (default 16384, less if the descriptor limit\n"
-    "                  is lower); past it new connections are refused at once\n"
+    "                  is lower); past it new connections wait in the listen queue for a free slot\n"
     "  --log-level L   debug, info (default: a line per request), warn or error\n"
     "  --idle-timeout S     close a connection silent for S seconds (default 30): slow or\n"
     "                  unfinished requests and idle keep-alive connections\n"
