@@ -79,7 +79,8 @@ sed -n 's/^usart: /   | /p' "$out/emu.log"
 stats=$("$HOST/fota-link" --socket "$out/emu.sock" stats)
 grep -q "app: confirmed (trial over)" "$out/emu.log" || { echo "demo: the device did not confirm v1.1.0"; exit 1; }
 get() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$stats"; }
-served=$(awk '/GET \/firmware\/slot_b.bin/ {gsub(/[(]/, "", $5); s += $5} END {print s + 0}' "$out/server.log")
+served=$(awk '/GET \/firmware\/slot_b.bin/ && match($0, /\([0-9]+ bytes\)/) {s += substr($0, RSTART + 1, RLENGTH - 8)}
+              END {print s + 0}' "$out/server.log")
 echo
 echo "Summary:"
 echo "  device: fota-emu, real firmware, $(($(get hclk_hz) / 1000000)) MHz ($(get instructions) instructions emulated)"
