@@ -290,7 +290,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     if (cur_s != NULL && img_version_parse(cur_s, &current) != 0) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "query parameter current must be X.Y.Z", method, url);
     }
-    const char *name = bank == LAYOUT_BANK_A ? "slot_a.bin" : "slot_b.bin";
+    const char *name = release_files[bank == LAYOUT_BANK_A ? 0 : 1];
     char path[600];
     releases_path(s->rel, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -479,7 +479,7 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
         return;
     }
     if (release_target(url, ver, sizeof(ver), &what) != 0 ||
-        (strcmp(what, "slot_a.bin") != 0 && strcmp(what, "slot_b.bin") != 0)) {
+        (strcmp(what, release_files[0]) != 0 && strcmp(what, release_files[1]) != 0)) {
         rq->refused = 1;
         rq->refused_status = MHD_HTTP_BAD_REQUEST;
         snprintf(rq->refused_msg, sizeof(rq->refused_msg), "upload to /api/v1/releases/X.Y.Z/slot_a.bin or slot_b.bin");

@@ -24,6 +24,8 @@ struct releases {
     unsigned next_slot;
 };
 
+const char *const release_files[RELEASE_FILES] = {"slot_a.bin", "slot_b.bin", "version.txt"};
+
 release_blob_t *release_blob_ref(release_blob_t *b)
 {
     if (b != NULL) {
@@ -183,7 +185,6 @@ int releases_activate(releases_t *s, const char *staging, const char *ver, const
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
                                    char *why, size_t cap)
 {
-    static const char *const names[2] = {"slot_a.bin", "slot_b.bin"};
     img_version_t want;
     if (img_version_parse(ver, &want) != 0) {
         snprintf(why, cap, "version '%.32s' is not X.Y.Z", ver);
@@ -192,22 +193,22 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
     for (int b = 0; b < 2; b++) {
         char path[700];
         img_header_t h;
-        snprintf(path, sizeof(path), "%s/%s", staging, names[b]);
+        snprintf(path, sizeof(path), "%s/%s", staging, release_files[b]);
         img_err_t e = check_image(s, path, &h);
         if (e == IMG_ERR_READ) {
-            snprintf(why, cap, "release %s has no %s", ver, names[b]);
+            snprintf(why, cap, "release %s has no %s", ver, release_files[b]);
             return -1;
         }
         if (e != IMG_OK) {
-            snprintf(why, cap, "%s refused: %s", names[b], img_strerror(e));
+            snprintf(why, cap, "%s refused: %s", release_files[b], img_strerror(e));
             return -1;
         }
         if (h.bank != (b == 0 ? LAYOUT_BANK_A : LAYOUT_BANK_B)) {
-            snprintf(why, cap, "%s is an image for bank %c", names[b], layout_bank_letter(h.bank));
+            snprintf(why, cap, "%s is an image for bank %c", release_files[b], layout_bank_letter(h.bank));
             return -1;
         }
         if (img_version_cmp(&h.version, &want) != 0) {
-            snprintf(why, cap, "%s is version %u.%u.%u, not %s", names[b], h.version.major, h.version.minor,
+            snprintf(why, cap, "%s is version %u.%u.%u, not %s", release_files[b], h.version.major, h.version.minor,
                      h.version.patch, ver);
             return -1;
         }
@@ -231,10 +232,9 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
             return -1;
         }
         /* A folder left by an attempt that failed before its switch is replaced. */
-        static const char *const files[] = {"slot_a.bin", "slot_b.bin", "version.txt"};
-        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        for (size_t i = 0; i < RELEASE_FILES; i++) {
             char f[700];
-            snprintf(f, sizeof(f), "%s/%s", final, files[i]);
+            snprintf(f, sizeof(f), "%s/%s", final, release_files[i]);
             unlink(f);
         }
         rmdir(final);

@@ -14,7 +14,6 @@
 #include "fota/srv.h"
 #include "fota/srvlog.h"
 
-static const char *const s3_names[3] = {"slot_a.bin", "slot_b.bin", "version.txt"};
 
 typedef struct {
     FILE *f;
@@ -121,7 +120,7 @@ void s3_sync(releases_t *s, s3_t *s3)
         for (int i = 0; i < n; i++) {
             for (int k = 0; k < 3; k++) {
                 char want[300];
-                snprintf(want, sizeof(want), "%s%s", s3->prefix, s3_names[k]);
+                snprintf(want, sizeof(want), "%s%s", s3->prefix, release_files[k]);
                 if (strcmp(objs[i].key, want) == 0) {
                     snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
                 }
@@ -146,7 +145,7 @@ void s3_sync(releases_t *s, s3_t *s3)
     mkdir(staging, 0755);
     snprintf(staging, sizeof(staging), "%s/releases/.s3-staging", releases_root(s));
     for (int k = 0; k < 3; k++) {
-        snprintf(path, sizeof(path), "%s/%s", staging, s3_names[k]);
+        snprintf(path, sizeof(path), "%s/%s", staging, release_files[k]);
         unlink(path);
     }
     rmdir(staging);
@@ -157,10 +156,10 @@ void s3_sync(releases_t *s, s3_t *s3)
     char version[40] = "";
     for (int k = 0; k < 3; k++) {
         char file[700], key[400];
-        snprintf(file, sizeof(file), "%s/%s", staging, s3_names[k]);
+        snprintf(file, sizeof(file), "%s/%s", staging, release_files[k]);
         /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
          * supported: see docs/server.md). */
-        snprintf(key, sizeof(key), "/%s%s", s3->prefix, s3_names[k]);
+        snprintf(key, sizeof(key), "/%s%s", s3->prefix, release_files[k]);
         FILE *f = fopen(file, "wb");
         s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
         int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;

@@ -38,6 +38,10 @@ typedef struct {
     int used;
 } release_file_t;
 
+/* The seed's files of a release, in this order: the bank A and bank B images, then version.txt. */
+#define RELEASE_FILES 3
+extern const char *const release_files[RELEASE_FILES];
+
 typedef struct releases releases_t;
 
 /* root: an absolute folder. pub: the key images must verify with, or NULL (then images are
