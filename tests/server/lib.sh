@@ -11,6 +11,19 @@ check() { # NAME COMMAND...: the command must succeed
 }
 port=$((20000 + ($$ + ${OFFSET:-0}) % 20000)); base=http://127.0.0.1:$port
 code() { curl -s -o "$w/body" -w '%{http_code}' "$@"; }
+burst() { # BASE DEVICE_PREFIX DEVICES N VERSION OUT: N reports, 32 in flight, spread over devices
+  # PREFIX0..PREFIX(DEVICES-1); each response's status on a line of OUT
+  local urls
+  urls=$(for i in $(seq "$4"); do echo "$1/api/v1/devices/$2$((i % $3))/report"; done)
+  curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d "{\"version\":\"$5\",\"state\":\"running\"}" $urls >"$6" 2>/dev/null
+}
+all_listed() { # BASE DEVICE_PREFIX DEVICES: each device lists 50 reports (the most a listing gives)
+  local d n
+  for d in $(seq 0 $(($3 - 1))); do
+    n=$(curl -s "$1/api/v1/devices/$2$d/reports" | grep -o '"state"' | wc -l)
+    [ "$n" -eq 50 ] || return 1
+  done
+}
 tally() { # LABEL
   echo "$1: $pass passed, $fail failed"
   [ "$fail" -eq 0 ]

@@ -51,10 +51,9 @@ check "report without state is 400" test "$(code -X POST -d '{"version":"1"}' "$
 check "oversized report is 413" test "$(code -X POST --data-binary @<(head -c 5000 /dev/zero | tr '\0' x) "$base/api/v1/devices/dev-01/report")" = 413
 # Issue 12, failure 4: reports are queued and written in batches; a burst of 2,000 from 40 devices
 # is accepted whole, and every one is listed afterwards (a listing waits for what came before it).
-urls=$(for i in $(seq 2000); do echo "$base/api/v1/devices/burst-$((i % 40))/report"; done)
-curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"1.0.0","state":"running"}' $urls >"$w/burst" 2>/dev/null
+burst "$base" burst- 40 2000 1.0.0 "$w/burst"
 check "a burst of 2,000 reports: all accepted (202)" test "$(grep -c '^202$' "$w/burst")" = 2000
-check "  ... and all stored: 50 listed for each of the 40 devices" bash -c "for d in \$(seq 0 39); do curl -s '$base/api/v1/devices/burst-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
+check "  ... and all stored: 50 listed for each of the 40 devices" all_listed "$base" burst- 40
 check "a report with a field over 63 bytes is 400" test "$(code -X POST -d "{\"version\":\"$(printf '9%.0s' $(seq 70))\",\"state\":\"x\"}" "$base/api/v1/devices/dev-01/report")" = 400
 # Prometheus metrics: responses by status, bytes, connections, update results by version and state.
 for _ in 1 2 3; do curl -s -o /dev/null "$base/nothing-here"; done
@@ -127,13 +126,12 @@ mkdir -p "$w/rep"
 FOTA_REPORTS_TEST_DELAY_MS=300 "$HOST/fota-server" --root "$w/rep" --port "$port" >>"$w/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && break; sleep 0.05; done
-urls=$(for i in $(seq 2000); do echo "$base/api/v1/devices/term-$((i % 40))/report"; done)
-curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"1.0.0","state":"running"}' $urls >"$w/burst2" 2>/dev/null
+burst "$base" term- 40 2000 1.0.0 "$w/burst2"
 kill -TERM "$pid"; wait "$pid"; pid=
 "$HOST/fota-server" --root "$w/rep" --port "$port" >>"$w/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && break; sleep 0.05; done
-check "reports accepted just before SIGTERM are all there after a restart" bash -c "for d in \$(seq 0 39); do curl -s '$base/api/v1/devices/term-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
+check "reports accepted just before SIGTERM are all there after a restart" all_listed "$base" term- 40
 kill -TERM "$pid"; wait "$pid"; pid=
 printf 'x%.0s' $(seq 600) >"$w/long-token"
 check "a publish token over 512 characters is refused, never cut short" bash -c "timeout 5 '$HOST/fota-server' --root '$w/pub' --publish-token-file '$w/long-token' 2>'$w/tok.err'; test \$? = 2"

@@ -37,11 +37,10 @@ for _ in $(seq 50); do [ "$(listed "$base")" = "$both" ] && [ "$(listed "$base2"
 check "A lists both reports" test "$(listed "$base")" = "$both"
 check "B lists both reports" test "$(listed "$base2")" = "$both"
 
-urls=$(for i in $(seq 1000); do echo "$base2/api/v1/devices/fleet-$((i % 20))/report"; done)
-curl -s -Z --parallel-max 32 -w '\n%{http_code}\n' -d '{"version":"2.0.0","state":"running"}' $urls >"$w/burst" 2>/dev/null
+burst "$base2" fleet- 20 1000 2.0.0 "$w/burst"
 check "a burst of 1,000 reports to B: all accepted" test "$(grep -c '^202$' "$w/burst")" = 1000
 kill -TERM "$pid2"; wait "$pid2"; pid2=
-check "  ... all stored when B stopped: 50 listed by A for each of the 20 devices" bash -c "for d in \$(seq 0 19); do curl -s '$base/api/v1/devices/fleet-'\$d'/reports' | grep -o '\"state\"' | wc -l; done | sort -u | tr -d ' ' | grep -qx 50"
+check "  ... all stored when B stopped: 50 listed by A for each of the 20 devices" all_listed "$base" fleet- 20
 check "metrics of A count its own report" bash -c "curl -s '$base/metrics' | grep -qx 'fota_update_results_total{version=\"2.0.0\",state=\"updated\"} 1'"
 check "a PostgreSQL that cannot be reached is refused at start (exit 3)" bash -c "'$HOST/fota-server' --root '$w/a' --port $((port + 3)) --db 'postgresql:///nothere?host=$pg&port=1&user=fota' 2>'$w/bad.err'; test \$? = 3"
 check "  ... saying why" grep -q "cannot open the report database" "$w/bad.err"
