@@ -318,6 +318,11 @@ bridge_result_t bridge_run_once(const bridge_port_t *p, const bridge_config_t *c
     return r;
 }
 
+int bridge_progress_milestone(uint32_t done, uint32_t total)
+{
+    return done == total || done % 65536 < LINK_MAX_DATA;
+}
+
 const char *bridge_result_name(bridge_result_t r)
 {
     switch (r) {

@@ -233,7 +233,7 @@ static void e_log(void *ctx, const char *line)
 static void e_progress(void *ctx, uint32_t done, uint32_t total)
 {
     (void)ctx;
-    if (done == total || done % 65536 < LINK_MAX_DATA) {
+    if (bridge_progress_milestone(done, total)) {
         ESP_LOGI(TAG, "transfer: %u%% (%u of %u bytes)", (unsigned)((uint64_t)done * 100 / total), (unsigned)done,
                  (unsigned)total);
     }

@@ -271,7 +271,7 @@ static void l_progress(void *ctx, uint32_t done, uint32_t total)
     unsigned pct = (unsigned)((uint64_t)done * 100 / total);
     if (c->tty) {
         fprintf(stderr, "\rtransfer: %3u%% (%u of %u bytes)", pct, done, total);
-    } else if (done == total || done % 65536 < LINK_MAX_DATA) {
+    } else if (bridge_progress_milestone(done, total)) {
         fprintf(stderr, "transfer: %3u%% (%u of %u bytes)\n", pct, done, total);
     }
 }

@@ -60,4 +60,8 @@ bridge_result_t bridge_run_once(const bridge_port_t *port, const bridge_config_t
 
 const char *bridge_result_name(bridge_result_t r);
 
+/* For a progress callback writing log lines (not a terminal's redrawn line): 1 for the call that
+ * crosses each 64 KiB of the transfer and for the last one. */
+int bridge_progress_milestone(uint32_t done, uint32_t total);
+
 #endif
