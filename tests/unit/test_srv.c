@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "fota/s3presign.h"
 #include "fota/srv.h"
 
 static void test_srv_range_forms(void **state)
@@ -156,6 +157,47 @@ static void test_srv_utf8_unescape_methods(void **state)
     assert_null(srv_allowed_methods("/api/v1/devices//report"));
 }
 
+/* Presigned URLs against AWS's reference implementation: the example of AWS's "Authenticating
+ * Requests: Using Query Parameters" page (its published signature), and a path-style URL with a
+ * port, a session token and a key needing escapes, signed by botocore 1.43 (S3SigV4QueryAuth) at
+ * the same instant. */
+static void test_srv_presign(void **state)
+{
+    (void)state;
+    char url[2048];
+    s3_presign_cfg_t aws = {"https://examplebucket.s3.amazonaws.com", "us-east-1", "AKIAIOSFODNN7EXAMPLE",
+                            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL};
+    assert_int_equal(s3_presign_get(&aws, "/test.txt", 1369353600, 86400, url, sizeof(url)), 0);
+    assert_string_equal(url, "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                             "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+                             "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+                             "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    /* The scheme's default port is not part of the signed Host. */
+    s3_presign_cfg_t aws443 = aws;
+    aws443.base = "https://examplebucket.s3.amazonaws.com:443/";
+    char url2[2048];
+    assert_int_equal(s3_presign_get(&aws443, "/test.txt", 1369353600, 86400, url2, sizeof(url2)), 0);
+    assert_string_equal(url2, url);
+
+    s3_presign_cfg_t local = {"http://127.0.0.1:4569", "eu-west-1", "S3RVER", "S3RVER/secret+x",
+                              "FQoGZXIvYXdzE/tok+en=="};
+    assert_int_equal(s3_presign_get(&local, "/fw/fota-objects/ab c+d~e.bin", 1795654923, 900, url, sizeof(url)), 0);
+    assert_string_equal(url, "http://127.0.0.1:4569/fw/fota-objects/ab%20c%2Bd~e.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                             "&X-Amz-Credential=S3RVER%2F20261126%2Feu-west-1%2Fs3%2Faws4_request"
+                             "&X-Amz-Date=20261126T010203Z&X-Amz-Expires=900"
+                             "&X-Amz-Security-Token=FQoGZXIvYXdzE%2Ftok%2Ben%3D%3D&X-Amz-SignedHeaders=host"
+                             "&X-Amz-Signature=fa93d7b5fe2c9228c6f0b759d79034302f3f2ba41d60700d62e39c6105d3189a");
+
+    /* Refused: no scheme, expiry out of S3's range, a relative path, a buffer too small. */
+    s3_presign_cfg_t bad = aws;
+    bad.base = "examplebucket.s3.amazonaws.com";
+    assert_int_equal(s3_presign_get(&bad, "/test.txt", 1369353600, 60, url, sizeof(url)), -1);
+    assert_int_equal(s3_presign_get(&aws, "/test.txt", 1369353600, 0, url, sizeof(url)), -1);
+    assert_int_equal(s3_presign_get(&aws, "/test.txt", 1369353600, 604801, url, sizeof(url)), -1);
+    assert_int_equal(s3_presign_get(&aws, "test.txt", 1369353600, 60, url, sizeof(url)), -1);
+    assert_int_equal(s3_presign_get(&aws, "/test.txt", 1369353600, 60, url, 100), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_srv_s3_listing),
         cmocka_unit_test(test_srv_listen),
         cmocka_unit_test(test_srv_utf8_unescape_methods),
+        cmocka_unit_test(test_srv_presign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
