@@ -22,6 +22,11 @@ typedef struct {
     size_t win_len;
     int failed;
     int changed; /* the server's file is another release now (If-Range answered 200) */
+    /* Where the server redirected this image (--redirect-downloads: an S3 copy named by the
+     * release's SHA-256, so it cannot change under us): later windows come from there without
+     * If-Range, until it fails; then the server is asked again. "" when the server serves it. */
+    char copy[BRIDGE_URL_MAX];
+    char next[BRIDGE_URL_MAX];
 } stream_t;
 
 static void logf_(const bridge_port_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -44,12 +49,27 @@ static int stream_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
     while (len > 0) {
         if (off < s->win_off || off >= s->win_off + s->win_len) {
             size_t want = s->size - off < BRIDGE_WINDOW ? s->size - off : BRIDGE_WINDOW;
-            int ok = 0;
+            int ok = 0, hops = 0;
             for (int tries = 0; tries < 3 && !ok; tries++) {
                 size_t got = 0;
                 long status = 0;
-                int rc = s->p->http_get(s->p->ctx, s->path, off, s->etag, s->win, want, &got, &status);
-                if (status == 200) {
+                const char *from = s->copy[0] ? s->copy : s->path;
+                s->next[0] = '\0';
+                int rc = s->p->http_get(s->p->ctx, from, off, s->copy[0] ? NULL : s->etag, s->win, want, &got, &status,
+                                        s->next, sizeof(s->next));
+                if (rc == 0 && status >= 300 && status < 400 && s->next[0] != '\0' && hops < BRIDGE_REDIRECTS) {
+                    /* The server's If-Range matched (else it answers 200 itself) and it names a copy
+                     * of exactly this release: follow, without If-Range (the copy's validators are
+                     * its own, S3's MD5 ETag, never our SHA-256). */
+                    memcpy(s->copy, s->next, sizeof(s->copy));
+                    hops++;
+                    tries--;
+                    continue;
+                }
+                if (status == 200 && s->copy[0] != '\0') {
+                    /* The copy sent all of itself, ignoring Range: not usable as a window. */
+                    rc = -1;
+                } else if (status == 200) {
                     /* If-Range did not match: the file was replaced by another release. Windows of
                      * two releases would make an image that fails its hash on the device. */
                     s->changed = s->failed = 1;
@@ -59,6 +79,12 @@ static int stream_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
                 if (rc == 0 && status == 206 && got == want) {
                     ok = 1;
                 } else {
+                    if (s->copy[0] != '\0') {
+                        /* Expired, deleted or unreachable: the server gives a fresh URL or the bytes. */
+                        logf_(s->p, "bridge: the copy of %s answered HTTP %ld at offset %u: asking the server again",
+                              s->path, status, (unsigned)off);
+                        s->copy[0] = '\0';
+                    }
                     s->p->sleep_ms(s->p->ctx, 100u << tries);
                 }
             }
@@ -165,7 +191,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     uint8_t buf[256];
     size_t got = 0;
     long status = 0;
-    if (p->http_get(p->ctx, "/version", 0, NULL, buf, sizeof(buf) - 1, &got, &status) != 0 || status != 200) {
+    if (p->http_get(p->ctx, "/version", 0, NULL, buf, sizeof(buf) - 1, &got, &status, NULL, 0) != 0 || status != 200) {
         snprintf(why, cap, "server unreachable or /version failed (HTTP %ld)", status);
         return BRIDGE_ERR_SERVER;
     }
@@ -200,7 +226,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     char path[128];
     snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s);
     char body[1024];
-    if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status) != 0 || status != 200) {
+    if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status, NULL, 0) != 0 || status != 200) {
         snprintf(why, cap, "release API failed (HTTP %ld)", status);
         return BRIDGE_ERR_SERVER;
     }

@@ -19,6 +19,8 @@
  * in atomically; when S3 is unreachable or holds a bad image, the last good release stays.
  *   POST /api/v1/releases/{X.Y.Z}/activate (Authorization: Bearer TOKEN) check both images' signature,
  *        bank and version, then switch `current` to the release atomically
+ * With --redirect-downloads the images are copied into the bucket under their SHA-256 and image
+ * requests answered with a 307 to a presigned URL of the copy (mirror.c, s3presign.c).
  * Exit status: 0 after SIGTERM/SIGINT, 2 bad arguments, 3 unusable root, key or database, 4 cannot listen. */
 #include "cJSON.h"
 #include <curl/curl.h>
@@ -40,8 +42,10 @@
 #include "fota/hostlib.h"
 #include "fota/image.h"
 #include "fota/metrics.h"
+#include "fota/mirror.h"
 #include "fota/releases.h"
 #include "fota/reports.h"
+#include "fota/s3presign.h"
 #include "fota/s3sync.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"
@@ -54,6 +58,7 @@ typedef struct {
     char token[513];  /* publish token (16-512 characters); empty: publishing disabled */
     releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
+    mirror_t *mirror; /* --redirect-downloads: images answered with a redirect to their S3 copy */
 } server_t;
 
 typedef struct {
@@ -179,6 +184,22 @@ static enum MHD_Result send_json(struct MHD_Connection *c, cJSON *o, const char 
     return r;
 }
 
+/* 307 to loc (a presigned URL: valid for minutes, so never cached). */
+static enum MHD_Result send_redirect(struct MHD_Connection *c, const char *loc, const char *method, const char *url)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_TEMPORARY_REDIRECT, r);
+    MHD_destroy_response(r);
+    metrics_response(MHD_HTTP_TEMPORARY_REDIRECT, 0);
+    srvlog(SRVLOG_INFO, "%s %s -> %u (redirect to the S3 copy)", method, url, (unsigned)MHD_HTTP_TEMPORARY_REDIRECT);
+    return ret;
+}
+
 static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const char *name, const char *type,
                                   int is_image, const char *method, const char *url)
 {
@@ -192,7 +213,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
         }
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such file in the current release", method, url);
     }
-    char etag[80] = "";
+    char etag[80] = "", sha[65] = "";
     release_blob_t *blob = NULL; /* an image's bytes, sent from memory */
     if (is_image) {
         release_file_t info;
@@ -210,6 +231,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
         }
         snprintf(etag, sizeof(etag), "\"%.64s\"", fi->sha_hex);
+        snprintf(sha, sizeof(sha), "%s", fi->sha_hex);
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
             close(fd);
@@ -223,8 +245,21 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
      * comparison with our ETag; a date never matches, there is no Last-Modified). Otherwise the
      * whole current file, 200, so a client never joins pieces of two releases. */
     const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    int stale = 0;
     if (range != NULL && if_range != NULL && (etag[0] == '\0' || strcmp(if_range, etag) != 0)) {
         range = NULL;
+        stale = 1; /* answered here, whole: the client learns of the new release from us */
+    }
+    /* --redirect-downloads: to the S3 copy named by this image's SHA-256, so a redirected window is
+     * of the release its If-Range named, whatever S3 does with If-Range or its own ETags. A
+     * request whose If-Range no longer matches was answered above (200, from here). */
+    if (s->mirror != NULL && blob != NULL && !stale) {
+        char loc[4096];
+        if (mirror_location(s->mirror, sha, blob, loc, sizeof(loc)) == 1) {
+            close(fd);
+            release_blob_unref(blob);
+            return send_redirect(c, loc, method, url);
+        }
     }
     srv_range_t rr = srv_parse_range(range, size, &first, &last);
     if (rr == SRV_RANGE_MALFORMED) {
@@ -683,7 +718,13 @@ static const char usage[] =
     "                  sync the release (P slot_a.bin, P slot_b.bin, P version.txt) from S3 every S\n"
     "                  seconds (default 60); endpoint default https://s3.REGION.amazonaws.com,\n"
     "                  region default $AWS_REGION or us-east-1; needs --pubkey and the AWS_ACCESS_KEY_ID,\n"
-    "                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) environment variables\n";
+    "                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) environment variables\n"
+    "  --redirect-downloads [--redirect-prefix P] [--redirect-base URL] [--redirect-expires S]\n"
+    "                  answer image requests with a 307 to a presigned URL of a copy in the --s3-bucket\n"
+    "                  named by the image's SHA-256 (P<sha256>.bin, P default fota-objects/), valid S\n"
+    "                  seconds (default 600); URL: where clients reach the bucket (default ENDPOINT/BUCKET)\n"
+    "  --redirect-check S   check every S seconds (default 60, 0: never) that the copies are still in\n"
+    "                  the bucket; one gone is served here and copied again\n";
 
 int main(int argc, char **argv)
 {
@@ -702,6 +743,11 @@ int main(int argc, char **argv)
                                          {"max-connections", required_argument, 0, 1008},
                                          {"idle-timeout", required_argument, 0, 1009},
                                          {"log-level", required_argument, 0, 1010},
+                                         {"redirect-downloads", no_argument, 0, 1011},
+                                         {"redirect-prefix", required_argument, 0, 1012},
+                                         {"redirect-base", required_argument, 0, 1013},
+                                         {"redirect-expires", required_argument, 0, 1014},
+                                         {"redirect-check", required_argument, 0, 1015},
                                          {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     static server_t s;
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
@@ -711,6 +757,10 @@ int main(int argc, char **argv)
     char endpoint_default[200];
     uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30;
     const char *listen_arg = NULL;
+    int redirect = 0;
+    mirror_cfg_t mc = {.s3 = &s3, .prefix = "fota-objects/", .base = NULL, .expires = 600, .retry_s = 30,
+                      .check_s = 60};
+    char base_default[1200];
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -781,6 +831,29 @@ int main(int argc, char **argv)
             srvlog_set_level(lv);
             break;
         }
+        case 1011:
+            redirect = 1;
+            break;
+        case 1012:
+            mc.prefix = optarg;
+            break;
+        case 1013:
+            mc.base = optarg;
+            break;
+        case 1014:
+            if (fota_parse_u32(optarg, &mc.expires) != 0 || mc.expires < 10 || mc.expires > 604800) {
+                fprintf(stderr, "fota-server: --redirect-expires '%s' is not a number of seconds from 10 to 604800\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 1015:
+            if (fota_parse_u32(optarg, &mc.check_s) != 0 || mc.check_s > 86400) {
+                fprintf(stderr, "fota-server: --redirect-check '%s' is not a number of seconds from 0 to 86400\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'T': {
             FILE *f = fopen(optarg, "r");
             char text[sizeof(s.token) + 2];
@@ -855,6 +928,28 @@ int main(int argc, char **argv)
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             fprintf(stderr, "fota-server: cannot start libcurl\n");
             return 3;
+        }
+    }
+    if (redirect) {
+        if (s3.bucket == NULL) {
+            fprintf(stderr, "fota-server: --redirect-downloads needs --s3-bucket: the images are copied there\n");
+            return 2;
+        }
+        if (strspn(mc.prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/") != strlen(mc.prefix) ||
+            strlen(mc.prefix) > 200) {
+            fprintf(stderr, "fota-server: --redirect-prefix '%s' may only hold A-Z a-z 0-9 . _ - / (up to 200)\n",
+                    mc.prefix);
+            return 2;
+        }
+        if (mc.base == NULL) {
+            snprintf(base_default, sizeof(base_default), "%s/%s", s3.endpoint, s3.bucket);
+            mc.base = base_default;
+        }
+        char probe[4096];
+        s3_presign_cfg_t pc = {mc.base, s3.region, "id", "secret", NULL};
+        if (s3_presign_get(&pc, "/x", time(NULL), mc.expires, probe, sizeof(probe)) != 0) {
+            fprintf(stderr, "fota-server: --redirect-base '%s' is not an http:// or https:// URL\n", mc.base);
+            return 2;
         }
     }
     if ((cert == NULL) != (tls_key == NULL)) {
@@ -980,6 +1075,13 @@ int main(int argc, char **argv)
     }
     srvlog(SRVLOG_INFO, "fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)", s.root,
            cert_pem ? "https" : "http", where, (unsigned)threads, (unsigned)max_conns, (unsigned)idle_timeout);
+    if (redirect && (s.mirror = mirror_start(&mc)) == NULL) {
+        fprintf(stderr, "fota-server: cannot start the S3 copier for --redirect-downloads\n");
+        stop = 1;
+    } else if (redirect) {
+        srvlog(SRVLOG_INFO, "fota-server: images redirected to copies in s3://%s/%s, presigned for %u s under %s",
+               s3.bucket, mc.prefix, (unsigned)mc.expires, mc.base);
+    }
     time_t next_sync = 0;
     while (!stop) {
         if (s3.bucket != NULL && time(NULL) >= next_sync) {
@@ -989,6 +1091,7 @@ int main(int argc, char **argv)
         sleep(1); /* a signal ends it early */
     }
     MHD_stop_daemon(d);
+    mirror_stop(s.mirror);
     reports_close(s.reports);
     free(cert_pem);
     free(key_pem);

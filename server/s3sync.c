@@ -39,8 +39,10 @@ static size_t s3_write(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* GET endpoint/bucket/path (path already escaped), signed. 0 on HTTP 200. */
-static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, size_t cap)
+/* One signed request to endpoint/bucket/path (path already escaped): GET into sink, PUT of the
+ * len bytes at body, or HEAD (both NULL). 0 on HTTP 200. */
+static int s3_request(const s3_t *s3, const char *path, s3_sink_t *sink, const uint8_t *body, size_t len, char *why,
+                      size_t cap)
 {
     CURL *c = curl_easy_init();
     if (c == NULL) {
@@ -54,16 +56,25 @@ static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, 
     if (s3->token_header[0] != '\0') {
         h = curl_slist_append(h, s3->token_header);
     }
+    if (body != NULL) {
+        h = curl_slist_append(h, "Content-Type: application/octet-stream");
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (sink != NULL) {
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    } else {
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
     curl_easy_setopt(c, CURLOPT_USERPWD, s3->userpwd);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s3_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = h != NULL ? curl_easy_perform(c) : CURLE_OUT_OF_MEMORY;
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
@@ -77,6 +88,31 @@ static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, 
         return -1;
     }
     return 0;
+}
+
+static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, size_t cap)
+{
+    return s3_request(s3, path, sink, NULL, 0, why, cap);
+}
+
+int s3_put(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    char path[600];
+    if ((size_t)snprintf(path, sizeof(path), "/%s", key) >= sizeof(path) || data == NULL) {
+        snprintf(why, cap, "key too long");
+        return -1;
+    }
+    return s3_request(s3, path, NULL, data, len, why, cap);
+}
+
+int s3_head(const s3_t *s3, const char *key, char *why, size_t cap)
+{
+    char path[600];
+    if ((size_t)snprintf(path, sizeof(path), "/%s", key) >= sizeof(path)) {
+        snprintf(why, cap, "key too long");
+        return -1;
+    }
+    return s3_request(s3, path, NULL, NULL, 0, why, cap);
 }
 
 void s3_sync(releases_t *s, s3_t *s3)

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "driver/gpio.h"
 #include "driver/spi_master.h"
@@ -36,8 +37,10 @@ typedef struct {
     spi_device_handle_t spi;
     nvs_handle_t nvs;
     esp_http_client_handle_t http; /* one connection, kept alive across Range windows and reports */
+    esp_http_client_handle_t copy; /* a redirect's target (S3, a CDN): its own kept connection */
     char ca[CA_PEM_MAX];           /* from NVS when the configuration has none */
     const char *ca_pem;            /* NULL: the certificate bundle */
+    char location[BRIDGE_URL_MAX]; /* the last response's Location header, "" when none */
 } esp_bridge_t;
 
 static esp_bridge_t bridge;
@@ -47,13 +50,39 @@ static void url_for(const esp_bridge_t *b, const char *path, char *url, size_t c
     snprintf(url, cap, "%s%s", b->cfg.server_url, path);
 }
 
-static void http_config(const esp_bridge_t *b, esp_http_client_config_t *c, const char *url)
+/* A redirect's target (bridge.h): an absolute URL rather than a path on the server. */
+static int is_absolute(const char *path)
+{
+    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+}
+
+static esp_err_t on_http_event(esp_http_client_event_t *e)
+{
+    esp_bridge_t *b = e->user_data;
+    if (e->event_id == HTTP_EVENT_ON_HEADER && strcasecmp(e->header_key, "Location") == 0) {
+        size_t n = strlen(e->header_value);
+        if (n < sizeof(b->location)) {
+            memcpy(b->location, e->header_value, n + 1);
+        }
+    }
+    return ESP_OK;
+}
+
+/* copy: the handle for redirect targets, checked against the certificate bundle (public CAs), not
+ * the CA configured for our server, with room for a presigned URL in its request line. */
+static void http_config(esp_bridge_t *b, esp_http_client_config_t *c, const char *url, int copy)
 {
     memset(c, 0, sizeof(*c));
     c->url = url;
     c->timeout_ms = HTTP_TIMEOUT_MS;
     c->keep_alive_enable = true; /* TCP keep-alive on the one connection */
-    if (b->ca_pem != NULL) {
+    c->disable_auto_redirect = true; /* the core decides (bridge.c) */
+    c->event_handler = on_http_event;
+    c->user_data = b;
+    if (copy) {
+        c->buffer_size_tx = BRIDGE_URL_MAX + 512;
+    }
+    if (b->ca_pem != NULL && !copy) {
         c->cert_pem = b->ca_pem;
     } else {
         c->crt_bundle_attach = esp_crt_bundle_attach;
@@ -62,35 +91,38 @@ static void http_config(const esp_bridge_t *b, esp_http_client_config_t *c, cons
 
 static esp_http_client_handle_t http_handle(esp_bridge_t *b, const char *url)
 {
-    if (b->http == NULL) {
+    int copy = is_absolute(url) && strncmp(url, b->cfg.server_url, strlen(b->cfg.server_url)) != 0;
+    esp_http_client_handle_t *h = copy ? &b->copy : &b->http;
+    if (*h == NULL) {
         esp_http_client_config_t c;
-        http_config(b, &c, url);
-        b->http = esp_http_client_init(&c);
-    } else if (esp_http_client_set_url(b->http, url) != ESP_OK) {
+        http_config(b, &c, url, copy);
+        *h = esp_http_client_init(&c);
+    } else if (esp_http_client_set_url(*h, url) != ESP_OK) {
         return NULL;
     }
-    return b->http;
+    return *h;
 }
 
 /* Drops the connection (after an error, or a body not read to its end): the next request opens a
  * new one. */
-static void http_drop(esp_bridge_t *b)
+static void http_drop(esp_http_client_handle_t h)
 {
-    if (b->http != NULL) {
-        esp_http_client_close(b->http);
+    if (h != NULL) {
+        esp_http_client_close(h);
     }
 }
 
 /* One request on the kept connection: a connection the server closed since the last request fails
  * at open or at the headers, and is opened once more. */
-static int http_exchange(esp_bridge_t *b, const char *url, esp_http_client_method_t method, const char *range,
-                         const char *if_range, const char *body, long *status)
+static esp_http_client_handle_t http_exchange(esp_bridge_t *b, const char *url, esp_http_client_method_t method,
+                                              const char *range, const char *if_range, const char *body, long *status)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         esp_http_client_handle_t c = http_handle(b, url);
         if (c == NULL) {
-            return -1;
+            return NULL;
         }
+        b->location[0] = '\0';
         esp_http_client_set_method(c, method);
         if (range != NULL) {
             esp_http_client_set_header(c, "Range", range);
@@ -111,39 +143,58 @@ static int http_exchange(esp_bridge_t *b, const char *url, esp_http_client_metho
         if (esp_http_client_open(c, len) == ESP_OK &&
             (body == NULL || esp_http_client_write(c, body, len) == len) && esp_http_client_fetch_headers(c) >= 0) {
             *status = esp_http_client_get_status_code(c);
-            return 0;
+            return c;
         }
-        http_drop(b);
+        http_drop(c);
     }
-    return -1;
+    return NULL;
 }
 
 static int e_http_get(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
-                      size_t *got, long *status)
+                      size_t *got, long *status, char *location, size_t location_cap)
 {
     esp_bridge_t *b = ctx;
-    char url[URL_MAX], range[64];
+    static char url[BRIDGE_URL_MAX]; /* the bridge task's only: not on its stack */
+    char range[64];
     const char *r = NULL;
-    url_for(b, path, url, sizeof(url));
-    if (from != 0 || strncmp(path, "/firmware/", 10) == 0) {
+    if (is_absolute(path)) {
+        snprintf(url, sizeof(url), "%s", path);
+    } else {
+        url_for(b, path, url, sizeof(url));
+    }
+    if (from != 0 || strncmp(path, "/firmware/", 10) == 0 || is_absolute(path)) {
         snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
                  (unsigned long long)(from + cap - 1));
         r = range;
     }
     *got = 0;
-    if (http_exchange(b, url, HTTP_METHOD_GET, r, if_range, NULL, status) != 0) {
+    esp_http_client_handle_t h = http_exchange(b, url, HTTP_METHOD_GET, r, if_range, NULL, status);
+    if (h == NULL) {
         return -1;
     }
+    if (location != NULL && location_cap > 0) {
+        location[0] = '\0';
+        if (*status / 100 == 3 && is_absolute(b->location) && strlen(b->location) < location_cap) {
+            snprintf(location, location_cap, "%s", b->location);
+        } else if (*status / 100 == 3 && b->location[0] == '/') {
+            /* Relative to the request's origin: scheme://host[:port] of url. */
+            const char *host = strstr(url, "://") + 3;
+            int origin = (int)(host - url) + (int)strcspn(host, "/?#");
+            if ((size_t)origin + strlen(b->location) < location_cap) {
+                snprintf(location, location_cap, "%.*s%s", origin, url, b->location);
+            }
+        }
+    }
     int n = 0;
-    while (*got < cap && (n = esp_http_client_read(b->http, (char *)buf + *got, (int)(cap - *got))) > 0) {
+    while (*got < cap && (n = esp_http_client_read(h, (char *)buf + *got, (int)(cap - *got))) > 0) {
         *got += (size_t)n;
     }
     if (n < 0) {
-        http_drop(b);
+        http_drop(h);
         return -1;
     }
-    if (!esp_http_client_is_complete_data_received(b->http)) {
-        http_drop(b); /* more body than asked for (a server that ignored Range): not reusable */
+    if (!esp_http_client_is_complete_data_received(h)) {
+        http_drop(h); /* more body than asked for (a server that ignored Range): not reusable */
     }
     return 0;
 }
@@ -154,12 +205,13 @@ static int e_http_post_json(void *ctx, const char *path, const char *json)
     char url[URL_MAX];
     long status = 0;
     url_for(b, path, url, sizeof(url));
-    if (http_exchange(b, url, HTTP_METHOD_POST, NULL, NULL, json, &status) != 0) {
+    esp_http_client_handle_t h = http_exchange(b, url, HTTP_METHOD_POST, NULL, NULL, json, &status);
+    if (h == NULL) {
         return -1;
     }
     int left = 0;
-    if (esp_http_client_flush_response(b->http, &left) != ESP_OK) {
-        http_drop(b);
+    if (esp_http_client_flush_response(h, &left) != ESP_OK) {
+        http_drop(h);
     }
     return status / 100 == 2 ? 0 : -1;
 }
@@ -249,7 +301,9 @@ static void self_update(esp_bridge_t *b)
         return;
     }
     esp_http_client_config_t hc;
-    http_config(b, &hc, b->cfg.bridge_ota_url);
+    http_config(b, &hc, b->cfg.bridge_ota_url, 0);
+    hc.disable_auto_redirect = false; /* esp_https_ota follows its own redirects */
+    hc.event_handler = NULL;
     esp_https_ota_config_t oc = {.http_config = &hc};
     esp_https_ota_handle_t h = NULL;
     if (esp_https_ota_begin(&oc, &h) != ESP_OK) {

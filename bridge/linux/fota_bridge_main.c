@@ -56,10 +56,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* A redirect's target (bridge.h): an absolute URL, not a path on the server. */
+static int is_absolute(const char *path)
+{
+    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+}
+
 static void curl_common(linux_ctx_t *c, const char *path)
 {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", c->server, path);
+    char url[BRIDGE_URL_MAX + 512];
+    snprintf(url, sizeof(url), "%s%s", is_absolute(path) ? "" : c->server, path);
     curl_easy_reset(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
@@ -74,20 +80,20 @@ static void curl_common(linux_ctx_t *c, const char *path)
     /* Certificates are verified (libcurl's default, stated here so nobody turns it off quietly). */
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->cacert != NULL) {
+    if (c->cacert != NULL && !is_absolute(path)) { /* --cacert is the server's; S3 is checked by the system's */
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
     }
 }
 
 static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
-                      size_t *got, long *status)
+                      size_t *got, long *status, char *location, size_t location_cap)
 {
     linux_ctx_t *c = ctx;
     sink_t s = {buf, cap, 0};
     curl_common(c, path);
     char range[64], ifr[100];
     struct curl_slist *h = NULL;
-    if (from != 0 || strncmp(path, "/firmware/", 10) == 0) {
+    if (from != 0 || strncmp(path, "/firmware/", 10) == 0 || is_absolute(path)) {
         snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)from, (unsigned long long)(from + cap - 1));
         curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
         if (if_range != NULL) {
@@ -106,11 +112,24 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if
     *got = s.got;
     *status = 0;
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+    if (location != NULL && location_cap > 0) {
+        /* libcurl resolves a relative Location against the request's URL; never followed here. */
+        char *to = NULL;
+        location[0] = '\0';
+        if (rc == CURLE_OK && *status / 100 == 3 && curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &to) == CURLE_OK &&
+            to != NULL && strlen(to) < location_cap) {
+            memcpy(location, to, strlen(to) + 1);
+        }
+    }
+    /* A presigned URL's query is a credential (for minutes): messages show the URL without it. */
+    int shown = is_absolute(path) ? (int)strcspn(path, "?") : (int)strlen(path);
+    const char *base = is_absolute(path) ? "" : c->server;
     if (rc == CURLE_OPERATION_TIMEDOUT && strstr(c->errbuf, "too slow") != NULL) {
-        fprintf(stderr, "fota-bridge: GET %s%s: server stalled: under %u bytes/s for %u s (%s)\n", c->server, path,
+        fprintf(stderr, "fota-bridge: GET %s%.*s: server stalled: under %u bytes/s for %u s (%s)\n", base, shown, path,
                 (unsigned)BRIDGE_LOW_SPEED_BPS, (unsigned)BRIDGE_LOW_SPEED_S, c->errbuf);
     } else if (rc != CURLE_OK) {
-        fprintf(stderr, "fota-bridge: GET %s%s: %s\n", c->server, path, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        fprintf(stderr, "fota-bridge: GET %s%.*s: %s\n", base, shown, path,
+                c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     }
     return rc == CURLE_OK ? 0 : -1;
 }

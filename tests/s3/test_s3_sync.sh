@@ -6,13 +6,13 @@
 set -uo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}; S3RVER=${3:?s3rver executable}
 FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
-w=$(mktemp -d); s3=; srv=; sim=
-cleanup() { for p in $sim $srv $s3; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$w"; }
+w=$(mktemp -d); s3=; srv=; sim=; rsrv=; cdn=
+cleanup() { for p in $sim $srv $rsrv $cdn $s3; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$w"; }
 trap cleanup EXIT
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-s3port=$((40000 + $$ % 10000)); port=$((s3port + 10000))
+s3port=$((40000 + $$ % 10000)); port=$((s3port + 10000)); rport=$((port + 1)); cdnport=$((s3port + 1))
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's own test credentials
 put() { # FILE KEY: a signed PutObject, as any S3 client would
   curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
@@ -52,6 +52,62 @@ out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$w/stat
 if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0 from bank B" <<<"$out" && wait_for "$w/sim.log" "confirmed (trial over)"; then
   ok "S3 -> server -> bridge -> device: the device runs 2.0.0, confirmed"
 else bad "S3 to device (exit $rc)"; echo "$out"; fi
+
+# --redirect-downloads (issue 12): a second server on the same bucket copies each image it serves
+# to fota-objects/<sha256>.bin and answers image requests with a 307 to a presigned URL of the
+# copy, here reached through a CDN-like origin (tests/s3/origin.js) that answers If-Range as S3
+# does. The copy is named by the image's SHA-256, so a bridge pinned to a release stays pinned.
+node "$(dirname "$0")/origin.js" "$cdnport" "http://127.0.0.1:$s3port" >"$w/cdn.log" 2>&1 & cdn=$!
+"$HOST/fota-server" --root "$w/rroot" --port "$rport" --pubkey "$KEY" --s3-bucket fw --s3-prefix releases/ \
+  --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 --redirect-downloads \
+  --redirect-base "http://127.0.0.1:$cdnport/fw" --redirect-check 1 >"$w/rserver.log" 2>&1 & rsrv=$!
+mkdir -p "$w/rroot"
+rurl="http://127.0.0.1:$rport/firmware/slot_b.bin"; sha_b=$(sha256sum "$w/b2.bin" | cut -c1-64)
+wait_for "$w/rserver.log" "s3: release 2.0.0 synced" || bad "redirecting server: no sync"
+first=$(curl -s -o "$w/r0.bin" -w '%{http_code}' "$rurl")
+if [ "$first" = 200 ] && cmp -s "$w/r0.bin" "$w/b2.bin" && wait_for "$w/rserver.log" "copied to s3://fw/fota-objects/$sha_b.bin"; then
+  ok "redirect: the first request is served by the server, which copies the image to fota-objects/<sha256>.bin"
+else bad "redirect: first request $first"; cat "$w/rserver.log"; fi
+loc=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$rurl")
+if [[ "$loc" == "307 http://127.0.0.1:$cdnport/fw/fota-objects/$sha_b.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256&"*"&X-Amz-Signature="* ]] &&
+   cmp -s <(curl -sL "$rurl") "$w/b2.bin" &&
+   cmp -s <(curl -sL -r 1000-1999 "$rurl") <(tail -c +1001 "$w/b2.bin" | head -c 1000); then
+  ok "redirect: then 307 to a presigned URL of the copy; the whole image and a range through it are the image's bytes"
+else bad "redirect: $loc"; fi
+# The server keeps If-Range: a window pinned to this release is redirected to its copy; one pinned
+# to another release gets the whole current image, 200, from the server itself.
+pinned=$(curl -s -o /dev/null -w '%{http_code}' -r 0-99 -H "If-Range: \"$sha_b\"" "$rurl")
+stale=$(curl -s -o "$w/r1.bin" -w '%{http_code}' -r 0-99 -H "If-Range: \"$(printf '0%.0s' $(seq 64))\"" "$rurl")
+if [ "$pinned" = 307 ] && [ "$stale" = 200 ] && cmp -s "$w/r1.bin" "$w/b2.bin"; then
+  ok "redirect: If-Range of this release -> 307 to its copy; of another -> 200 with the whole image from the server"
+else bad "redirect with If-Range: pinned $pinned, stale $stale"; fi
+
+# A device updated through the redirect: every window from the copy (Range, no If-Range: the copy's
+# ETag is S3's MD5, which our SHA-256 would never match), none from the server.
+kill "$sim"; wait "$sim" 2>/dev/null; rm -rf "$w/flash.bin" "$w/state"; mkdir -p "$w/state"
+"$HOST/fota-sim" --flash "$w/flash.bin" --init "$w/init.bin" --socket "$w/sock" --pubkey "$KEY" --quiet >"$w/sim.log" 2>&1 & sim=$!
+for _ in $(seq 100); do [ -S "$w/sock" ] && break; sleep 0.02; done
+served_before=$(grep -c 'slot_b.bin -> 20[06]' "$w/rserver.log"); : >"$w/cdn.log"
+out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$rport" --state-dir "$w/state" --device-id s3-redir \
+  --sim-socket "$w/sock" --attempts 3 --backoff-ms 200 2>&1); rc=$?
+windows=$(grep -c "^GET /fw/fota-objects/$sha_b.bin range=bytes=[0-9]*-[0-9]* if-range=- signed=yes -> 206" "$w/cdn.log")
+if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0 from bank B" <<<"$out" && [ "$windows" -ge 2 ] &&
+   [ "$(grep -c 'slot_b.bin -> 20[06]' "$w/rserver.log")" = "$served_before" ] && ! grep -q 'if-range="' "$w/cdn.log"; then
+  ok "redirect: a device updated to 2.0.0 with all $windows windows from the copy, no image byte from the server"
+else bad "redirect: bridge through the copy (exit $rc, $windows windows)"; echo "$out"; cat "$w/cdn.log"; fi
+
+# The copy removed from the bucket (a lifecycle rule): the periodic check notices, the image is
+# served by the server and copied again.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
+  -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "http://127.0.0.1:$s3port/fw/fota-objects/$sha_b.bin")
+copies=$(grep -c "copied to s3://fw/fota-objects/$sha_b.bin" "$w/rserver.log")
+if [ "$code" = 204 ] && wait_for "$w/rserver.log" "the copy s3://fw/fota-objects/$sha_b.bin is not readable" &&
+   [ "$(curl -s -o /dev/null -w '%{http_code}' "$rurl")" = 200 ] &&
+   for _ in $(seq 100); do [ "$(grep -c "copied to s3://fw/fota-objects/$sha_b.bin" "$w/rserver.log")" -gt "$copies" ] && break; sleep 0.05; done &&
+   [ "$(curl -s -o /dev/null -w '%{http_code}' "$rurl")" = 307 ] && cmp -s <(curl -sL "$rurl") "$w/b2.bin"; then
+  ok "redirect: the copy deleted from the bucket is noticed, the image served here meanwhile and copied again"
+else bad "redirect: copy deleted (DELETE $code)"; tail -5 "$w/rserver.log"; fi
+kill "$rsrv"; wait "$rsrv" 2>/dev/null; rsrv=
 
 # A badly signed image in the bucket: refused by the server, 2.0.0 stays.
 "$FOTA" keygen -o "$w/other.pem" >/dev/null

@@ -15,15 +15,22 @@
 #define BRIDGE_LOW_SPEED_BPS 1024 /* a download slower than this ... */
 #define BRIDGE_LOW_SPEED_S 5       /* ... for this long is a stalled server */
 #define BRIDGE_RESUMES 8    /* resumes within one attempt after the device reset mid-transfer */
+#define BRIDGE_URL_MAX 2048 /* a redirect's target: a presigned S3 URL with a session token fits */
+#define BRIDGE_REDIRECTS 4  /* redirects followed for one window */
 
 typedef struct {
-    /* GET path (relative to the server), bytes [from, from + cap) when ranged (from nonzero or an
-     * image path), into buf. if_range (may be NULL): sent as If-Range, so a server whose file is no
-     * longer that entity answers 200 with the new one instead of a piece of it. Sets *status to the
-     * HTTP status (also when the body overflowed buf) and *got to the bytes received. 0 when the
-     * request completed (whatever its status), -1 when the server could not be reached. */
+    /* GET path, bytes [from, from + cap) when ranged, into buf. path is relative to the server, or
+     * an absolute http(s):// URL (a redirect's target, always an image: ranged, and checked against
+     * the platform's public CA store, not a CA configured for the server). Ranged when from is
+     * nonzero, path is an image (/firmware/...) or absolute. if_range (may be NULL): sent as
+     * If-Range, so a server whose file is no longer that entity answers 200 with the new one
+     * instead of a piece of it. Redirects are not followed: a 3xx sets *status and, when location
+     * is not NULL, its target as an absolute URL in location ("" when none or longer than
+     * location_cap); the core decides (bridge.c). Sets *status to the HTTP status (also when the
+     * body overflowed buf) and *got to the bytes received. 0 when the request completed (whatever
+     * its status), -1 when the server could not be reached. */
     int (*http_get)(void *ctx, const char *path, uint64_t from, const char *if_range, uint8_t *buf, size_t cap,
-                    size_t *got, long *status);
+                    size_t *got, long *status, char *location, size_t location_cap);
     /* POST a JSON body; 0 when the server answered 2xx. */
     int (*http_post_json)(void *ctx, const char *path, const char *json);
     link_port_t spi;

@@ -5,6 +5,7 @@
 #ifndef FOTA_S3SYNC_H
 #define FOTA_S3SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fota/releases.h"
@@ -19,5 +20,11 @@ typedef struct {
 
 /* One pass (the caller runs it every s3->interval seconds). */
 void s3_sync(releases_t *rs, s3_t *s3);
+
+/* PutObject of the len bytes at data as s3://bucket/key (key: characters that need no escaping).
+ * 0, or -1 with why. */
+int s3_put(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap);
+/* HeadObject of s3://bucket/key: 0 when it answers 200, else -1 with why ("HTTP 404 for ..."). */
+int s3_head(const s3_t *s3, const char *key, char *why, size_t cap);
 
 #endif
