@@ -231,7 +231,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
         }
         snprintf(etag, sizeof(etag), "\"%.64s\"", fi->sha_hex);
-        snprintf(sha, sizeof(sha), "%s", fi->sha_hex);
+        memcpy(sha, fi->sha_hex, sizeof(sha));
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
             close(fd);

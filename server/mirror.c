@@ -35,9 +35,12 @@ struct mirror {
     entry_t e[MIRROR_SLOTS];
 };
 
+/* The prefix is at most 200 characters (checked at start), so the key always fits 400. */
 static void key_of(const mirror_t *m, const char *sha, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s%s.bin", m->cfg.prefix, sha);
+    if ((size_t)snprintf(out, cap, "%s%.64s.bin", m->cfg.prefix, sha) >= cap) {
+        out[0] = '\0';
+    }
 }
 
 /* Called and returns with the lock held. A copy no longer in the bucket (a lifecycle rule, a
