@@ -703,7 +703,7 @@ static const char usage[] =
     "                  `current` symlink points at one\n"
     "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
     "  --listen ADDR:PORT   listen there instead: 0.0.0.0:5000, 192.0.2.7:80, [::]:5000\n"
-    "  --threads N     threads answering requests (default: one per CPU)\n"
+    "  --threads N     threads answering requests (default: one per CPU, at least 2; 1 uses poll())\n"
     "  --max-connections N  connections held at once (default 16384, less if the descriptor limit\n"
     "                  is lower); past it new connections wait in the listen queue for a free slot\n"
     "  --log-level L   debug, info (default: a line per request), warn or error\n"
@@ -1027,8 +1027,12 @@ int main(int argc, char **argv)
         }
     }
     if (threads == 0) {
+        /* One per CPU, at least two: libmicrohttpd 0.9.75 with a single epoll thread (no pool) leaves
+         * keep-alive requests unread in their sockets for about a second at a time under load (128
+         * connections: 1.2k req/s against 11k with a pool of 2; docs/PERFORMANCE.md), so even a
+         * one-CPU machine gets a pool. */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = ncpu > 0 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 1u;
+        threads = ncpu > 2 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 2u;
     }
     s.rel = releases_open(s.root, have_key ? pub : NULL);
     if (s.rel == NULL) {
@@ -1039,13 +1043,14 @@ int main(int argc, char **argv)
         return 3;
     }
     /* epoll with a pool of threads, each with its own share of the connections: no select() and
-     * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
+     * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. One
+     * thread (--threads 1) is poll(): level-triggered, so it cannot lose a request the way the
+     * single epoll thread does (above); it costs O(connections) per wake-up. */
+    unsigned flags = (threads == 1 ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
                      (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem common[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
-        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_timeout, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
@@ -1063,8 +1068,12 @@ int main(int argc, char **argv)
             }
         }
     }
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common, MHD_OPTION_END);
+    struct MHD_OptionItem pool[] = {
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL}, /* one thread: no pool */
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common,
+                                            MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "fota-server: cannot listen on %s%s\n", where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
