@@ -151,8 +151,10 @@ static int device_info(const bridge_port_t *p, link_master_t *m, device_info_t *
     return -1;
 }
 
+/* target: the version this attempt installed or tried to ("" when it did not get that far): the
+ * server counts a rollout's results by it. */
 static void report(const bridge_port_t *p, const bridge_config_t *cfg, const device_info_t *di, const char *state,
-                   const char *why)
+                   const char *target, const char *why)
 {
     char vs[32] = "", path[128];
     if (di != NULL) {
@@ -161,7 +163,8 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON *o = cJSON_CreateObject();
     char bank[2] = {di ? layout_bank_letter(di->running) : '?', 0};
     if (o == NULL || !cJSON_AddStringToObject(o, "version", vs) || !cJSON_AddStringToObject(o, "bank", bank) ||
-        !cJSON_AddStringToObject(o, "state", state) || !cJSON_AddStringToObject(o, "error", why)) {
+        !cJSON_AddStringToObject(o, "state", state) || !cJSON_AddStringToObject(o, "error", why) ||
+        !cJSON_AddStringToObject(o, "target", target)) {
         cJSON_Delete(o);
         return;
     }
@@ -178,7 +181,7 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
 }
 
 static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_info_t *di, int *have_di, int first,
-                               char *why, size_t cap)
+                               char *tried, size_t tcap, char *why, size_t cap)
 {
     /* (2) what we installed last, (3) what the server has. */
     char installed_s[32] = "0.0.0";
@@ -246,6 +249,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
         snprintf(why, cap, "release API answer is malformed");
         goto out;
     }
+    snprintf(tried, tcap, "%s", ver->valuestring);
     if (!cJSON_IsTrue(upd)) {
         snprintf(why, cap, "device already runs %s", app_s);
         (void)p->kv_set(p->ctx, "version", app_s);
@@ -330,9 +334,11 @@ bridge_result_t bridge_run_once(const bridge_port_t *p, const bridge_config_t *c
         device_info_t di;
         int have_di = 0;
         memset(&di, 0, sizeof(di));
-        r = attempt(p, &m, &di, &have_di, n == 1, why, why_cap);
+        char target[32] = "";
+        r = attempt(p, &m, &di, &have_di, n == 1, target, sizeof(target), why, why_cap);
         logf_(p, "bridge: attempt %u: %s: %s", (unsigned)n, bridge_result_name(r), why);
-        report(p, cfg, have_di ? &di : NULL, bridge_result_name(r), r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE ? "" : why);
+        report(p, cfg, have_di ? &di : NULL, bridge_result_name(r), target,
+               r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE ? "" : why);
         if (r == BRIDGE_UPDATED || r == BRIDGE_UP_TO_DATE || r == BRIDGE_ERR_REFUSED || n == cfg->max_attempts) {
             break;
         }

@@ -14,6 +14,7 @@
 #include <mbedtls/version.h>
 
 #include "fota/hostlib.h"
+#include "mbedtls/md.h"
 
 _Static_assert(MBEDTLS_VERSION_NUMBER >= 0x03060000, "the host builds mbedTLS 3.6 from source (CMakeLists.txt)");
 
@@ -306,4 +307,18 @@ out:
     mbedtls_platform_zeroize(pem, sizeof(pem));
     fota_signer_free(s);
     return rc;
+}
+
+int fota_ui_sign(const char *key, long long exp, char sig[65])
+{
+    char msg[48];
+    unsigned char d[32];
+    snprintf(msg, sizeof(msg), "fota-ui %lld", exp);
+    if (key == NULL || key[0] == '\0' ||
+        mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), (const unsigned char *)key, strlen(key),
+                        (const unsigned char *)msg, strlen(msg), d) != 0) {
+        return -1;
+    }
+    fota_hex(d, 32, sig);
+    return 0;
 }

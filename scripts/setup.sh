@@ -13,6 +13,7 @@ PKGS=(
   libpq-dev postgresql
   openssl
   clang libclang-rt-14-dev
+  chromium
 )
 
 SUDO=""

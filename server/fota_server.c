@@ -40,6 +40,9 @@
 #include <unistd.h>
 
 #include "fota/hostlib.h"
+#include "fota/httpx.h"
+#include "fota/fleet.h"
+#include "fota/fleet_api.h"
 #include "fota/image.h"
 #include "fota/metrics.h"
 #include "fota/mirror.h"
@@ -59,7 +62,69 @@ typedef struct {
     releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
     mirror_t *mirror; /* --redirect-downloads: images answered with a redirect to their S3 copy */
+    db_t *fdb;        /* the fleet's store: the --db database */
+    fleet_t *fleet;   /* device identity, inventory, rollouts (fleet.c) */
 } server_t;
+
+/* A device request's identity: who asks (X-Device-Id, or the id in the path), with which token
+ * (Authorization: Bearer), and the release the fleet says it should run ("" for the current). */
+typedef struct {
+    char id[80];
+    int has_id;
+    char grp[FLEET_GROUP_MAX + 1];
+    char version[32];
+} who_t;
+
+static const char *bearer(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    return h != NULL && strncmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+}
+
+/* 0 with *w filled, or the HTTP status of the refusal (its message in *msg). path_id: the device
+ * the URL names (reports), or NULL. */
+static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path_id, who_t *w, const char **msg)
+{
+    memset(w, 0, sizeof(*w));
+    const char *hid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id");
+    if (hid != NULL && !srv_valid_device_id(hid)) {
+        *msg = "X-Device-Id must be 1-64 of A-Z a-z 0-9 . _ -";
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (path_id != NULL && hid != NULL && strcmp(hid, path_id) != 0) {
+        *msg = "X-Device-Id names another device than the URL";
+        return MHD_HTTP_FORBIDDEN;
+    }
+    const char *id = path_id ? path_id : hid;
+    if (id != NULL) {
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        w->has_id = 1;
+    }
+    fleet_auth_t a = fleet_auth(s->fleet, id, bearer(c), w->grp, sizeof(w->grp));
+    if (a != FLEET_AUTH_OK) {
+        *msg = fleet_auth_message(a);
+        return a == FLEET_AUTH_PENDING ? MHD_HTTP_FORBIDDEN
+               : a == FLEET_AUTH_ERROR ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                       : MHD_HTTP_UNAUTHORIZED;
+    }
+    fleet_target(s->fleet, id, w->grp, w->version, sizeof(w->version), NULL, 0);
+    return 0;
+}
+
+/* The path of a release file for this device: its rollout's release when one includes it and the
+ * release is there, else the current one. */
+static void device_path(server_t *s, const who_t *w, const char *name, char *out, size_t cap)
+{
+    if (w != NULL && w->version[0] != '\0') {
+        struct stat st;
+        releases_version_path(s->rel, w->version, name, out, cap);
+        if (stat(out, &st) == 0) {
+            return;
+        }
+        srvlog(SRVLOG_WARN, "fota-server: rollout release %s has no %s: serving the current release", w->version, name);
+    }
+    releases_path(s->rel, name, out, cap);
+}
 
 typedef struct {
     char body[MAX_BODY + 1];
@@ -85,77 +150,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-/* The release folder: root/current when it exists, else root. */
-
-
-/* Queues text (type NULL: no Content-Type) with one more header when hname is not NULL. */
-static enum MHD_Result send_text_h(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
-                                   const char *hname, const char *hvalue, const char *method, const char *url)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL) {
-        return MHD_NO;
-    }
-    if (type != NULL) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    }
-    if (hname != NULL) {
-        MHD_add_response_header(r, hname, hvalue);
-    }
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    metrics_response(status, strlen(text));
-    srvlog(SRVLOG_INFO, "%s %s -> %u (%zu bytes)", method, url, status, strlen(text));
-    return ret;
-}
-
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type, const char *text,
-                                 const char *method, const char *url)
-{
-    return send_text_h(c, status, type, text, NULL, NULL, method, url);
-}
-
-/* Errors are JSON with a message that names the problem. */
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg, const char *method,
-                                  const char *url)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *text = NULL;
-    if (o != NULL && cJSON_AddStringToObject(o, "error", msg) != NULL) {
-        text = cJSON_PrintUnformatted(o);
-    }
-    cJSON_Delete(o);
-    enum MHD_Result r = send_text(c, status, "application/json", text ? text : "{\"error\":\"out of memory\"}",
-                                  method, url);
-    cJSON_free(text);
-    return r;
-}
-
-/* 405 for a known resource and another method, with its Allow header. */
-static enum MHD_Result send_error_allow(struct MHD_Connection *c, const char *allow, const char *method,
-                                        const char *url)
-{
-    char text[160];
-    snprintf(text, sizeof(text), "{\"error\":\"method not allowed here; allowed: %s\"}", allow);
-    return send_text_h(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", text, MHD_HTTP_HEADER_ALLOW, allow, method,
-                       url);
-}
-
-/* 1 when method is one of the comma-separated tokens of allow. */
-static int method_allowed(const char *allow, const char *method)
-{
-    size_t n = strlen(method);
-    for (const char *p = allow; *p != '\0';) {
-        size_t t = strcspn(p, ", ");
-        if (t == n && strncmp(p, method, n) == 0) {
-            return 1;
-        }
-        p += t;
-        p += strspn(p, ", ");
-    }
-    return 0;
-}
-
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -172,39 +166,13 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
     return srv_unescape(uri);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, cJSON *o, const char *method, const char *url)
-{
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (text == NULL) {
-        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", method, url);
-    }
-    enum MHD_Result r = send_text(c, MHD_HTTP_OK, "application/json", text, method, url);
-    cJSON_free(text);
-    return r;
-}
 
-/* 307 to loc (a presigned URL: valid for minutes, so never cached). */
-static enum MHD_Result send_redirect(struct MHD_Connection *c, const char *loc, const char *method, const char *url)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (r == NULL) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, loc);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_TEMPORARY_REDIRECT, r);
-    MHD_destroy_response(r);
-    metrics_response(MHD_HTTP_TEMPORARY_REDIRECT, 0);
-    srvlog(SRVLOG_INFO, "%s %s -> %u (redirect to the S3 copy)", method, url, (unsigned)MHD_HTTP_TEMPORARY_REDIRECT);
-    return ret;
-}
 
-static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const char *name, const char *type,
-                                  int is_image, const char *method, const char *url)
+static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const who_t *w, const char *name,
+                                  const char *type, int is_image, const char *method, const char *url)
 {
     char path[600];
-    releases_path(s->rel, name, path, sizeof(path));
+    device_path(s, w, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -313,7 +281,8 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const c
     return ret;
 }
 
-static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const char *method, const char *url)
+static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const who_t *w, const char *method,
+                                   const char *url)
 {
     const char *bank_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bank");
     const char *cur_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "current");
@@ -327,7 +296,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     }
     const char *name = release_files[bank == LAYOUT_BANK_A ? 0 : 1];
     char path[600];
-    releases_path(s->rel, name, path, sizeof(path));
+    device_path(s, w, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -394,15 +363,15 @@ static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const c
         return send_error(c, MHD_HTTP_BAD_REQUEST, "report body has data after its JSON object", method, url);
     }
     const char *version = json_str(o, "version"), *bank = json_str(o, "bank"), *state = json_str(o, "state"),
-               *err = json_str(o, "error");
+               *err = json_str(o, "error"), *target = json_str(o, "target");
     if (version == NULL || state == NULL) {
         cJSON_Delete(o);
         return send_error(c, MHD_HTTP_BAD_REQUEST, "report needs string fields version and state", method, url);
     }
     /* Stored text is served back as JSON: it must be UTF-8. */
-    static const char *const fields[4] = {"version", "bank", "state", "error"};
-    const char *values[4] = {version, bank, state, err};
-    for (int i = 0; i < 4; i++) {
+    static const char *const fields[5] = {"version", "bank", "state", "error", "target"};
+    const char *values[5] = {version, bank, state, err, target};
+    for (int i = 0; i < 5; i++) {
         if (values[i] != NULL && !srv_valid_utf8(values[i], strlen(values[i]))) {
             char msg[80];
             snprintf(msg, sizeof(msg), "report field %s is not valid UTF-8", fields[i]);
@@ -410,7 +379,7 @@ static enum MHD_Result api_report(server_t *s, struct MHD_Connection *c, const c
             return send_error(c, MHD_HTTP_BAD_REQUEST, msg, method, url);
         }
     }
-    report_t r = {.device = id, .version = version, .bank = bank, .state = state, .error = err,
+    report_t r = {.device = id, .version = version, .bank = bank, .state = state, .error = err, .target = target,
                   .received = (int64_t)time(NULL)};
     reports_err_t re = reports_add(s->reports, &r);
     if (re == REPORTS_OK) {
@@ -477,8 +446,9 @@ static int release_target(const char *url, char *ver, size_t cap, const char **w
  * carry version ver), writes its version.txt, moves it to releases/NAME and makes it current with
  * one rename. Returns 0, or -1 with the reason in why. Shared by publishing and the S3 sync. */
 
-static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, const char *method,
-                                    const char *url)
+/* make_current 0: publish only (the release is kept for rollouts; `current` stays). */
+static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, int make_current,
+                                    const char *method, const char *url)
 {
     char staging[600], final[600], why[200];
     snprintf(staging, sizeof(staging), "%s/releases/%s.staging", s->root, ver);
@@ -492,13 +462,17 @@ static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const
          * same checks, then the switch. */
         snprintf(staging, sizeof(staging), "%s", final);
     }
-    if (releases_activate(s->rel, staging, ver, ver, why, sizeof(why)) != 0) {
+    int rc = make_current ? releases_activate(s->rel, staging, ver, ver, why, sizeof(why))
+                          : releases_publish(s->rel, staging, ver, why, sizeof(why));
+    if (rc != 0) {
         unsigned status = strncmp(why, "cannot switch", 13) == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR
                           : strstr(why, " has no ") || strstr(why, "is the current one") ? MHD_HTTP_CONFLICT
                                                                                        : MHD_HTTP_UNPROCESSABLE_CONTENT;
         return send_error(c, status, why, method, url);
     }
-    return send_text(c, MHD_HTTP_OK, "application/json", "{\"activated\":true}", method, url);
+    fleet_audit(s->fleet, "operator", make_current ? "release activated" : "release published", ver);
+    return send_text(c, MHD_HTTP_OK, "application/json",
+                     make_current ? "{\"activated\":true}" : "{\"published\":true}", method, url);
 }
 
 /* First call of a PUT: decide whether to take the body, and open where it goes. */
@@ -631,21 +605,38 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (!authorized(s, c)) {
             return send_error(c, MHD_HTTP_UNAUTHORIZED, "publishing needs Authorization: Bearer <token>", method, url);
         }
-        if (release_target(url, ver, sizeof(ver), &what) != 0 || strcmp(what, "activate") != 0) {
-            return send_error(c, MHD_HTTP_BAD_REQUEST, "activate with POST /api/v1/releases/X.Y.Z/activate", method,
-                              url);
+        if (release_target(url, ver, sizeof(ver), &what) != 0 ||
+            (strcmp(what, "activate") != 0 && strcmp(what, "publish") != 0)) {
+            return send_error(c, MHD_HTTP_BAD_REQUEST,
+                              "POST /api/v1/releases/X.Y.Z/activate (make it current) or .../publish (for rollouts)",
+                              method, url);
         }
         if (!releases_have_key(s->rel)) {
             return send_error(c, MHD_HTTP_CONFLICT, "the server has no --pubkey to check releases with", method, url);
         }
-        return api_activate(s, c, ver, method, url);
+        return api_activate(s, c, ver, strcmp(what, "activate") == 0, method, url);
     }
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    if (get && strcmp(url, "/version") == 0) {
-        return serve_file(s, c, "version.txt", "text/plain", 0, method, url);
+    int firmware = strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0;
+    if (get && (strcmp(url, "/version") == 0 || firmware || strcmp(url, "/api/v1/release") == 0)) {
+        who_t w;
+        const char *msg = NULL;
+        unsigned refused = identify(s, c, NULL, &w, &msg);
+        if (refused != 0) {
+            return send_error(c, refused, msg, method, url);
+        }
+        if (firmware) {
+            return serve_file(s, c, &w, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
+        }
+        if (strcmp(url, "/version") == 0) {
+            return serve_file(s, c, &w, "version.txt", "text/plain", 0, method, url);
+        }
+        return api_release(s, c, &w, method, url);
     }
-    if (get && (strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0)) {
-        return serve_file(s, c, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
+    enum MHD_Result fleet_ret;
+    fleet_api_t fa = {s->fleet, s->rel, s->root, s->token};
+    if (fleet_api_route(&fa, c, method, url, rq->body, rq->len, rq->too_large, authorized(s, c), &fleet_ret)) {
+        return fleet_ret;
     }
     if (get && strcmp(url, "/metrics") == 0) {
         static __thread char text[64 * 1024];
@@ -656,9 +647,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                  reports_pending(s->reports));
         metrics_render(text, sizeof(text), extra);
         return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, method, url);
-    }
-    if (get && strcmp(url, "/api/v1/release") == 0) {
-        return api_release(s, c, method, url);
     }
     const char *prefix = "/api/v1/devices/";
     if (strncmp(url, prefix, strlen(prefix)) == 0) {
@@ -675,9 +663,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return send_error(c, MHD_HTTP_BAD_REQUEST, "device id must be 1-64 of A-Z a-z 0-9 . _ -", method, url);
         }
         if (strcmp(slash, "/report") == 0 && strcmp(method, "POST") == 0) {
+            who_t w;
+            const char *msg = NULL;
+            unsigned refused = identify(s, c, id, &w, &msg);
+            if (refused != 0) {
+                return send_error(c, refused, msg, method, url);
+            }
             return api_report(s, c, id, rq, method, url);
         }
         if (strcmp(slash, "/reports") == 0 && get) {
+            /* The device itself or an operator; anyone while devices are open (the seed's). */
+            who_t w;
+            const char *msg = NULL;
+            unsigned refused = authorized(s, c) ? 0 : identify(s, c, id, &w, &msg);
+            if (refused != 0) {
+                return send_error(c, refused, msg, method, url);
+            }
             return api_reports(s, c, id, method, url);
         }
         return send_error(c, MHD_HTTP_NOT_FOUND, "unknown device endpoint", method, url);
@@ -723,6 +724,8 @@ static const char usage[] =
     "                  answer image requests with a 307 to a presigned URL of a copy in the --s3-bucket\n"
     "                  named by the image's SHA-256 (P<sha256>.bin, P default fota-objects/), valid S\n"
     "                  seconds (default 600); URL: where clients reach the bucket (default ENDPOINT/BUCKET)\n"
+    "  --devices MODE  open (default: any device, the seed's behaviour), registered (only devices\n"
+    "                  provisioned with a token) or pending (unknown devices wait for approval)\n"
     "  --redirect-check S   check every S seconds (default 60, 0: never) that the copies are still in\n"
     "                  the bucket; one gone is served here and copied again\n";
 
@@ -743,6 +746,7 @@ int main(int argc, char **argv)
                                          {"max-connections", required_argument, 0, 1008},
                                          {"idle-timeout", required_argument, 0, 1009},
                                          {"log-level", required_argument, 0, 1010},
+                                         {"devices", required_argument, 0, 1016},
                                          {"redirect-downloads", no_argument, 0, 1011},
                                          {"redirect-prefix", required_argument, 0, 1012},
                                          {"redirect-base", required_argument, 0, 1013},
@@ -758,6 +762,7 @@ int main(int argc, char **argv)
     uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30;
     const char *listen_arg = NULL;
     int redirect = 0;
+    fleet_mode_t fleet_mode = FLEET_OPEN;
     mirror_cfg_t mc = {.s3 = &s3, .prefix = "fota-objects/", .base = NULL, .expires = 600, .retry_s = 30,
                       .check_s = 60};
     char base_default[1200];
@@ -833,6 +838,12 @@ int main(int argc, char **argv)
         }
         case 1011:
             redirect = 1;
+            break;
+        case 1016:
+            if (fleet_parse_mode(optarg, &fleet_mode) != 0) {
+                fprintf(stderr, "fota-server: --devices '%s' is not open, registered or pending\n", optarg);
+                return 2;
+            }
             break;
         case 1012:
             mc.prefix = optarg;
@@ -995,6 +1006,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", db ? db : dbpath, why);
         return 3;
     }
+    /* The fleet lives in the same database, on its own connection. */
+    if ((s.fdb = db_open(db ? db : dbpath, why, sizeof(why))) == NULL ||
+        (s.fleet = fleet_open(s.fdb, fleet_mode, why, sizeof(why))) == NULL) {
+        fprintf(stderr, "fota-server: cannot open the device store in '%s': %s\n", db ? db : dbpath, why);
+        reports_close(s.reports);
+        db_close(s.fdb);
+        return 3;
+    }
+    reports_set_hook(s.reports, fleet_on_reports, s.fleet);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -1038,6 +1058,8 @@ int main(int argc, char **argv)
     if (s.rel == NULL) {
         fprintf(stderr, "fota-server: out of memory\n");
         reports_close(s.reports);
+        fleet_close(s.fleet);
+        db_close(s.fdb);
         free(cert_pem);
         free(key_pem);
         return 3;
@@ -1078,6 +1100,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "fota-server: cannot listen on %s%s\n", where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
         reports_close(s.reports);
+        fleet_close(s.fleet);
+        db_close(s.fdb);
+        releases_close(s.rel);
         free(cert_pem);
         free(key_pem);
         return 4;
@@ -1097,11 +1122,14 @@ int main(int argc, char **argv)
             s3_sync(s.rel, &s3);
             next_sync = time(NULL) + s3.interval;
         }
+        fleet_tick(s.fleet); /* rollouts: halted or widened as their results say */
         sleep(1); /* a signal ends it early */
     }
     MHD_stop_daemon(d);
     mirror_stop(s.mirror);
-    reports_close(s.reports);
+    reports_close(s.reports); /* its writer's last batches still reach the fleet */
+    fleet_close(s.fleet);
+    db_close(s.fdb);
     free(cert_pem);
     free(key_pem);
     free(root_abs);

@@ -19,7 +19,7 @@ typedef struct {
     mstate_t state;
     release_blob_t *blob; /* held while queued or uploading */
     time_t failed_at;
-    uint64_t used;        /* for eviction: the least recently asked for goes first */
+    uint64_t used; /* for eviction: the least recently asked for goes first */
 } entry_t;
 
 struct mirror {
@@ -64,8 +64,10 @@ static void check_copies(mirror_t *m)
             for (int i = 0; i < MIRROR_SLOTS; i++) {
                 if (m->e[i].state == M_DONE && strcmp(m->e[i].sha, shas[k]) == 0) {
                     m->e[i].state = M_FREE;
-                    srvlog(SRVLOG_WARN, "fota-server: redirect: the copy s3://%s/%s is not readable (%s): serving the image "
-                           "here until it is copied again", m->cfg.s3->bucket, key, why);
+                    srvlog(SRVLOG_WARN,
+                           "fota-server: redirect: the copy s3://%s/%s is not readable (%s): serving the image "
+                           "here until it is copied again",
+                           m->cfg.s3->bucket, key, why);
                 }
             }
         }
@@ -109,8 +111,10 @@ static void *worker(void *arg)
             srvlog(SRVLOG_INFO, "fota-server: redirect: image %.12s copied to s3://%s/%s (%zu bytes)", sha,
                    m->cfg.s3->bucket, key, blob->size);
         } else {
-            srvlog(SRVLOG_WARN, "fota-server: redirect: cannot copy image %.12s to s3://%s/%s: %s; serving it here "
-                   "and trying again in %u s", sha, m->cfg.s3->bucket, key, why, (unsigned)m->cfg.retry_s);
+            srvlog(SRVLOG_WARN,
+                   "fota-server: redirect: cannot copy image %.12s to s3://%s/%s: %s; serving it here "
+                   "and trying again in %u s",
+                   sha, m->cfg.s3->bucket, key, why, (unsigned)m->cfg.retry_s);
         }
         release_blob_unref(blob);
         pthread_mutex_lock(&m->lock);

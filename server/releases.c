@@ -172,18 +172,31 @@ static img_err_t check_image(const releases_t *s, const char *path, img_header_t
 }
 
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
-                                   char *why, size_t cap);
+                           int make_current, char *why, size_t cap);
 
 int releases_activate(releases_t *s, const char *staging, const char *ver, const char *name, char *why, size_t cap)
 {
     pthread_mutex_lock(&s->publish_lock);
-    int r = activate_locked(s, staging, ver, name, why, cap);
+    int r = activate_locked(s, staging, ver, name, 1, why, cap);
     pthread_mutex_unlock(&s->publish_lock);
     return r;
 }
 
+int releases_publish(releases_t *s, const char *staging, const char *ver, char *why, size_t cap)
+{
+    pthread_mutex_lock(&s->publish_lock);
+    int r = activate_locked(s, staging, ver, ver, 0, why, cap);
+    pthread_mutex_unlock(&s->publish_lock);
+    return r;
+}
+
+void releases_version_path(const releases_t *s, const char *ver, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/releases/%s/%s", s->root, ver, name);
+}
+
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
-                                   char *why, size_t cap)
+                           int make_current, char *why, size_t cap)
 {
     img_version_t want;
     if (img_version_parse(ver, &want) != 0) {
@@ -241,8 +254,15 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
     }
     /* The complete release folder first, then one rename makes it current. */
     if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||
-        (strcmp(staging, final) != 0 && rename(staging, final) != 0) || symlink(final, tmp) != 0 ||
-        rename(tmp, cur) != 0) {
+        (strcmp(staging, final) != 0 && rename(staging, final) != 0)) {
+        snprintf(why, cap, "cannot store the release: %s", strerror(errno));
+        return -1;
+    }
+    if (!make_current) {
+        srvlog(SRVLOG_INFO, "fota-server: release %s is published (not current: for rollouts)", ver);
+        return 0;
+    }
+    if (symlink(final, tmp) != 0 || rename(tmp, cur) != 0) {
         snprintf(why, cap, "cannot switch the release: %s", strerror(errno));
         unlink(tmp);
         return -1;

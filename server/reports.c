@@ -12,6 +12,7 @@
 
 typedef struct {
     char device[65], version[REPORTS_SHORT], bank[REPORTS_SHORT], state[REPORTS_SHORT], error[REPORTS_LONG];
+    char target[REPORTS_SHORT];
     int64_t received;
 } item_t;
 
@@ -25,7 +26,15 @@ struct reports {
     uint64_t accepted, done; /* reports queued and written (or dropped on a database error) since start */
     int stop, failed;
     unsigned delay_ms; /* FOTA_REPORTS_TEST_DELAY_MS: the writer waits this long before each batch */
+    void (*hook)(void *ctx, const report_t *rows, size_t n);
+    void *hook_ctx;
 };
+
+void reports_set_hook(reports_t *rs, void (*fn)(void *ctx, const report_t *rows, size_t n), void *ctx)
+{
+    rs->hook = fn;
+    rs->hook_ctx = ctx;
+}
 
 static int copy_field(char *dst, size_t cap, const char *src)
 {
@@ -48,10 +57,14 @@ static int write_batch(reports_t *rs, const item_t *batch, size_t n)
                              .bank = batch[i].bank,
                              .state = batch[i].state,
                              .error = batch[i].error,
+                             .target = batch[i].target,
                              .received = batch[i].received};
     }
     char why[256];
     if (rs->be->write(rs->be, rows, n, why, sizeof(why)) == 0) {
+        if (rs->hook != NULL) {
+            rs->hook(rs->hook_ctx, rows, n);
+        }
         return 0;
     }
     srvlog(SRVLOG_ERROR, "fota-server: reports: cannot write %zu reports: %s", n, why);
@@ -145,7 +158,7 @@ reports_err_t reports_add(reports_t *rs, const report_t *r)
     item_t it;
     if (copy_field(it.device, sizeof(it.device), r->device) || copy_field(it.version, sizeof(it.version), r->version) ||
         copy_field(it.bank, sizeof(it.bank), r->bank) || copy_field(it.state, sizeof(it.state), r->state) ||
-        copy_field(it.error, sizeof(it.error), r->error)) {
+        copy_field(it.error, sizeof(it.error), r->error) || copy_field(it.target, sizeof(it.target), r->target)) {
         return REPORTS_TOO_LONG;
     }
     it.received = r->received;

@@ -59,9 +59,9 @@ static int hmac(const unsigned char *key, size_t klen, const char *msg, unsigned
 
 int s3_presign_get(const s3_presign_cfg_t *cfg, const char *path, time_t now, uint32_t expires, char *out, size_t cap)
 {
-    if (cfg == NULL || cfg->base == NULL || cfg->region == NULL || cfg->access_key == NULL ||
-        cfg->secret_key == NULL || path == NULL || out == NULL || cap == 0 || expires < 1 || expires > 604800 ||
-        cfg->region[0] == '\0' || cfg->access_key[0] == '\0' || cfg->secret_key[0] == '\0' || path[0] != '/') {
+    if (cfg == NULL || cfg->base == NULL || cfg->region == NULL || cfg->access_key == NULL || cfg->secret_key == NULL ||
+        path == NULL || out == NULL || cap == 0 || expires < 1 || expires > 604800 || cfg->region[0] == '\0' ||
+        cfg->access_key[0] == '\0' || cfg->secret_key[0] == '\0' || path[0] != '/') {
         return -1;
     }
     size_t scheme = strncmp(cfg->base, "https://", 8) == 0 ? 8 : strncmp(cfg->base, "http://", 7) == 0 ? 7 : 0;
@@ -89,7 +89,8 @@ int s3_presign_get(const s3_presign_cfg_t *cfg, const char *path, time_t now, ui
         return -1;
     }
     char amzdate[20], day[12];
-    if (strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm) != 16 || strftime(day, sizeof(day), "%Y%m%d", &tm) != 8) {
+    if (strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm) != 16 ||
+        strftime(day, sizeof(day), "%Y%m%d", &tm) != 8) {
         return -1;
     }
     char scope[128];

@@ -41,6 +41,7 @@ typedef struct {
     char ca[CA_PEM_MAX];           /* from NVS when the configuration has none */
     const char *ca_pem;            /* NULL: the certificate bundle */
     char location[BRIDGE_URL_MAX]; /* the last response's Location header, "" when none */
+    char bearer[140];              /* "Bearer TOKEN": the device's identity at the server */
 } esp_bridge_t;
 
 static esp_bridge_t bridge;
@@ -97,6 +98,11 @@ static esp_http_client_handle_t http_handle(esp_bridge_t *b, const char *url)
         esp_http_client_config_t c;
         http_config(b, &c, url, copy);
         *h = esp_http_client_init(&c);
+        /* Who asks, on the server's handle only: a redirect's target never sees the token. */
+        if (*h != NULL && !copy) {
+            esp_http_client_set_header(*h, "X-Device-Id", b->cfg.device_id);
+            esp_http_client_set_header(*h, "Authorization", b->bearer);
+        }
     } else if (esp_http_client_set_url(*h, url) != ESP_OK) {
         return NULL;
     }
@@ -401,6 +407,23 @@ esp_err_t fota_esp32_start(const fota_esp32_config_t *cfg)
     if (e != ESP_OK) {
         return e;
     }
+    /* The device token: configured, provisioned in NVS, or made here and kept there. */
+    char tok[130];
+    size_t tn = sizeof(tok);
+    if (cfg->device_token != NULL && cfg->device_token[0] != '\0') {
+        snprintf(tok, sizeof(tok), "%s", cfg->device_token);
+    } else if (nvs_get_str(b->nvs, "token", tok, &tn) != ESP_OK) {
+        uint8_t raw[32];
+        esp_fill_random(raw, sizeof(raw));
+        for (size_t i = 0; i < sizeof(raw); i++) {
+            snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+        }
+        if ((e = nvs_set_str(b->nvs, "token", tok)) != ESP_OK || (e = nvs_commit(b->nvs)) != ESP_OK) {
+            return e;
+        }
+        ESP_LOGI(TAG, "new device token stored in NVS (a server in pending mode waits for its approval)");
+    }
+    snprintf(b->bearer, sizeof(b->bearer), "Bearer %s", tok);
     size_t n = sizeof(b->ca);
     if (cfg->ca_pem != NULL && cfg->ca_pem[0] != '\0') {
         b->ca_pem = cfg->ca_pem;

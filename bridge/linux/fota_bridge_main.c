@@ -37,7 +37,25 @@ typedef struct {
     struct gpiod_line *nrst;
     int tty;
     char errbuf[CURL_ERROR_SIZE]; /* libcurl's message for the last failure */
+    char id_header[120];          /* "X-Device-Id: ID" */
+    char auth_header[200];        /* "Authorization: Bearer TOKEN", "" without --device-token-file */
 } linux_ctx_t;
+
+static int is_absolute(const char *path);
+
+/* The device's identity, on every request to our server (never to a redirect's target: the token
+ * is for fota-server only). */
+static struct curl_slist *identity(const linux_ctx_t *c, const char *path, struct curl_slist *h)
+{
+    if (is_absolute(path)) {
+        return h;
+    }
+    h = curl_slist_append(h, c->id_header);
+    if (h != NULL && c->auth_header[0] != '\0') {
+        h = curl_slist_append(h, c->auth_header);
+    }
+    return h;
+}
 
 typedef struct {
     uint8_t *buf;
@@ -92,18 +110,19 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if
     sink_t s = {buf, cap, 0};
     curl_common(c, path);
     char range[64], ifr[100];
-    struct curl_slist *h = NULL;
+    struct curl_slist *h = identity(c, path, NULL);
     if (from != 0 || strncmp(path, "/firmware/", 10) == 0 || is_absolute(path)) {
         snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)from, (unsigned long long)(from + cap - 1));
         curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
         if (if_range != NULL) {
             snprintf(ifr, sizeof(ifr), "If-Range: %s", if_range);
-            if ((h = curl_slist_append(NULL, ifr)) == NULL) {
-                return -1;
-            }
-            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+            h = curl_slist_append(h, ifr);
         }
     }
+    if (h == NULL && !is_absolute(path)) {
+        return -1;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
     CURLcode rc = curl_easy_perform(c->curl);
@@ -140,7 +159,10 @@ static int l_http_post_json(void *ctx, const char *path, const char *json)
     uint8_t sinkbuf[512];
     sink_t s = {sinkbuf, sizeof(sinkbuf), 0};
     curl_common(c, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h = identity(c, path, curl_slist_append(NULL, "Content-Type: application/json"));
+    if (h == NULL) {
+        return -1;
+    }
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -295,13 +317,53 @@ static void l_progress(void *ctx, uint32_t done, uint32_t total)
     }
 }
 
+/* The device token from file, or a new random one written there (0600) when the file does not
+ * exist. 0, or -1 having said why. */
+static int load_token(const char *file, char *tok, size_t cap)
+{
+    FILE *f = fopen(file, "r");
+    if (f != NULL) {
+        size_t n = fread(tok, 1, cap - 1, f);
+        fclose(f);
+        tok[n] = '\0';
+        tok[strcspn(tok, "\r\n")] = '\0';
+        if (strlen(tok) < 16 || strlen(tok) > 128 || strspn(tok, "0123456789abcdefABCDEF") != strlen(tok)) {
+            fprintf(stderr, "fota-bridge: --device-token-file '%s' must hold a hex token of 16 to 128 digits\n", file);
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "fota-bridge: --device-token-file '%s': %s\n", file, strerror(errno));
+        return -1;
+    }
+    uint8_t raw[32];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        fprintf(stderr, "fota-bridge: no randomness for a device token\n");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+    }
+    char line[80];
+    int n = snprintf(line, sizeof(line), "%s\n", tok);
+    if (fota_write_file(file, (const uint8_t *)line, (size_t)n, 0600) != 0) {
+        return -1;
+    }
+    fprintf(stderr, "fota-bridge: new device token in %s (a server in pending mode waits for its approval)\n", file);
+    return 0;
+}
+
 static const char usage[] =
     "Usage: fota-bridge --server URL --state-dir DIR --device-id ID\n"
     "                   (--sim-socket PATH | --spidev /dev/spidevB.C --gpio-chip NAME --gpio-line N)\n"
     "                   [--spi-hz N] [--cacert FILE] [--attempts N] [--backoff-ms N] [--interval S]\n"
     "  --server URL       http://host:port or https://host:port of fota-server\n"
     "  --state-dir DIR    where the installed version is kept (DIR/version)\n"
-    "  --device-id ID     name used in reports to the server\n"
+    "  --device-id ID     the device's name at the server (X-Device-Id on every request)\n"
+    "  --device-token-file FILE   its token (Authorization: Bearer), from `fota-admin device add`;\n"
+    "                     a file that does not exist is created with a new random token, which a\n"
+    "                     server in --devices pending mode lists for an operator to approve\n"
     "  --sim-socket PATH  talk to fota-sim (SPI and NRST) instead of hardware\n"
     "  --spidev DEV       SPI master device, mode 0 (default clock 8000000 Hz, --spi-hz)\n"
     "  --gpio-chip NAME --gpio-line N   the GPIO wired to NRST (libgpiod)\n"
@@ -320,11 +382,12 @@ int main(int argc, char **argv)
         {"gpio-chip", required_argument, 0, 'c'},  {"gpio-line", required_argument, 0, 'l'},
         {"cacert", required_argument, 0, 'C'},     {"attempts", required_argument, 0, 'a'},
         {"backoff-ms", required_argument, 0, 'b'}, {"interval", required_argument, 0, 'I'},
+        {"device-token-file", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},             {0, 0, 0, 0}};
     static linux_ctx_t c;
     c.sim_fd = c.spi_fd = -1;
     c.spi_hz = 8000000;
-    const char *sim = NULL, *spidev = NULL, *chip = NULL, *id = NULL;
+    const char *sim = NULL, *spidev = NULL, *chip = NULL, *id = NULL, *token_file = NULL;
     uint32_t line = UINT32_MAX, attempts = 8, backoff = 500, interval = 0;
     int o;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -360,6 +423,9 @@ int main(int argc, char **argv)
         case 'C':
             c.cacert = optarg;
             break;
+        case 'T':
+            token_file = optarg;
+            break;
         case 'V':
             printf("fota-bridge %s\n", fota_version);
             return 0;
@@ -386,6 +452,18 @@ int main(int argc, char **argv)
     if (stat(c.state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "fota-bridge: --state-dir '%s' is not a folder\n", c.state_dir);
         return 3;
+    }
+    if (strlen(id) > 64 || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(id)) {
+        fprintf(stderr, "fota-bridge: --device-id '%s' must be 1-64 of A-Z a-z 0-9 . _ -\n", id);
+        return 2;
+    }
+    snprintf(c.id_header, sizeof(c.id_header), "X-Device-Id: %s", id);
+    if (token_file != NULL) {
+        char tok[130];
+        if (load_token(token_file, tok, sizeof(tok)) != 0) {
+            return 3;
+        }
+        snprintf(c.auth_header, sizeof(c.auth_header), "Authorization: Bearer %s", tok);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (c.curl = curl_easy_init()) == NULL) {
         fprintf(stderr, "fota-bridge: cannot start libcurl\n");

@@ -18,7 +18,7 @@ http.createServer((req, res) => {
     o.on('end', () => {
       let body = Buffer.concat(chunks), status = o.statusCode;
       const headers = { 'content-type': o.headers['content-type'] || 'application/octet-stream' };
-      if (status === 200) {
+      if (status === 200 && o.headers.etag !== undefined) {
         headers.etag = o.headers.etag;
         headers['accept-ranges'] = 'bytes';
         const m = range && /^bytes=(\d+)-(\d*)$/.exec(range);
@@ -38,8 +38,13 @@ http.createServer((req, res) => {
       }
       headers['content-length'] = body.length;
       log(status);
-      res.writeHead(status, headers);
-      res.end(body);
+      try {
+        res.writeHead(status, headers);
+        res.end(body);
+      } catch (e) { // never take the origin down: say it and answer 502
+        console.log(`error: ${e.message}`);
+        res.destroy();
+      }
     });
   }).on('error', () => { log(502); res.writeHead(502); res.end(); });
 }).listen(Number(listenPort), '127.0.0.1');

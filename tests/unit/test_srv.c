@@ -153,6 +153,14 @@ static void test_srv_utf8_unescape_methods(void **state)
     assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/reports"), "GET, HEAD");
     assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/slot_b.bin"), "PUT");
     assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/activate"), "POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/publish"), "POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/devices"), "GET, HEAD, POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/approve"), "POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/rollouts"), "GET, HEAD, POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/rollouts/abc/halt"), "POST");
+    assert_string_equal(srv_allowed_methods("/api/v1/audit"), "GET, HEAD");
+    assert_string_equal(srv_allowed_methods("/ui"), "GET, HEAD");
+    assert_null(srv_allowed_methods("/api/v1/rollouts/abc/nothing"));
     assert_null(srv_allowed_methods("/nothing"));
     assert_null(srv_allowed_methods("/api/v1/devices//report"));
 }

@@ -54,6 +54,7 @@ void app_main(void)
     static const fota_esp32_config_t cfg = {.server_url = CONFIG_FOTA_SERVER_URL,
                                             .ca_pem = CONFIG_FOTA_CA_PEM,
                                             .device_id = CONFIG_FOTA_DEVICE_ID,
+                                            .device_token = CONFIG_FOTA_DEVICE_TOKEN,
                                             .bridge_ota_url = CONFIG_FOTA_BRIDGE_OTA_URL,
                                             .poll_interval_s = CONFIG_FOTA_CHECK_INTERVAL_S,
                                             .spi_hz = CONFIG_FOTA_SPI_HZ,

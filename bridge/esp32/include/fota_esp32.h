@@ -26,7 +26,10 @@ extern "C" {
 typedef struct {
     const char *server_url;      /* the seed's SERVER_URL: http://host:port or https://host */
     const char *ca_pem;          /* PEM of the server's CA; NULL or "": NVS key "ca_pem", then the bundle */
-    const char *device_id;       /* in reports */
+    const char *device_id;       /* X-Device-Id on every request to the server, and in reports */
+    const char *device_token;    /* from `fota-admin device add`; NULL or "": NVS key "token", else a
+                                    new random one stored there (a server in pending mode lists it
+                                    for approval). Sent as Authorization: Bearer to the server only */
     const char *bridge_ota_url;  /* the bridge's own signed firmware; NULL or "": no self-update */
     uint32_t poll_interval_s;    /* between checks (the seed checked once an hour) */
     uint32_t spi_hz;             /* 0: FOTA_ESP32_SPI_HZ */

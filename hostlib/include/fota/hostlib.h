@@ -40,6 +40,10 @@ layout_bank_t fota_parse_bank(const char *s);
 int fota_parse_u32(const char *s, uint32_t *out);
 void fota_hex(const uint8_t *data, size_t len, char *out);
 
+/* The signature of a link to fota-server's web view valid until exp (Unix time): hex
+ * HMAC-SHA256(key, "fota-ui " exp), key being the operator token. 0, or -1 for an empty key. */
+int fota_ui_sign(const char *key, long long exp, char sig[65]);
+
 /* Loads a P-256 key from a PEM file (private or public) and gives its public point.
  * Prints the error itself; returns 0 on success. */
 int fota_load_pubkey(const char *path, uint8_t pub[CRYPTO_P256_PUBKEY_SIZE]);

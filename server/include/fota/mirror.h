@@ -16,12 +16,12 @@
 #include "fota/s3sync.h"
 
 typedef struct {
-    const s3_t *s3;          /* bucket, endpoint and credentials (the S3 sync's) */
-    const char *prefix;      /* key prefix of the copies, e.g. "fota-objects/" */
-    const char *base;        /* where clients reach PREFIX: the presigned URLs start with it */
-    uint32_t expires;        /* lifetime of a presigned URL, seconds */
-    uint32_t retry_s;        /* after a failed upload, serve the image ourselves this long before trying again */
-    uint32_t check_s;        /* every check_s seconds, HEAD each copy; one gone is made again (0: never) */
+    const s3_t *s3;     /* bucket, endpoint and credentials (the S3 sync's) */
+    const char *prefix; /* key prefix of the copies, e.g. "fota-objects/" */
+    const char *base;   /* where clients reach PREFIX: the presigned URLs start with it */
+    uint32_t expires;   /* lifetime of a presigned URL, seconds */
+    uint32_t retry_s;   /* after a failed upload, serve the image ourselves this long before trying again */
+    uint32_t check_s;   /* every check_s seconds, HEAD each copy; one gone is made again (0: never) */
 } mirror_cfg_t;
 
 typedef struct mirror mirror_t;

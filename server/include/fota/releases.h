@@ -61,6 +61,11 @@ int releases_file_info(releases_t *rs, const char *path, int fd, const struct st
  * other switches and with releases_rename_in. -1 with why: "... has no ...", "... is the current
  * one ...", "cannot switch ..." or why an image is refused. */
 int releases_activate(releases_t *rs, const char *staging, const char *ver, const char *name, char *why, size_t cap);
+/* The same checks, then staging becomes root/releases/VER without switching `current`: a release
+ * that rollouts can offer (fota/fleet.h). Also for a release already there. */
+int releases_publish(releases_t *rs, const char *staging, const char *ver, char *why, size_t cap);
+/* root/releases/VER/NAME: a file of a published release, current or not. */
+void releases_version_path(const releases_t *rs, const char *ver, const char *name, char *out, size_t cap);
 /* rename(from, to) under the switch lock: an upload lands before an activation checks the folder,
  * or finds it gone. 0, or the errno. */
 int releases_rename_in(releases_t *rs, const char *from, const char *to);

@@ -22,7 +22,8 @@ typedef enum {
 
 typedef struct {
     const char *device, *version, *bank, *state, *error; /* bank and error may be NULL */
-    int64_t received;                                    /* Unix time */
+    const char *target; /* the version the attempt installed or tried to; may be NULL */
+    int64_t received;   /* Unix time */
 } report_t;
 
 typedef struct reports reports_t;
@@ -34,6 +35,9 @@ reports_err_t reports_add(reports_t *rs, const report_t *r);
 /* The device's last 50 reports, newest first, as a JSON array (cJSON_Print text; free with
  * cJSON_free). */
 reports_err_t reports_list_json(reports_t *rs, const char *device, char **json);
+/* fn(ctx, rows, n) is called by the writer thread after each batch it stored (the fleet's
+ * inventory and rollout results). Set it before the first report. */
+void reports_set_hook(reports_t *rs, void (*fn)(void *ctx, const report_t *rows, size_t n), void *ctx);
 /* Reports accepted and not yet written. */
 size_t reports_pending(reports_t *rs);
 /* Writes what is queued, stops the writer, closes the database. */

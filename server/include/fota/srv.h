@@ -8,10 +8,10 @@
 #include <sys/socket.h>
 
 typedef enum {
-    SRV_RANGE_NONE = 0,   /* no Range header, or one we may ignore (several ranges): send it all */
-    SRV_RANGE_OK,         /* one satisfiable range: *first..*last inclusive */
+    SRV_RANGE_NONE = 0,      /* no Range header, or one we may ignore (several ranges): send it all */
+    SRV_RANGE_OK,            /* one satisfiable range: *first..*last inclusive */
     SRV_RANGE_UNSATISFIABLE, /* well formed but outside the file: 416 */
-    SRV_RANGE_MALFORMED,  /* not "bytes=a-b", "bytes=a-" or "bytes=-n": 400 */
+    SRV_RANGE_MALFORMED,     /* not "bytes=a-b", "bytes=a-" or "bytes=-n": 400 */
 } srv_range_t;
 
 /* Parses a Range header value against a resource of size bytes (RFC 9110 §14). A unit other than
