@@ -140,9 +140,25 @@ if [ "$(rollout_state "$r2")" = halted ] && [ "$(rollout_field "$r2" failed)" -g
 else bad "automatic halt: tried $tried of $m2, failed $(rollout_field "$r2" failed)"; admin rollouts; admin audit | head -3; fi
 cp "$w/round2.out" "$OUT/round2.txt"
 
+# A rollout widened automatically: 2.1.0 to 5 %, widened by 20 % after 3 successes while no more
+# than 20 % of results failed. One round of check-ins is enough for its first step.
+release 2.1.0 2
+admin publish 2.1.0 "$w/2.1.0-a.bin" "$w/2.1.0-b.bin" >/dev/null 2>&1 || bad "publish 2.1.0"
+r3=$(admin rollout create 2.1.0 --group field --percent 5 --step 20 --step-after 3 --json | tr -d ' \t\n' |
+  grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4)
+first=$(rollout_field "$r3" members)
+round
+for _ in $(seq 60); do [ "$(rollout_field "$r3" percent)" -ge 25 ] && break; sleep 0.05; done
+# (Devices check in while the server widens: later ones in the same round may already be in.)
+audit=$(admin audit); pc=$(rollout_field "$r3" percent)
+if [ "$pc" -ge 25 ] && [ "$(running 2.1.0)" -ge "$first" ] && [ "$first" -ge 1 ] && [ "$(rollout_field "$r3" failed)" = 0 ] &&
+   grep -q "rollout widened automatically .*$r3 (2.1.0): 5% -> 25% after [0-9]* updated, 0 failed" <<<"$audit"; then
+  ok "rollout $r3 of 2.1.0 widened automatically 5% -> 25% after 3 successes (now ${pc}%, $(running 2.1.0) devices run 2.1.0, 0 failed)"
+else bad "automatic widening: percent $pc, $first first members, $(running 2.1.0) run 2.1.0"; head -3 <<<"$audit"; fi
+
 # The CLI: the inventory and the audit log, as tables and as JSON.
 devs=$(admin devices); audit=$(admin audit); audit_json=$(admin audit --json); ro=$(admin rollouts)
-if grep -q "^d7 .*field .*2.0.0" <<<"$devs" && grep -q "rollout widened .*$r1 (2.0.0): 10% -> 100%" <<<"$audit" &&
+if grep -q "^d7 .*field .*2\.[01]\.0" <<<"$devs" && grep -q "rollout widened .*$r1 (2.0.0): 10% -> 100%" <<<"$audit" &&
    grep -q '"action":[[:space:]]*"rollout halted automatically"' <<<"$audit_json" && grep -q "$r2 .*halted" <<<"$ro"; then
   ok "fota-admin: devices, rollouts and the audit log (provision, create, widen, automatic halt), tables and --json"
 else bad "fota-admin listings"; head -3 <<<"$devs"; head -8 <<<"$audit"; fi
