@@ -1121,6 +1121,11 @@ int main(int argc, char **argv)
         if (s3.bucket != NULL && time(NULL) >= next_sync) {
             s3_sync(s.rel, &s3);
             next_sync = time(NULL) + s3.interval;
+            if (s3.activated[0] != '\0') {
+                char detail[200];
+                snprintf(detail, sizeof(detail), "%s from s3://%s/%s", s3.activated, s3.bucket, s3.prefix);
+                fleet_audit(s.fleet, "s3-sync", "release activated", detail);
+            }
         }
         fleet_tick(s.fleet); /* rollouts: halted or widened as their results say */
         sleep(1); /* a signal ends it early */

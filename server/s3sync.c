@@ -117,6 +117,7 @@ int s3_head(const s3_t *s3, const char *key, char *why, size_t cap)
 
 void s3_sync(releases_t *s, s3_t *s3)
 {
+    s3->activated[0] = '\0';
     char why[300], path[700];
     static char xml[256 * 1024];
     char etag[3][80] = {"", "", ""};
@@ -222,6 +223,7 @@ void s3_sync(releases_t *s, s3_t *s3)
                s3->prefix, why);
     } else {
         srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
+        snprintf(s3->activated, sizeof(s3->activated), "%s", version);
     }
 }
 

@@ -39,12 +39,18 @@ for i in $(seq 150); do echo "$i" >"$w/x"; put "$w/x" "aa-other-$(printf %03d "$
 codes="$(put "$w/a2.bin" slot_a.bin) $(put "$w/b2.bin" slot_b.bin) $(put "$w/v2.txt" version.txt)"
 [ "$codes" = "200 200 200" ] && ok "release 2.0.0 uploaded to s3://fw/releases/, after 150 other objects" || bad "upload to s3rver: $codes"
 
+echo "operator-token-of-the-s3-test" >"$w/op.tok"
 "$HOST/fota-server" --root "$w/root" --port "$port" --pubkey "$KEY" --s3-bucket fw --s3-prefix releases/ \
+  --publish-token-file "$w/op.tok" \
   --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 >"$w/server.log" 2>&1 & srv=$!
 if wait_for "$w/server.log" "s3: release 2.0.0 synced" && [ "$(curl -s "http://127.0.0.1:$port/version")" = 2.0.0 ] &&
    cmp -s <(curl -s "http://127.0.0.1:$port/firmware/slot_b.bin") "$w/b2.bin"; then
   ok "the server synced 2.0.0 from S3 (paging past 150 other keys) and serves it"
 else bad "sync from S3"; cat "$w/server.log"; fi
+
+audit=$("$HOST/fota-admin" --server "http://127.0.0.1:$port" --token-file "$w/op.tok" audit)
+grep -q "s3-sync .*release activated .*2.0.0 from s3://fw/releases/" <<<"$audit" &&
+  ok "the sync's activation is in the audit log (fota-admin audit)" || { bad "audit of the S3 sync"; echo "$audit"; }
 
 # S3 -> server -> bridge -> device.
 "$FOTA" sign -k "$KEY" -b a -v 1.0.0 -o "$w/a1.img" "$FW/app-a.elf" >/dev/null

@@ -16,6 +16,7 @@ typedef struct {
     char userpwd[300];
     char token_header[2100];
     char seen[3][80]; /* ETags of slot_a.bin, slot_b.bin, version.txt last handled (good or refused) */
+    char activated[40]; /* after s3_sync: the version it made current, "" when none */
 } s3_t;
 
 /* One pass (the caller runs it every s3->interval seconds). */
