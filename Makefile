@@ -44,7 +44,7 @@ PREFIX ?= /usr/local
 install: setup
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF \
 	      -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server fota-bridge fota-link
+	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server fota-bridge fota-link fota-admin
 	cmake --install $(BUILD)/release
 
 clean:

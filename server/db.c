@@ -190,7 +190,7 @@ int db_commit(db_t *db, char *why, size_t cap)
 {
     int rc = db_script(db, "COMMIT", why, cap);
     if (rc != 0) {
-        char ignore[8];
+        char ignore[128];
         (void)db_script(db, "ROLLBACK", ignore, sizeof(ignore));
     }
     pthread_mutex_unlock(&db->lock);
@@ -199,7 +199,7 @@ int db_commit(db_t *db, char *why, size_t cap)
 
 void db_rollback(db_t *db)
 {
-    char ignore[8];
+    char ignore[128];
     (void)db_script(db, "ROLLBACK", ignore, sizeof(ignore));
     pthread_mutex_unlock(&db->lock);
 }

@@ -12,8 +12,8 @@ if [ -z "$(find "$out/_deps" -maxdepth 1 -type d -name 'mbedtls-3.6*' | head -1)
 fi
 cmake -S "$SRC" -B "$out" -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF >"$out/configure.log" 2>&1 ||
   { cat "$out/configure.log"; exit 1; }
-if cmake --build "$out" -j 2 --target fota fota-server fota-bridge fota-link >"$out/build.log" 2>&1; then
-  echo "release build: fota, fota-server, fota-bridge, fota-link compiled at -O3 with -Werror"
+if cmake --build "$out" -j 2 --target fota fota-server fota-bridge fota-link fota-admin >"$out/build.log" 2>&1; then
+  echo "release build: fota, fota-server, fota-bridge, fota-link, fota-admin compiled at -O3 with -Werror"
 else
   grep -E "error|warning" "$out/build.log" | head -20
   echo "FAIL: the release build does not compile"; exit 1
