@@ -13,7 +13,8 @@ pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 mkdir -p "$OUT" "$w/root" "$w/root2"
-port=$((30000 + $$ % 10000)); url=http://127.0.0.1:$port
+. "$HERE/../lib/ports.sh"
+port=$(free_port $((50000 + $$ % 5000))); url=http://127.0.0.1:$port
 echo "operator-token-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$w/op.tok"
 admin() { "$HOST/fota-admin" --server "$url" --token-file "$w/op.tok" "$@"; }
 start_server() { # PORT ROOT MODE LOG
@@ -66,7 +67,7 @@ else bad "forged report: $f1 $f2"; cat "$w/forged.json"; fi
 
 # Pending mode: an unknown bridge presents a token it made itself, is listed as pending and
 # refused until approved; then it is served.
-port2=$((port + 1)); srv2=$(start_server "$port2" "$w/root2" pending "$w/server2.log")
+port2=$(free_port $((port + 1))); srv2=$(start_server "$port2" "$w/root2" pending "$w/server2.log")
 mkdir -p "$w/new"
 "$HOST/fota-sim" --flash "$w/new/flash.bin" --init "$w/init.bin" --socket "$w/new/sock" --pubkey "$KEY" --quiet \
   >"$w/new/sim.log" 2>&1 & nsim=$!

@@ -3,6 +3,7 @@
 // and If-Range are answered here as Amazon S3 answers them and s3rver 3.7 does not: If-Range is
 // compared with the object's own ETag (an MD5) and a mismatch sends the whole object, 200. One line
 // per request on stdout: the path, the Range and If-Range received, whether it was signed, the status.
+// Usage: node origin.js PORT UPSTREAM_URL (PORT 0: any free port; the first line says which).
 'use strict';
 const http = require('http');
 const [listenPort, upstream] = process.argv.slice(2);
@@ -47,4 +48,6 @@ http.createServer((req, res) => {
       }
     });
   }).on('error', () => { log(502); res.writeHead(502); res.end(); });
-}).listen(Number(listenPort), '127.0.0.1');
+}).listen(Number(listenPort), '127.0.0.1', function () {
+  console.log(`listening ${this.address().port}`); // port 0: the system's choice, read by the test
+});

@@ -12,11 +12,9 @@ trap cleanup EXIT
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-free_port() { # the first port from $1 up that nothing listens on (tests run in parallel)
-  local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"
-}
+. "$(dirname "$0")/../lib/ports.sh"
 s3port=$(free_port $((40000 + $$ % 10000))); port=$(free_port $((s3port + 10000)))
-rport=$(free_port $((port + 1))); cdnport=$(free_port $((s3port + 1)))
+rport=$(free_port $((port + 1)))
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's own test credentials
 put() { # FILE KEY: a signed PutObject, as any S3 client would
   curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
@@ -67,9 +65,10 @@ else bad "S3 to device (exit $rc)"; echo "$out"; fi
 # to fota-objects/<sha256>.bin and answers image requests with a 307 to a presigned URL of the
 # copy, here reached through a CDN-like origin (tests/s3/origin.js) that answers If-Range as S3
 # does. The copy is named by the image's SHA-256, so a bridge pinned to a release stays pinned.
-node "$(dirname "$0")/origin.js" "$cdnport" "http://127.0.0.1:$s3port" >"$w/cdn.log" 2>&1 & cdn=$!
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$cdnport/" && break; sleep 0.05; done
-kill -0 "$cdn" 2>/dev/null || { bad "the CDN-like origin did not start"; cat "$w/cdn.log"; }
+# The origin takes a port the system gives it (tests run in parallel and pick theirs from their PIDs).
+node "$(dirname "$0")/origin.js" 0 "http://127.0.0.1:$s3port" >"$w/cdn.log" 2>&1 & cdn=$!
+wait_for "$w/cdn.log" "listening " 20 && cdnport=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$w/cdn.log" | head -1)
+[ -n "${cdnport:-}" ] || { bad "the CDN-like origin did not start"; cat "$w/cdn.log"; }
 "$HOST/fota-server" --root "$w/rroot" --port "$rport" --pubkey "$KEY" --s3-bucket fw --s3-prefix releases/ \
   --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 --redirect-downloads \
   --redirect-base "http://127.0.0.1:$cdnport/fw" --redirect-check 1 >"$w/rserver.log" 2>&1 & rsrv=$!
