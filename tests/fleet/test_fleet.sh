@@ -47,6 +47,22 @@ for i in $(seq 0 $((N - 1))); do
 done
 [ "$(admin devices --json | grep -c '"status":')" = "$N" ] && ok "$N devices provisioned in group field" || bad "provisioning"
 
+# Operator API refusals: each names the problem and changes nothing.
+op="Authorization: Bearer $(cat "$w/op.tok")"
+e1=$(curl -s -o "$w/e1" -w '%{http_code}' "$url/api/v1/devices")
+e2=$(curl -s -o "$w/e2" -w '%{http_code}' -H "$op" -d '{"version":"9.9.9","percent":10}' "$url/api/v1/rollouts")
+e3=$(curl -s -o "$w/e3" -w '%{http_code}' -H "$op" -d '{"version":"2.0.0","percent":0}' "$url/api/v1/rollouts")
+e4=$(curl -s -o "$w/e4" -w '%{http_code}' -H "$op" -d '{"id":"d0"}' "$url/api/v1/devices")
+e5=$(curl -s -o "$w/e5" -w '%{http_code}' -H "$op" -d '{"id":"../x"}' "$url/api/v1/devices")
+e6=$(curl -s -o "$w/e6" -w '%{http_code}' -H "$op" -d '{"version": "2.0.0", "percent": 10} trailing' "$url/api/v1/rollouts")
+e7=$(curl -s -o "$w/e7" -w '%{http_code}' -H "$op" -X POST "$url/api/v1/rollouts/0123456789abcdef/halt")
+e8=$(curl -s -o "$w/e8" -w '%{http_code}' -H "$op" -X DELETE "$url/api/v1/rollouts")
+if [ "$e1" = 401 ] && [ "$e2" = 409 ] && grep -q "release 9.9.9 is not published" "$w/e2" && [ "$e3" = 400 ] &&
+   [ "$e4" = 409 ] && grep -q "already provisioned" "$w/e4" && [ "$e5" = 400 ] && [ "$e6" = 400 ] && [ "$e7" = 404 ] &&
+   [ "$e8" = 405 ] && [ "$(admin rollouts --json | tr -d ' \t\n')" = "[]" ]; then
+  ok "operator API: no token 401, unpublished release 409, percent 0 400, provisioned twice 409, bad id 400, trailing JSON 400, unknown rollout 404, DELETE 405; no rollout made"
+else bad "operator API refusals: $e1 $e2 $e3 $e4 $e5 $e6 $e7 $e8"; fi
+
 # Identity: an unknown device and a device without its token are refused; a forged report (d1's
 # URL with d0's token) is refused and d1's reports are unchanged.
 t0=$(cat "$w/dev/d0/token"); t1=$(cat "$w/dev/d1/token")
