@@ -14,15 +14,20 @@ ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 mkdir -p "$OUT" "$w/root" "$w/root2"
 . "$HERE/../lib/ports.sh"
-port=$(free_port $((50000 + $$ % 5000))); url=http://127.0.0.1:$port
+url=
 echo "operator-token-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$w/op.tok"
 admin() { "$HOST/fota-admin" --server "$url" --token-file "$w/op.tok" "$@"; }
-start_server() { # PORT ROOT MODE LOG
-  "$HOST/fota-server" --root "$2" --port "$1" --pubkey "$KEY" --publish-token-file "$w/op.tok" --devices "$3" \
-    --log-level warn >"$4" 2>&1 &
-  local pid=$!
-  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/metrics" && break; sleep 0.05; done
-  echo "$pid"
+start_server() { # ROOT MODE LOG: sets srv_pid and srv_port (a free port; another if it is taken meanwhile)
+  local tries
+  for tries in 1 2 3 4 5; do
+    srv_port=$(free_port)
+    "$HOST/fota-server" --root "$1" --port "$srv_port" --pubkey "$KEY" --publish-token-file "$w/op.tok" --devices "$2" \
+      --log-level warn >"$3" 2>&1 &
+    srv_pid=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$srv_port/metrics" && return 0; kill -0 "$srv_pid" 2>/dev/null || break; sleep 0.05; done
+    kill "$srv_pid" 2>/dev/null; wait "$srv_pid" 2>/dev/null
+  done
+  bad "fota-server did not start"; cat "$3"; return 1
 }
 release() { # VERSION COUNTER
   "$FOTA" sign -k "$KEY" -b a -v "$1" -s "$2" -o "$w/$1-a.bin" "$FW/app-a.elf" >/dev/null
@@ -31,7 +36,7 @@ release() { # VERSION COUNTER
 release 1.0.0 1; release 2.0.0 2; release 3.0.0 0 # 3.0.0: a counter below the devices' (a build mistake)
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/1.0.0-a.bin" -o "$w/init.bin" >/dev/null
 
-srv=$(start_server "$port" "$w/root" registered "$w/server.log")
+start_server "$w/root" registered "$w/server.log"; srv=$srv_pid; port=$srv_port; url=http://127.0.0.1:$port
 admin publish 1.0.0 "$w/1.0.0-a.bin" "$w/1.0.0-b.bin" --activate >/dev/null 2>&1 &&
 admin publish 2.0.0 "$w/2.0.0-a.bin" "$w/2.0.0-b.bin" >/dev/null 2>&1 &&
 admin publish 3.0.0 "$w/3.0.0-a.bin" "$w/3.0.0-b.bin" >/dev/null 2>&1 &&
@@ -83,7 +88,7 @@ else bad "forged report: $f1 $f2"; cat "$w/forged.json"; fi
 
 # Pending mode: an unknown bridge presents a token it made itself, is listed as pending and
 # refused until approved; then it is served.
-port2=$(free_port $((port + 1))); srv2=$(start_server "$port2" "$w/root2" pending "$w/server2.log")
+start_server "$w/root2" pending "$w/server2.log"; srv2=$srv_pid; port2=$srv_port
 mkdir -p "$w/new"
 "$HOST/fota-sim" --flash "$w/new/flash.bin" --init "$w/init.bin" --socket "$w/new/sock" --pubkey "$KEY" --quiet \
   >"$w/new/sim.log" 2>&1 & nsim=$!

@@ -13,8 +13,7 @@ pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 . "$(dirname "$0")/../lib/ports.sh"
-s3port=$(free_port $((40000 + $$ % 10000))); port=$(free_port $((s3port + 10000)))
-rport=$(free_port $((port + 1)))
+s3port=$(free_port); port=$(free_port); rport=$(free_port)
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's own test credentials
 put() { # FILE KEY: a signed PutObject, as any S3 client would
   curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
