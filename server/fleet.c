@@ -22,7 +22,9 @@ typedef struct {
 } rollout_t;
 
 struct fleet {
-    db_t *db;
+    db_t *db;  /* writes: the report writer's batches, operator actions, the rollouts' evaluation */
+    db_t *rdb; /* reads for the serving threads (identity, listings): never queued behind a write
+                  transaction (SQLite in WAL mode, or a second PostgreSQL connection) */
     fleet_mode_t mode;
     pthread_mutex_t lock; /* the cache below */
     rollout_t r[ROLLOUTS_CACHED];
@@ -159,7 +161,7 @@ static void reload(fleet_t *f)
     pthread_mutex_lock(&f->lock);
     int old = f->nr;
     f->nr = 0;
-    if (db_query(f->db,
+    if (db_query(f->rdb,
                  "SELECT id, version, grp, percent, threshold, min_failures, step, step_after, base_success, state, "
                  "created FROM rollouts WHERE state IN ('active', 'halted') ORDER BY created DESC, id",
                  0, NULL, load_rollout_row, f, why, sizeof(why)) != 0) {
@@ -169,7 +171,7 @@ static void reload(fleet_t *f)
     pthread_mutex_unlock(&f->lock);
 }
 
-fleet_t *fleet_open(db_t *db, fleet_mode_t mode, char *why, size_t cap)
+fleet_t *fleet_open(db_t *db, db_t *rdb, fleet_mode_t mode, char *why, size_t cap)
 {
     fleet_t *f = calloc(1, sizeof(*f));
     if (f == NULL) {
@@ -177,6 +179,7 @@ fleet_t *fleet_open(db_t *db, fleet_mode_t mode, char *why, size_t cap)
         return NULL;
     }
     f->db = db;
+    f->rdb = rdb;
     f->mode = mode;
     pthread_mutex_init(&f->lock, NULL);
     int made = 0;
@@ -217,12 +220,12 @@ static int device_row(void *ctx, int n, const char *const *c)
     return 1;
 }
 
-static int lookup(fleet_t *f, const char *id, devrow_t *d)
+static int lookup(db_t *db, const char *id, devrow_t *d)
 {
     char why[200];
     memset(d, 0, sizeof(*d));
     const char *p[1] = {id};
-    if (db_query(f->db, "SELECT grp, status, token_hash FROM devices WHERE id = $1", 1, p, device_row, d, why,
+    if (db_query(db, "SELECT grp, status, token_hash FROM devices WHERE id = $1", 1, p, device_row, d, why,
                  sizeof(why)) != 0) {
         srvlog(SRVLOG_ERROR, "fota-server: fleet: cannot read device %s: %s", id, why);
         return -1;
@@ -247,7 +250,7 @@ fleet_auth_t fleet_auth(fleet_t *f, const char *id, const char *token, char *grp
         return f->mode == FLEET_OPEN ? FLEET_AUTH_OK : FLEET_AUTH_NO_ID;
     }
     devrow_t d;
-    if (lookup(f, id, &d) != 0) {
+    if (lookup(f->rdb, id, &d) != 0) {
         return FLEET_AUTH_ERROR;
     }
     if (!d.found) {
@@ -350,7 +353,7 @@ void fleet_on_reports(void *ctx, const report_t *rows, size_t n)
             continue;
         }
         devrow_t d;
-        ok = lookup(f, r->device, &d) == 0;
+        ok = lookup(f->db, r->device, &d) == 0;
         for (int k = 0; ok && k < nr; k++) {
             if (strcmp(rs[k].version, r->target) == 0 && member(&rs[k], r->device, d.grp)) {
                 const char *q[4] = {rs[k].id, r->device, res, at};
@@ -391,7 +394,7 @@ static int counts(fleet_t *f, const char *id, counts_t *k)
     char why[200];
     memset(k, 0, sizeof(*k));
     const char *p[1] = {id};
-    return db_query(f->db, "SELECT result, COUNT(*) FROM rollout_results WHERE rollout = $1 GROUP BY result", 1, p,
+    return db_query(f->rdb, "SELECT result, COUNT(*) FROM rollout_results WHERE rollout = $1 GROUP BY result", 1, p,
                     count_row, k, why, sizeof(why));
 }
 
@@ -484,7 +487,7 @@ int fleet_device_add(fleet_t *f, const char *id, const char *grp, const char *ac
         return fail_with(status, 500, why, cap, "cannot hash the token");
     }
     devrow_t d;
-    if (lookup(f, id, &d) != 0) {
+    if (lookup(f->db, id, &d) != 0) {
         return fail_with(status, 500, why, cap, "device store failed");
     }
     if (d.found && d.has_hash) {
@@ -511,7 +514,7 @@ static int update_device(fleet_t *f, const char *sql, int n, const char *const *
                          char *why, size_t cap)
 {
     devrow_t d;
-    if (lookup(f, id, &d) != 0) {
+    if (lookup(f->db, id, &d) != 0) {
         return fail_with(status, 500, why, cap, "device store failed");
     }
     if (!d.found) {
@@ -705,7 +708,7 @@ cJSON *fleet_devices_json(fleet_t *f)
 {
     char why[200];
     cJSON *arr = cJSON_CreateArray();
-    if (arr == NULL || db_query(f->db,
+    if (arr == NULL || db_query(f->rdb,
                                 "SELECT id, status, grp, created, last_seen, version, bank, last_state, last_target, "
                                 "last_error FROM devices ORDER BY id",
                                 0, NULL, add_device_json, arr, why, sizeof(why)) != 0) {
@@ -750,11 +753,11 @@ cJSON *fleet_rollouts_json(fleet_t *f)
     devlist_t devs = {NULL, NULL, 0, 0};
     cJSON *arr = cJSON_CreateArray();
     if (arr == NULL ||
-        db_query(f->db,
+        db_query(f->rdb,
                  "SELECT id, version, grp, percent, threshold, min_failures, step, step_after, base_success, state, "
                  "created FROM rollouts ORDER BY created DESC, id",
                  0, NULL, load_rollout_row, &tmp, why, sizeof(why)) != 0 ||
-        db_query(f->db, "SELECT id, grp FROM devices WHERE status = 'active'", 0, NULL, add_dev, &devs, why,
+        db_query(f->rdb, "SELECT id, grp FROM devices WHERE status = 'active'", 0, NULL, add_dev, &devs, why,
                  sizeof(why)) != 0) {
         cJSON_Delete(arr);
         free(devs.id);
@@ -819,7 +822,7 @@ cJSON *fleet_audit_json(fleet_t *f, int limit)
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[1] = {lim};
     cJSON *arr = cJSON_CreateArray();
-    if (arr == NULL || db_query(f->db, "SELECT at_us, actor, action, detail FROM audit ORDER BY at_us DESC LIMIT $1", 1,
+    if (arr == NULL || db_query(f->rdb, "SELECT at_us, actor, action, detail FROM audit ORDER BY at_us DESC LIMIT $1", 1,
                                 p, add_audit_json, arr, why, sizeof(why)) != 0) {
         cJSON_Delete(arr);
         return NULL;

@@ -62,7 +62,7 @@ typedef struct {
     releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
     mirror_t *mirror; /* --redirect-downloads: images answered with a redirect to their S3 copy */
-    db_t *fdb;        /* the fleet's store: the --db database */
+    db_t *fdb, *frdb; /* the fleet's store (the --db database): writing, and reading connections */
     fleet_t *fleet;   /* device identity, inventory, rollouts (fleet.c) */
 } server_t;
 
@@ -1008,10 +1008,12 @@ int main(int argc, char **argv)
     }
     /* The fleet lives in the same database, on its own connection. */
     if ((s.fdb = db_open(db ? db : dbpath, why, sizeof(why))) == NULL ||
-        (s.fleet = fleet_open(s.fdb, fleet_mode, why, sizeof(why))) == NULL) {
+        (s.frdb = db_open(db ? db : dbpath, why, sizeof(why))) == NULL ||
+        (s.fleet = fleet_open(s.fdb, s.frdb, fleet_mode, why, sizeof(why))) == NULL) {
         fprintf(stderr, "fota-server: cannot open the device store in '%s': %s\n", db ? db : dbpath, why);
         reports_close(s.reports);
         db_close(s.fdb);
+        db_close(s.frdb);
         return 3;
     }
     reports_set_hook(s.reports, fleet_on_reports, s.fleet);
@@ -1060,6 +1062,7 @@ int main(int argc, char **argv)
         reports_close(s.reports);
         fleet_close(s.fleet);
         db_close(s.fdb);
+        db_close(s.frdb);
         free(cert_pem);
         free(key_pem);
         return 3;
@@ -1102,6 +1105,7 @@ int main(int argc, char **argv)
         reports_close(s.reports);
         fleet_close(s.fleet);
         db_close(s.fdb);
+        db_close(s.frdb);
         releases_close(s.rel);
         free(cert_pem);
         free(key_pem);
@@ -1135,6 +1139,7 @@ int main(int argc, char **argv)
     reports_close(s.reports); /* its writer's last batches still reach the fleet */
     fleet_close(s.fleet);
     db_close(s.fdb);
+    db_close(s.frdb);
     free(cert_pem);
     free(key_pem);
     free(root_abs);

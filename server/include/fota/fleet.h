@@ -34,8 +34,9 @@ typedef enum {
 
 typedef struct fleet fleet_t;
 
-/* Creates the tables if needed and loads the rollouts. NULL with why. */
-fleet_t *fleet_open(db_t *db, fleet_mode_t mode, char *why, size_t cap);
+/* Creates the tables if needed and loads the rollouts. db: the connection that writes; rdb: a
+ * second one for the serving threads' reads (it may be db itself). NULL with why. */
+fleet_t *fleet_open(db_t *db, db_t *rdb, fleet_mode_t mode, char *why, size_t cap);
 void fleet_close(fleet_t *f);
 fleet_mode_t fleet_mode(const fleet_t *f);
 int fleet_parse_mode(const char *s, fleet_mode_t *out);
