@@ -14,7 +14,8 @@ trap cleanup EXIT
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-port=$((30000 + $$ % 20000)); url=http://127.0.0.1:$port
+. "$(dirname "$0")/../lib/ports.sh"
+port=$(free_port); url=http://127.0.0.1:$port
 
 start_server() { # ROOT
   "$HOST/fota-server" --root "$1" --port "$port" --pubkey "$KEY" >>"$w/server.log" 2>&1 & srv=$!

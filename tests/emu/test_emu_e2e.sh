@@ -20,7 +20,8 @@ trap cleanup EXIT
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-port=$((30000 + ($$ + 7) % 20000)); url=http://127.0.0.1:$port
+. "$(dirname "$0")/../lib/ports.sh"
+port=$(free_port); url=http://127.0.0.1:$port
 
 mkdir -p "$w/rel" "$w/state"
 "$FOTA" sign -k "$KEY" -b a -v 1.0.0 -s 1 -o "$w/a1.img" "$FW/app-a.elf" >/dev/null

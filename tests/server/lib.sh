@@ -1,5 +1,5 @@
 # Shared by the fota-server tests: a scratch folder removed at exit (with the server, $pid), a
-# port of its own for each script (OFFSET), check NAME COMMAND..., code CURL-ARGS... (the status;
+# block of 8 free ports from a random base ($port...), check NAME COMMAND..., code CURL-ARGS... (the status;
 # the body in $w/body), and the final tally.
 set -uo pipefail
 w=$(mktemp -d); pid=
@@ -9,7 +9,8 @@ check() { # NAME COMMAND...: the command must succeed
   local name=$1; shift
   if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
 }
-port=$((20000 + ($$ + ${OFFSET:-0}) % 20000)); base=http://127.0.0.1:$port
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/ports.sh"
+port=$(free_port "" 8); base=http://127.0.0.1:$port # port .. port+7 are this script's
 code() { curl -s -o "$w/body" -w '%{http_code}' "$@"; }
 burst() { # BASE DEVICE_PREFIX DEVICES N VERSION OUT: N reports, 32 in flight, spread over devices
   # PREFIX0..PREFIX(DEVICES-1); each response's status on a line of OUT

@@ -4,7 +4,7 @@
 # switch through the `current` symlink, a refused (badly signed) image, and a clean SIGTERM.
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
-OFFSET=0; . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 mkdir -p "$w/r1" "$w/r2" "$w/bad"
 "$FOTA" sign -k "$KEY" -b a -v 1.0.0 -o "$w/r1/slot_a.bin" "$FW/app-a.elf" >/dev/null

@@ -4,7 +4,7 @@
 # answered; the idle timeout closes them all; idle connections likewise; and with every slot of
 # --max-connections taken, a new client waits for the timeout to free one instead of being shut out.
 HOST=${1:?host build dir}; HOLD=${2:?conn_hold helper}
-OFFSET=7; . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh"
 mkdir -p "$w/root"; echo 1.0.0 >"$w/root/version.txt"
 start() { # extra fota-server options
   "$HOST/fota-server" --root "$w/root" --port "$port" "$@" >"$w/log" 2>&1 &

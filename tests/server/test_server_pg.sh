@@ -4,7 +4,7 @@
 # two fota-server instances on one database, a report posted to either listed by both, reports
 # accepted just before SIGTERM kept, metrics from each instance, and the fleet shared by two instances.
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
-OFFSET=17; . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "FAIL no PostgreSQL server binaries (apt-get install postgresql: scripts/setup.sh)"; exit 1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -5,7 +5,7 @@
 # nothing rather than the root's own files; refused and abandoned uploads leave no file behind.
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota; KEY=$FW/keys/dev-key.pem
-OFFSET=13; . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh"
 for v in 3.0.0 4.0.0 5.0.0; do
   "$FOTA" sign -k "$KEY" -b a -v $v -o "$w/a-$v.bin" "$FW/app-a.elf" >/dev/null
   "$FOTA" sign -k "$KEY" -b b -v $v -o "$w/b-$v.bin" "$FW/app-b.elf" >/dev/null
