@@ -14,6 +14,21 @@
 #include "fota/srvlog.h"
 
 #define ROLLOUTS_CACHED 64
+#define IDS_CACHED 1024 /* recent identity lookups ... */
+#define IDS_CACHE_MS 2000 /* ... trusted this long: another instance's approval or group change takes
+                             effect within it (this instance's own at once) */
+
+typedef struct {
+    int found;
+    char grp[FLEET_GROUP_MAX + 1], status[16], hash[65];
+    int has_hash;
+} devrow_t;
+
+typedef struct {
+    char id[65];
+    devrow_t d;
+    uint64_t until; /* CLOCK_MONOTONIC ms */
+} cached_id_t;
 
 typedef struct {
     char id[FLEET_ROLLOUT_ID], version[32], grp[FLEET_GROUP_MAX + 1], state[12];
@@ -29,7 +44,36 @@ struct fleet {
     pthread_mutex_t lock; /* the cache below */
     rollout_t r[ROLLOUTS_CACHED];
     int nr;
+    pthread_mutex_t ids_lock;
+    cached_id_t ids[IDS_CACHED];
 };
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static cached_id_t *id_slot(fleet_t *f, const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = id; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    return &f->ids[h % IDS_CACHED];
+}
+
+/* After a change to a device here: its next request reads the database. */
+static void forget_id(fleet_t *f, const char *id)
+{
+    pthread_mutex_lock(&f->ids_lock);
+    cached_id_t *e = id_slot(f, id);
+    if (strcmp(e->id, id) == 0) {
+        e->id[0] = '\0';
+    }
+    pthread_mutex_unlock(&f->ids_lock);
+}
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS devices(id TEXT PRIMARY KEY, token_hash TEXT, status TEXT NOT NULL, "
@@ -182,12 +226,14 @@ fleet_t *fleet_open(db_t *db, db_t *rdb, fleet_mode_t mode, char *why, size_t ca
     f->rdb = rdb;
     f->mode = mode;
     pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_init(&f->ids_lock, NULL);
     int made = 0;
     for (int tries = 0; tries < 5 && !made; tries++) { /* instances starting together (PostgreSQL) */
         made = db_script(db, schema, why, cap) == 0;
     }
     if (!made) {
         pthread_mutex_destroy(&f->lock);
+        pthread_mutex_destroy(&f->ids_lock);
         free(f);
         return NULL;
     }
@@ -199,15 +245,11 @@ void fleet_close(fleet_t *f)
 {
     if (f != NULL) {
         pthread_mutex_destroy(&f->lock);
+        pthread_mutex_destroy(&f->ids_lock);
         free(f);
     }
 }
 
-typedef struct {
-    int found;
-    char grp[FLEET_GROUP_MAX + 1], status[16], hash[65];
-    int has_hash;
-} devrow_t;
 
 static int device_row(void *ctx, int n, const char *const *c)
 {
@@ -233,6 +275,31 @@ static int lookup(db_t *db, const char *id, devrow_t *d)
     return 0;
 }
 
+/* lookup() on the read connection through the cache of recent identities. */
+static int cached_lookup(fleet_t *f, const char *id, devrow_t *d)
+{
+    uint64_t now = mono_ms();
+    pthread_mutex_lock(&f->ids_lock);
+    cached_id_t *e = id_slot(f, id);
+    int hit = strcmp(e->id, id) == 0 && now < e->until;
+    if (hit) {
+        *d = e->d;
+    }
+    pthread_mutex_unlock(&f->ids_lock);
+    if (hit) {
+        return 0;
+    }
+    if (lookup(f->rdb, id, d) != 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&f->ids_lock);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->d = *d;
+    e->until = now + IDS_CACHE_MS;
+    pthread_mutex_unlock(&f->ids_lock);
+    return 0;
+}
+
 /* 1 when token hashes to the stored hash (compared in constant time). */
 static int token_ok(const devrow_t *d, const char *token)
 {
@@ -250,7 +317,7 @@ fleet_auth_t fleet_auth(fleet_t *f, const char *id, const char *token, char *grp
         return f->mode == FLEET_OPEN ? FLEET_AUTH_OK : FLEET_AUTH_NO_ID;
     }
     devrow_t d;
-    if (lookup(f->rdb, id, &d) != 0) {
+    if (cached_lookup(f, id, &d) != 0) {
         return FLEET_AUTH_ERROR;
     }
     if (!d.found) {
@@ -273,6 +340,7 @@ fleet_auth_t fleet_auth(fleet_t *f, const char *id, const char *token, char *grp
             srvlog(SRVLOG_ERROR, "fota-server: fleet: cannot add pending device %s: %s", id, why);
             return FLEET_AUTH_ERROR;
         }
+        forget_id(f, id);
         fleet_audit(f, id, "device pending", "an unknown device asked for updates; approve it to serve it");
         return FLEET_AUTH_PENDING;
     }
@@ -503,6 +571,7 @@ int fleet_device_add(fleet_t *f, const char *id, const char *grp, const char *ac
         *status = 500;
         return -1;
     }
+    forget_id(f, id);
     char detail[160];
     snprintf(detail, sizeof(detail), "%s (group '%s')", id, grp);
     fleet_audit(f, actor, "device provisioned", detail);
@@ -524,6 +593,7 @@ static int update_device(fleet_t *f, const char *sql, int n, const char *const *
         *status = 500;
         return -1;
     }
+    forget_id(f, id);
     *status = 200;
     return 0;
 }
