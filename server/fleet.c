@@ -227,9 +227,18 @@ fleet_t *fleet_open(db_t *db, db_t *rdb, fleet_mode_t mode, char *why, size_t ca
     f->mode = mode;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->ids_lock, NULL);
+    /* Instances starting together on one PostgreSQL: CREATE TABLE IF NOT EXISTS is not safe
+     * concurrently (the loser fails on the catalog's unique index), so the schema is made under a
+     * transaction-level advisory lock; a failure is still tried again a few times. */
+    char script[sizeof(schema) + 64];
+    snprintf(script, sizeof(script), "%s%s", db_is_pg(db) ? "SELECT pg_advisory_xact_lock(7013);" : "", schema);
     int made = 0;
-    for (int tries = 0; tries < 5 && !made; tries++) { /* instances starting together (PostgreSQL) */
-        made = db_script(db, schema, why, cap) == 0;
+    for (int tries = 0; tries < 10 && !made; tries++) {
+        made = db_script(db, script, why, cap) == 0;
+        if (!made) {
+            struct timespec pause = {0, 100000000};
+            nanosleep(&pause, NULL);
+        }
     }
     if (!made) {
         pthread_mutex_destroy(&f->lock);

@@ -109,7 +109,8 @@ report_backend_t *report_pg_open(const char *conninfo, char *why, size_t cap)
     }
     /* Instances starting together may both create the table: the second CREATE can fail on the
      * catalog's unique index, so it is tried again once the first committed. */
-    static const char schema[] = "CREATE TABLE IF NOT EXISTS reports(id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, "
+    static const char schema[] = "SELECT pg_advisory_xact_lock(7013);"
+                                 "CREATE TABLE IF NOT EXISTS reports(id BIGSERIAL PRIMARY KEY, device TEXT NOT NULL, "
                                  "received BIGINT NOT NULL, version TEXT, bank TEXT, state TEXT, error TEXT);"
                                  "CREATE INDEX IF NOT EXISTS reports_device ON reports(device, id)";
     int made = 0;

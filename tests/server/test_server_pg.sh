@@ -28,6 +28,7 @@ pid2=$!
 for u in "$base" "$base2"; do for _ in $(seq 100); do curl -s -o /dev/null "$u/version" && break; sleep 0.05; done; done
 check "instance A started on PostgreSQL" kill -0 "$pid"
 check "instance B started on PostgreSQL (the schema made once)" kill -0 "$pid2"
+kill -0 "$pid" 2>/dev/null && kill -0 "$pid2" 2>/dev/null || { tail -3 "$w/a.log"; tail -3 "$w/b.log"; }
 
 check "a report posted to A (202)" test "$(code -X POST -d '{"version":"2.0.0","bank":"B","state":"updated","error":""}' "$base/api/v1/devices/pump-1/report")" = 202
 check "a report posted to B (202)" test "$(code -X POST -d '{"version":"2.0.0","bank":"B","state":"confirmed","error":""}' "$base2/api/v1/devices/pump-1/report")" = 202
