@@ -25,8 +25,19 @@ wait_for() { # FILE TEXT [seconds]
 
 mkdir -p "$w/s3data" "$w/root" "$w/state"
 # s3rver makes continuation tokens with a cipher Node 20 (OpenSSL 3) offers only from its legacy provider.
-NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$w/s3data" -a 127.0.0.1 -p "$s3port" --configure-bucket fw -s >"$w/s3.log" 2>&1 & s3=$!
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.05; done
+# Up to 30 s to start (Node loading s3rver on a machine busy with the other tests), and on another
+# port if this one was taken meanwhile.
+for try in 1 2 3; do
+  NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$w/s3data" -a 127.0.0.1 -p "$s3port" --configure-bucket fw -s \
+    >"$w/s3.log" 2>&1 & s3=$!
+  for _ in $(seq 600); do
+    curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break 2
+    kill -0 "$s3" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "s3rver did not start on port $s3port (try $try):"; tail -5 "$w/s3.log"
+  kill "$s3" 2>/dev/null; wait "$s3" 2>/dev/null; s3port=$(free_port)
+done
 
 "$FOTA" sign -k "$KEY" -b a -v 2.0.0 -o "$w/a2.bin" "$FW/app-a.elf" >/dev/null
 "$FOTA" sign -k "$KEY" -b b -v 2.0.0 -o "$w/b2.bin" "$FW/app-b.elf" >/dev/null
