@@ -13,7 +13,7 @@ pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 . "$(dirname "$0")/../lib/ports.sh"
-s3port=$(free_port); port=$(free_port); rport=$(free_port)
+s3port=$(free_port); port=$(free_port)
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER  # s3rver's own test credentials
 put() { # FILE KEY: a signed PutObject, as any S3 client would
   curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
@@ -79,6 +79,7 @@ else bad "S3 to device (exit $rc)"; echo "$out"; fi
 node "$(dirname "$0")/origin.js" 0 "http://127.0.0.1:$s3port" >"$w/cdn.log" 2>&1 & cdn=$!
 wait_for "$w/cdn.log" "listening " 20 && cdnport=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$w/cdn.log" | head -1)
 [ -n "${cdnport:-}" ] || { bad "the CDN-like origin did not start"; cat "$w/cdn.log"; }
+rport=$(free_port)
 "$HOST/fota-server" --root "$w/rroot" --port "$rport" --pubkey "$KEY" --s3-bucket fw --s3-prefix releases/ \
   --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 --redirect-downloads \
   --redirect-base "http://127.0.0.1:$cdnport/fw" --redirect-check 1 >"$w/rserver.log" 2>&1 & rsrv=$!
