@@ -229,7 +229,8 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     char path[128];
     snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s);
     char body[1024];
-    if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status, NULL, 0) != 0 || status != 200) {
+    if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status, NULL, 0) != 0 ||
+        status != 200) {
         snprintf(why, cap, "release API failed (HTTP %ld)", status);
         return BRIDGE_ERR_SERVER;
     }
@@ -348,6 +349,16 @@ bridge_result_t bridge_run_once(const bridge_port_t *p, const bridge_config_t *c
         delay = delay * 2 > cfg->backoff_max_ms ? cfg->backoff_max_ms : delay * 2;
     }
     return r;
+}
+
+int bridge_url_is_absolute(const char *path)
+{
+    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+}
+
+int bridge_get_is_ranged(const char *path, uint64_t from)
+{
+    return from != 0 || strncmp(path, "/firmware/", 10) == 0 || bridge_url_is_absolute(path);
 }
 
 int bridge_progress_milestone(uint32_t done, uint32_t total)

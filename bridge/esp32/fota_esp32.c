@@ -51,12 +51,6 @@ static void url_for(const esp_bridge_t *b, const char *path, char *url, size_t c
     snprintf(url, cap, "%s%s", b->cfg.server_url, path);
 }
 
-/* A redirect's target (bridge.h): an absolute URL rather than a path on the server. */
-static int is_absolute(const char *path)
-{
-    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
-}
-
 static esp_err_t on_http_event(esp_http_client_event_t *e)
 {
     esp_bridge_t *b = e->user_data;
@@ -92,7 +86,7 @@ static void http_config(esp_bridge_t *b, esp_http_client_config_t *c, const char
 
 static esp_http_client_handle_t http_handle(esp_bridge_t *b, const char *url)
 {
-    int copy = is_absolute(url) && strncmp(url, b->cfg.server_url, strlen(b->cfg.server_url)) != 0;
+    int copy = bridge_url_is_absolute(url) && strncmp(url, b->cfg.server_url, strlen(b->cfg.server_url)) != 0;
     esp_http_client_handle_t *h = copy ? &b->copy : &b->http;
     if (*h == NULL) {
         esp_http_client_config_t c;
@@ -163,12 +157,12 @@ static int e_http_get(void *ctx, const char *path, uint64_t from, const char *if
     static char url[BRIDGE_URL_MAX]; /* the bridge task's only: not on its stack */
     char range[64];
     const char *r = NULL;
-    if (is_absolute(path)) {
+    if (bridge_url_is_absolute(path)) {
         snprintf(url, sizeof(url), "%s", path);
     } else {
         url_for(b, path, url, sizeof(url));
     }
-    if (from != 0 || strncmp(path, "/firmware/", 10) == 0 || is_absolute(path)) {
+    if (bridge_get_is_ranged(path, from)) {
         snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
                  (unsigned long long)(from + cap - 1));
         r = range;
@@ -180,7 +174,7 @@ static int e_http_get(void *ctx, const char *path, uint64_t from, const char *if
     }
     if (location != NULL && location_cap > 0) {
         location[0] = '\0';
-        if (*status / 100 == 3 && is_absolute(b->location) && strlen(b->location) < location_cap) {
+        if (*status / 100 == 3 && bridge_url_is_absolute(b->location) && strlen(b->location) < location_cap) {
             snprintf(location, location_cap, "%s", b->location);
         } else if (*status / 100 == 3 && b->location[0] == '/') {
             /* Relative to the request's origin: scheme://host[:port] of url. */

@@ -41,13 +41,11 @@ typedef struct {
     char auth_header[200];        /* "Authorization: Bearer TOKEN", "" without --device-token-file */
 } linux_ctx_t;
 
-static int is_absolute(const char *path);
-
 /* The device's identity, on every request to our server (never to a redirect's target: the token
  * is for fota-server only). */
 static struct curl_slist *identity(const linux_ctx_t *c, const char *path, struct curl_slist *h)
 {
-    if (is_absolute(path)) {
+    if (bridge_url_is_absolute(path)) {
         return h;
     }
     h = curl_slist_append(h, c->id_header);
@@ -74,16 +72,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* A redirect's target (bridge.h): an absolute URL, not a path on the server. */
-static int is_absolute(const char *path)
-{
-    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
-}
-
 static void curl_common(linux_ctx_t *c, const char *path)
 {
     char url[BRIDGE_URL_MAX + 512];
-    snprintf(url, sizeof(url), "%s%s", is_absolute(path) ? "" : c->server, path);
+    snprintf(url, sizeof(url), "%s%s", bridge_url_is_absolute(path) ? "" : c->server, path);
     curl_easy_reset(c->curl);
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
@@ -98,7 +90,7 @@ static void curl_common(linux_ctx_t *c, const char *path)
     /* Certificates are verified (libcurl's default, stated here so nobody turns it off quietly). */
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (c->cacert != NULL && !is_absolute(path)) { /* --cacert is the server's; S3 is checked by the system's */
+    if (c->cacert != NULL && !bridge_url_is_absolute(path)) { /* --cacert is the server's; S3 is checked by the system's */
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
     }
 }
@@ -111,7 +103,7 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if
     curl_common(c, path);
     char range[64], ifr[100];
     struct curl_slist *h = identity(c, path, NULL);
-    if (from != 0 || strncmp(path, "/firmware/", 10) == 0 || is_absolute(path)) {
+    if (bridge_get_is_ranged(path, from)) {
         snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)from, (unsigned long long)(from + cap - 1));
         curl_easy_setopt(c->curl, CURLOPT_RANGE, range);
         if (if_range != NULL) {
@@ -119,7 +111,7 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if
             h = curl_slist_append(h, ifr);
         }
     }
-    if (h == NULL && !is_absolute(path)) {
+    if (h == NULL && !bridge_url_is_absolute(path)) {
         return -1;
     }
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
@@ -141,8 +133,8 @@ static int l_http_get(void *ctx, const char *path, uint64_t from, const char *if
         }
     }
     /* A presigned URL's query is a credential (for minutes): messages show the URL without it. */
-    int shown = is_absolute(path) ? (int)strcspn(path, "?") : (int)strlen(path);
-    const char *base = is_absolute(path) ? "" : c->server;
+    int shown = bridge_url_is_absolute(path) ? (int)strcspn(path, "?") : (int)strlen(path);
+    const char *base = bridge_url_is_absolute(path) ? "" : c->server;
     if (rc == CURLE_OPERATION_TIMEDOUT && strstr(c->errbuf, "too slow") != NULL) {
         fprintf(stderr, "fota-bridge: GET %s%.*s: server stalled: under %u bytes/s for %u s (%s)\n", base, shown, path,
                 (unsigned)BRIDGE_LOW_SPEED_BPS, (unsigned)BRIDGE_LOW_SPEED_S, c->errbuf);

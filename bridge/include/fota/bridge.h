@@ -67,6 +67,13 @@ bridge_result_t bridge_run_once(const bridge_port_t *port, const bridge_config_t
 
 const char *bridge_result_name(bridge_result_t r);
 
+/* 1 when path is an absolute http:// or https:// URL (a redirect's target, see http_get) rather than
+ * a path on the server. */
+int bridge_url_is_absolute(const char *path);
+/* 1 when a GET of path from offset from is ranged (http_get's rule): from nonzero, an image path
+ * (/firmware/...) or an absolute URL. */
+int bridge_get_is_ranged(const char *path, uint64_t from);
+
 /* For a progress callback writing log lines (not a terminal's redrawn line): 1 for the call that
  * crosses each 64 KiB of the transfer and for the last one. */
 int bridge_progress_milestone(uint32_t done, uint32_t total);
