@@ -15,8 +15,9 @@
 
 #define ROLLOUTS_CACHED 64
 #define IDS_CACHED 1024 /* recent identity lookups ... */
-#define IDS_CACHE_MS 2000 /* ... trusted this long: another instance's approval or group change takes
-                             effect within it (this instance's own at once) */
+#define IDS_CACHE_MS                                                                                                   \
+    2000 /* ... trusted this long: another instance's approval or group change takes                                   \
+            effect within it (this instance's own at once) */
 
 typedef struct {
     int found;
@@ -36,14 +37,23 @@ typedef struct {
     long long created;
 } rollout_t;
 
+typedef struct {
+    rollout_t r[ROLLOUTS_CACHED];
+    int nr;
+} rollouts_t;
+
+/* The columns load_rollout_row reads, in its order. */
+#define ROLLOUT_COLUMNS                                                                                                \
+    "SELECT id, version, grp, percent, threshold, min_failures, step, step_after, base_success, state, created "       \
+    "FROM rollouts "
+
 struct fleet {
     db_t *db;  /* writes: the report writer's batches, operator actions, the rollouts' evaluation */
     db_t *rdb; /* reads for the serving threads (identity, listings): never queued behind a write
                   transaction (SQLite in WAL mode, or a second PostgreSQL connection) */
     fleet_mode_t mode;
     pthread_mutex_t lock; /* the cache below */
-    rollout_t r[ROLLOUTS_CACHED];
-    int nr;
+    rollouts_t ro;
     pthread_mutex_t ids_lock;
     cached_id_t ids[IDS_CACHED];
 };
@@ -180,11 +190,11 @@ void fleet_audit(fleet_t *f, const char *actor, const char *action, const char *
 
 static int load_rollout_row(void *ctx, int n, const char *const *c)
 {
-    fleet_t *f = ctx;
-    if (n < 11 || f->nr >= ROLLOUTS_CACHED) {
+    rollouts_t *l = ctx;
+    if (n < 11 || l->nr >= ROLLOUTS_CACHED) {
         return 1;
     }
-    rollout_t *r = &f->r[f->nr++];
+    rollout_t *r = &l->r[l->nr++];
     snprintf(r->id, sizeof(r->id), "%s", c[0] ? c[0] : "");
     snprintf(r->version, sizeof(r->version), "%s", c[1] ? c[1] : "");
     snprintf(r->grp, sizeof(r->grp), "%s", c[2] ? c[2] : "");
@@ -202,16 +212,22 @@ static int load_rollout_row(void *ctx, int n, const char *const *c)
 static void reload(fleet_t *f)
 {
     char why[200];
-    pthread_mutex_lock(&f->lock);
-    int old = f->nr;
-    f->nr = 0;
-    if (db_query(f->rdb,
-                 "SELECT id, version, grp, percent, threshold, min_failures, step, step_after, base_success, state, "
-                 "created FROM rollouts WHERE state IN ('active', 'halted') ORDER BY created DESC, id",
-                 0, NULL, load_rollout_row, f, why, sizeof(why)) != 0) {
-        f->nr = old; /* keep what we had */
-        srvlog(SRVLOG_WARN, "fota-server: fleet: cannot read the rollouts: %s", why);
+    rollouts_t fresh = {.nr = 0}; /* read outside the lock, swapped in whole */
+    if (db_query(f->rdb, ROLLOUT_COLUMNS "WHERE state IN ('active', 'halted') ORDER BY created DESC, id", 0, NULL,
+                 load_rollout_row, &fresh, why, sizeof(why)) != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: fleet: cannot read the rollouts: %s", why); /* keep what we had */
+        return;
     }
+    pthread_mutex_lock(&f->lock);
+    f->ro = fresh;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* A copy of the cached rollouts, to work on without the lock. */
+static void snapshot(fleet_t *f, rollouts_t *out)
+{
+    pthread_mutex_lock(&f->lock);
+    *out = f->ro;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -258,7 +274,6 @@ void fleet_close(fleet_t *f)
         free(f);
     }
 }
-
 
 static int device_row(void *ctx, int n, const char *const *c)
 {
@@ -377,8 +392,8 @@ void fleet_target(fleet_t *f, const char *id, const char *grp, char *ver, size_t
         return;
     }
     pthread_mutex_lock(&f->lock);
-    for (int i = 0; i < f->nr; i++) { /* newest first: the latest rollout that includes the device wins */
-        const rollout_t *r = &f->r[i];
+    for (int i = 0; i < f->ro.nr; i++) { /* newest first: the latest rollout that includes the device wins */
+        const rollout_t *r = &f->ro.r[i];
         if (strcmp(r->state, "active") == 0 && member(r, id, grp)) {
             snprintf(ver, cap, "%s", r->version);
             if (rollout != NULL && rcap > 0) {
@@ -405,11 +420,8 @@ void fleet_on_reports(void *ctx, const report_t *rows, size_t n)
 {
     fleet_t *f = ctx;
     char why[200];
-    rollout_t rs[ROLLOUTS_CACHED];
-    pthread_mutex_lock(&f->lock);
-    int nr = f->nr;
-    memcpy(rs, f->r, sizeof(rollout_t) * (size_t)nr);
-    pthread_mutex_unlock(&f->lock);
+    rollouts_t ro;
+    snapshot(f, &ro);
     if (db_begin(f->db, why, sizeof(why)) != 0) {
         srvlog(SRVLOG_ERROR, "fota-server: fleet: cannot record %zu reports: %s", n, why);
         return;
@@ -431,9 +443,9 @@ void fleet_on_reports(void *ctx, const report_t *rows, size_t n)
         }
         devrow_t d;
         ok = lookup(f->db, r->device, &d) == 0;
-        for (int k = 0; ok && k < nr; k++) {
-            if (strcmp(rs[k].version, r->target) == 0 && member(&rs[k], r->device, d.grp)) {
-                const char *q[4] = {rs[k].id, r->device, res, at};
+        for (int k = 0; ok && k < ro.nr; k++) {
+            if (strcmp(ro.r[k].version, r->target) == 0 && member(&ro.r[k], r->device, d.grp)) {
+                const char *q[4] = {ro.r[k].id, r->device, res, at};
                 ok = db_exec(f->db,
                              "INSERT INTO rollout_results(rollout, device, result, at) VALUES($1, $2, $3, $4) "
                              "ON CONFLICT(rollout, device) DO UPDATE SET result = $3, at = $4",
@@ -485,14 +497,11 @@ static int any_row(void *ctx, int n, const char *const *c)
 void fleet_tick(fleet_t *f)
 {
     reload(f);
-    rollout_t rs[ROLLOUTS_CACHED];
-    pthread_mutex_lock(&f->lock);
-    int nr = f->nr;
-    memcpy(rs, f->r, sizeof(rollout_t) * (size_t)nr);
-    pthread_mutex_unlock(&f->lock);
+    rollouts_t ro;
+    snapshot(f, &ro);
     int changed = 0;
-    for (int i = 0; i < nr; i++) {
-        rollout_t *r = &rs[i];
+    for (int i = 0; i < ro.nr; i++) {
+        rollout_t *r = &ro.r[i];
         counts_t k;
         if (strcmp(r->state, "active") != 0 || counts(f, r->id, &k) != 0) {
             continue;
@@ -588,19 +597,17 @@ int fleet_device_add(fleet_t *f, const char *id, const char *grp, const char *ac
     return 0;
 }
 
+/* Runs sql, an UPDATE of device id ending in RETURNING id: 404 when no row was changed. */
 static int update_device(fleet_t *f, const char *sql, int n, const char *const *p, const char *id, unsigned *status,
                          char *why, size_t cap)
 {
-    devrow_t d;
-    if (lookup(f->db, id, &d) != 0) {
-        return fail_with(status, 500, why, cap, "device store failed");
-    }
-    if (!d.found) {
-        return fail_with(status, 404, why, cap, "no such device");
-    }
-    if (db_exec(f->db, sql, n, p, why, cap) != 0) {
+    int found = 0;
+    if (db_query(f->db, sql, n, p, any_row, &found, why, cap) != 0) {
         *status = 500;
         return -1;
+    }
+    if (!found) {
+        return fail_with(status, 404, why, cap, "no such device");
     }
     forget_id(f, id);
     *status = 200;
@@ -610,7 +617,8 @@ static int update_device(fleet_t *f, const char *sql, int n, const char *const *
 int fleet_device_approve(fleet_t *f, const char *id, const char *actor, unsigned *status, char *why, size_t cap)
 {
     const char *p[1] = {id};
-    if (update_device(f, "UPDATE devices SET status = 'active' WHERE id = $1", 1, p, id, status, why, cap) != 0) {
+    if (update_device(f, "UPDATE devices SET status = 'active' WHERE id = $1 RETURNING id", 1, p, id, status, why,
+                      cap) != 0) {
         return -1;
     }
     fleet_audit(f, actor, "device approved", id);
@@ -624,7 +632,7 @@ int fleet_device_group(fleet_t *f, const char *id, const char *grp, const char *
         return fail_with(status, 400, why, cap, "group longer than 64 characters");
     }
     const char *p[2] = {id, grp};
-    if (update_device(f, "UPDATE devices SET grp = $2 WHERE id = $1", 2, p, id, status, why, cap) != 0) {
+    if (update_device(f, "UPDATE devices SET grp = $2 WHERE id = $1 RETURNING id", 2, p, id, status, why, cap) != 0) {
         return -1;
     }
     char detail[160];
@@ -827,15 +835,12 @@ static int add_dev(void *ctx, int n, const char *const *c)
 cJSON *fleet_rollouts_json(fleet_t *f)
 {
     char why[200];
-    fleet_t tmp; /* every rollout, not only the cached ones */
-    memset(&tmp, 0, sizeof(tmp));
+    rollouts_t all = {.nr = 0}; /* every rollout, not only the cached ones */
     devlist_t devs = {NULL, NULL, 0, 0};
     cJSON *arr = cJSON_CreateArray();
     if (arr == NULL ||
-        db_query(f->rdb,
-                 "SELECT id, version, grp, percent, threshold, min_failures, step, step_after, base_success, state, "
-                 "created FROM rollouts ORDER BY created DESC, id",
-                 0, NULL, load_rollout_row, &tmp, why, sizeof(why)) != 0 ||
+        db_query(f->rdb, ROLLOUT_COLUMNS "ORDER BY created DESC, id", 0, NULL, load_rollout_row, &all, why,
+                 sizeof(why)) != 0 ||
         db_query(f->rdb, "SELECT id, grp FROM devices WHERE status = 'active'", 0, NULL, add_dev, &devs, why,
                  sizeof(why)) != 0) {
         cJSON_Delete(arr);
@@ -843,8 +848,8 @@ cJSON *fleet_rollouts_json(fleet_t *f)
         free(devs.grp);
         return NULL;
     }
-    for (int i = 0; i < tmp.nr; i++) {
-        const rollout_t *r = &tmp.r[i];
+    for (int i = 0; i < all.nr; i++) {
+        const rollout_t *r = &all.r[i];
         int eligible = 0, members = 0;
         for (size_t d = 0; d < devs.n; d++) {
             if (r->grp[0] == '\0' || strcmp(r->grp, devs.grp[d]) == 0) {
@@ -901,8 +906,8 @@ cJSON *fleet_audit_json(fleet_t *f, int limit)
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[1] = {lim};
     cJSON *arr = cJSON_CreateArray();
-    if (arr == NULL || db_query(f->rdb, "SELECT at_us, actor, action, detail FROM audit ORDER BY at_us DESC LIMIT $1", 1,
-                                p, add_audit_json, arr, why, sizeof(why)) != 0) {
+    if (arr == NULL || db_query(f->rdb, "SELECT at_us, actor, action, detail FROM audit ORDER BY at_us DESC LIMIT $1",
+                                1, p, add_audit_json, arr, why, sizeof(why)) != 0) {
         cJSON_Delete(arr);
         return NULL;
     }

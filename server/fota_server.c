@@ -66,11 +66,11 @@ typedef struct {
     fleet_t *fleet;   /* device identity, inventory, rollouts (fleet.c) */
 } server_t;
 
-/* A device request's identity: who asks (X-Device-Id, or the id in the path), with which token
- * (Authorization: Bearer), and the release the fleet says it should run ("" for the current). */
+/* A device request's identity: who asks (X-Device-Id, or the id in the path; NULL for nobody),
+ * its group, and for the requests that serve a release, the release the fleet says it should run
+ * ("" for the current). */
 typedef struct {
-    char id[80];
-    int has_id;
+    const char *id;
     char grp[FLEET_GROUP_MAX + 1];
     char version[32];
 } who_t;
@@ -95,19 +95,14 @@ static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path
         *msg = "X-Device-Id names another device than the URL";
         return MHD_HTTP_FORBIDDEN;
     }
-    const char *id = path_id ? path_id : hid;
-    if (id != NULL) {
-        snprintf(w->id, sizeof(w->id), "%s", id);
-        w->has_id = 1;
-    }
-    fleet_auth_t a = fleet_auth(s->fleet, id, bearer(c), w->grp, sizeof(w->grp));
+    w->id = path_id ? path_id : hid;
+    fleet_auth_t a = fleet_auth(s->fleet, w->id, bearer(c), w->grp, sizeof(w->grp));
     if (a != FLEET_AUTH_OK) {
         *msg = fleet_auth_message(a);
         return a == FLEET_AUTH_PENDING ? MHD_HTTP_FORBIDDEN
                : a == FLEET_AUTH_ERROR ? MHD_HTTP_INTERNAL_SERVER_ERROR
                                        : MHD_HTTP_UNAUTHORIZED;
     }
-    fleet_target(s->fleet, id, w->grp, w->version, sizeof(w->version), NULL, 0);
     return 0;
 }
 
@@ -412,11 +407,10 @@ static enum MHD_Result api_reports(server_t *s, struct MHD_Connection *c, const 
 
 static int authorized(const server_t *s, struct MHD_Connection *c)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (s->token[0] == '\0' || h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+    const char *t = bearer(c);
+    if (s->token[0] == '\0' || t == NULL) {
         return 0;
     }
-    const char *t = h + 7;
     size_t n = strlen(s->token);
     if (strlen(t) != n) {
         return 0;
@@ -625,6 +619,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (refused != 0) {
             return send_error(c, refused, msg, method, url);
         }
+        fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
         if (firmware) {
             return serve_file(s, c, &w, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
         }

@@ -14,7 +14,6 @@
 #include "fota/srv.h"
 #include "fota/srvlog.h"
 
-
 typedef struct {
     FILE *f;
     char *mem;
@@ -95,24 +94,29 @@ static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, 
     return s3_request(s3, path, sink, NULL, 0, why, cap);
 }
 
-int s3_put(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap)
-{
-    char path[600];
-    if ((size_t)snprintf(path, sizeof(path), "/%s", key) >= sizeof(path) || data == NULL) {
-        snprintf(why, cap, "key too long");
-        return -1;
-    }
-    return s3_request(s3, path, NULL, data, len, why, cap);
-}
-
-int s3_head(const s3_t *s3, const char *key, char *why, size_t cap)
+/* PUT (data not NULL) or HEAD of s3://bucket/key. */
+static int s3_object(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap)
 {
     char path[600];
     if ((size_t)snprintf(path, sizeof(path), "/%s", key) >= sizeof(path)) {
         snprintf(why, cap, "key too long");
         return -1;
     }
-    return s3_request(s3, path, NULL, NULL, 0, why, cap);
+    return s3_request(s3, path, NULL, data, len, why, cap);
+}
+
+int s3_put(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap)
+{
+    if (data == NULL) {
+        snprintf(why, cap, "nothing to put");
+        return -1;
+    }
+    return s3_object(s3, key, data, len, why, cap);
+}
+
+int s3_head(const s3_t *s3, const char *key, char *why, size_t cap)
+{
+    return s3_object(s3, key, NULL, 0, why, cap);
 }
 
 void s3_sync(releases_t *s, s3_t *s3)
@@ -169,7 +173,8 @@ void s3_sync(releases_t *s, s3_t *s3)
     }
     curl_easy_cleanup(esc);
     if (!etag[0][0] || !etag[1][0] || !etag[2][0]) {
-        srvlog(SRVLOG_WARN, "fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
+        srvlog(SRVLOG_WARN,
+               "fota-server: s3: s3://%s/%s lacks slot_a.bin, slot_b.bin or version.txt; keeping the current "
                "release",
                s3->bucket, s3->prefix);
         return;
@@ -219,11 +224,10 @@ void s3_sync(releases_t *s, s3_t *s3)
     char name[80];
     snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
     if (releases_activate(s, staging, version, name, why, sizeof(why)) != 0) {
-        srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release", s3->bucket,
-               s3->prefix, why);
+        srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release",
+               s3->bucket, s3->prefix, why);
     } else {
         srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
         snprintf(s3->activated, sizeof(s3->activated), "%s", version);
     }
 }
-

@@ -105,6 +105,16 @@ static int jn(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
 }
 
+/* <td>value</td>, escaped, for each of the n keys of o. */
+static void cells(html_t *h, const cJSON *o, const char *const *keys, int n)
+{
+    for (int i = 0; i < n; i++) {
+        raw(h, "<td>", 4);
+        text(h, js(o, keys[i]));
+        raw(h, "</td>", 5);
+    }
+}
+
 static void when(html_t *h, const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -150,11 +160,10 @@ static void page(const fleet_api_t *a, html_t *h)
         text(h, js(it, "id"));
         out(h, "\" data-state=\"");
         text(h, js(it, "state"));
-        out(h, "\" data-updated=\"%d\" data-failed=\"%d\" data-members=\"%d\"><td>", up, fail, members);
-        text(h, js(it, "id"));
-        out(h, "</td><td>");
-        text(h, js(it, "version"));
-        out(h, "</td><td>");
+        static const char *const first[] = {"id", "version"};
+        out(h, "\" data-updated=\"%d\" data-failed=\"%d\" data-members=\"%d\">", up, fail, members);
+        cells(h, it, first, 2);
+        out(h, "<td>");
         text(h, js(it, "group")[0] ? js(it, "group") : "(all)");
         out(h, "</td><td class=\"");
         text(h, js(it, "state"));
@@ -178,17 +187,10 @@ static void page(const fleet_api_t *a, html_t *h)
         n);
     cJSON_ArrayForEach(it, dev)
     {
-        out(h, "<tr class=\"device\"><td>");
-        text(h, js(it, "id"));
-        out(h, "</td><td>");
-        text(h, js(it, "status"));
-        out(h, "</td><td>");
-        text(h, js(it, "group"));
-        out(h, "</td><td>");
-        text(h, js(it, "version"));
-        out(h, "</td><td>");
-        text(h, js(it, "bank"));
-        out(h, "</td><td>");
+        static const char *const first[] = {"id", "status", "group", "version", "bank"};
+        out(h, "<tr class=\"device\">");
+        cells(h, it, first, 5);
+        out(h, "<td>");
         text(h, js(it, "last_state"));
         if (js(it, "last_error")[0]) {
             out(h, ": ");
@@ -204,15 +206,12 @@ static void page(const fleet_api_t *a, html_t *h)
            "<th>detail</th></tr>\n");
     cJSON_ArrayForEach(it, aud)
     {
+        static const char *const rest[] = {"actor", "action", "detail"};
         out(h, "<tr class=\"audit\"><td>");
         when(h, it, "at");
-        out(h, "</td><td>");
-        text(h, js(it, "actor"));
-        out(h, "</td><td>");
-        text(h, js(it, "action"));
-        out(h, "</td><td>");
-        text(h, js(it, "detail"));
-        out(h, "</td></tr>\n");
+        out(h, "</td>");
+        cells(h, it, rest, 3);
+        out(h, "</tr>\n");
     }
     out(h, "</table>\n</body></html>\n");
     if (ro == NULL || dev == NULL || aud == NULL || rel == NULL) {
