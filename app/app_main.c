@@ -11,6 +11,40 @@
 
 static agent_t agent; /* static: its size is part of the application's RAM, printed by the build */
 
+/* FOTA_APP_VARIANT: small edits of this file that make the delta-update corpus (scripts/bench-delta.sh,
+ * docs/delta.md): 1 one line changed, 2 a new function, 3 and 4 two versions of a constant table.
+ * 0, the default, is the product. */
+#ifndef FOTA_APP_VARIANT
+#define FOTA_APP_VARIANT 0
+#endif
+#if FOTA_APP_VARIANT == 3 || FOTA_APP_VARIANT == 4
+/* LED brightness steps (a gamma curve); variant 4 is a retuned curve. */
+static const uint16_t led_curve[64] = {
+#if FOTA_APP_VARIANT == 3
+    0,   1,   2,   3,   5,   7,   9,   12,  15,  19,  23,  28,  33,  38,  44,  50,  57,  64,  72,  80,  88,  97,
+    107, 117, 127, 138, 150, 162, 174, 187, 201, 215, 229, 244, 260, 276, 292, 309, 327, 345, 364, 383, 403, 423,
+    444, 465, 487, 509, 532, 556, 580, 604, 629, 655, 681, 708, 735, 763, 791, 820, 849, 879, 909, 940,
+#else
+    0,   1,   1,   2,   3,   4,   6,   8,   10,  13,  16,  20,  24,  28,  33,  38,  44,  50,  57,  64,  72,  80,
+    89,  98,  108, 118, 129, 140, 152, 165, 178, 192, 206, 221, 236, 252, 269, 286, 304, 322, 341, 361, 381, 402,
+    424, 446, 469, 492, 516, 541, 566, 592, 619, 646, 674, 703, 732, 762, 793, 824, 856, 889, 922, 956,
+#endif
+};
+#endif
+#if FOTA_APP_VARIANT == 2
+/* How many of the image's words are all ones: a new function, logged once at start. */
+static uint32_t erased_words(const flash_port_t *f, layout_bank_t bank, uint32_t size)
+{
+    uint32_t n = 0, w;
+    for (uint32_t off = 0; off + 4u <= size; off += 4u) {
+        if (flash_read(f, layout_bank_base(bank) + off, (uint8_t *)&w, 4) == FLASH_OK && w == 0xFFFFFFFFu) {
+            n++;
+        }
+    }
+    return n;
+}
+#endif
+
 /* The self-test's reads: one per hash chunk, so the watchdog is kicked between chunks. */
 static int read_own(void *rctx, uint32_t offset, uint8_t *buf, uint32_t len)
 {
@@ -47,8 +81,16 @@ int main(void)
         }
     }
     board_logf("app: clock %s", board_clock_text(board_clock()));
+#if FOTA_APP_VARIANT == 1
+    board_logf("app: version %u.%u.%u is running from bank %c (pc=0x%08x)", hdr.version.major, hdr.version.minor,
+        hdr.version.patch, layout_bank_letter(bank), (unsigned)pc);
+#else
     board_logf("app: v%u.%u.%u running from bank %c (pc=0x%08x)", hdr.version.major, hdr.version.minor, hdr.version.patch,
         layout_bank_letter(bank), (unsigned)pc);
+#endif
+#if FOTA_APP_VARIANT == 2
+    board_logf("app: %u erased words in the image", (unsigned)erased_words(&flash, bank, img_total_size(&hdr)));
+#endif
 
     meta_log_t log;
     meta_err_t me = meta_log_open(&log, &flash);
@@ -85,5 +127,8 @@ int main(void)
         if (tick % 250 == 0) {
             board_led_toggle(led);
         }
+#if FOTA_APP_VARIANT == 3 || FOTA_APP_VARIANT == 4
+        board_led(BOOT_LED_RED, (tick & 1023u) < led_curve[(tick >> 10) & 63u]);
+#endif
     }
 }

@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates dpkg-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   qemu-system-arm libunicorn-dev
-  libcmocka-dev
+  libcmocka-dev libdivsufsort-dev bsdiff xdelta3
   libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev libgpiod-dev libexpat1-dev
   libpq-dev postgresql
   openssl

@@ -12,5 +12,7 @@ int cmd_provision(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compose(int argc, char **argv);
+int cmd_delta(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 
 #endif

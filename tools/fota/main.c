@@ -15,6 +15,8 @@ static const struct {
     {"sign", cmd_sign, "sign an ELF or raw binary into an image for bank A or B"},
     {"verify", cmd_verify, "check an image with the device's verifier"},
     {"inspect", cmd_inspect, "show every field of an image (--json for machines)"},
+    {"delta", cmd_delta, "make a patch that rebuilds one image from another (delta update)"},
+    {"apply", cmd_apply, "rebuild an image from its base and a patch, with the device's decoder"},
     {"compose", cmd_compose, "write a whole 1 MiB flash image for the emulator and the simulator"},
     {"provision", cmd_provision, "write a flash image to a board through OpenOCD; optionally RDP level 1"},
 };

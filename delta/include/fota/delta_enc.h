@@ -1,0 +1,23 @@
+/* The patch encoder (host only): docs/delta.md. The decoder the device runs is fota/delta.h. */
+#ifndef FOTA_DELTA_ENC_H
+#define FOTA_DELTA_ENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t pairs;        /* copy + literal pairs in the body */
+    uint32_t map_entries;  /* relocation breakpoints */
+    uint32_t copied;       /* target bytes predicted from the base */
+    uint32_t literal;      /* target bytes sent as they are */
+    uint32_t residuals;    /* copied bytes the prediction got wrong */
+} delta_enc_stats_t;
+
+/* Builds the patch that turns base (stored at flash address base_addr) into target (to be stored
+ * at target_addr). On success returns 0 and a malloc'd patch the caller frees; on failure -1 with
+ * the reason in err. stats may be NULL. */
+int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, const uint8_t *target,
+                 uint32_t target_size, uint32_t target_addr, uint8_t **patch, size_t *patch_size,
+                 delta_enc_stats_t *stats, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,223 @@
+/* fota delta, fota apply: make a patch from one signed image to another, and apply one with the
+ * device's own decoder (docs/delta.md). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fota.h"
+#include "fota/delta.h"
+#include "fota/delta_enc.h"
+
+#define MAX_FILE (4u << 20)
+
+static const char delta_usage[] =
+    "Usage: fota delta BASE.img TARGET.img -o PATCH\n"
+    "Writes the patch that rebuilds TARGET.img from BASE.img (both signed images; each one's bank\n"
+    "gives the address it is stored at). The device applies it to the image it runs and checks the\n"
+    "result's hash and signature as for a full image.\n"
+    "  -o, --output FILE   the patch\n"
+    "  -q, --quiet         no summary\n"
+    "Exit status: 0 written, 2 usage, 3 an input is not a readable image, 4 the output failed.\n";
+
+static const char apply_usage[] =
+    "Usage: fota apply BASE.img PATCH -o TARGET.img [--chunk N]\n"
+    "Rebuilds the target image with the device's decoder, fed N bytes of patch at a time (default\n"
+    "1024, as the link carries it), and checks it against the SHA-256 the patch names.\n"
+    "  -o, --output FILE   the rebuilt image\n"
+    "  -c, --chunk N       patch bytes per step, 1 to 65536\n"
+    "Exit status: 0 written, 1 the patch was refused (wrong base, corrupt, truncated), 2 usage,\n"
+    "3 an input is unreadable, 4 the output failed.\n";
+
+/* Reads a signed image whose structure and hash hold (the signature is the device's business) and
+ * gives the flash address it is stored at. */
+static int read_image(const char *cmd, const char *path, uint8_t **data, size_t *len, uint32_t *addr)
+{
+    if (fota_read_file(path, MAX_FILE, data, len) != 0) {
+        return EXIT_INPUT;
+    }
+    img_header_t hdr;
+    img_err_t e = img_verify_buffer(*data, *len, &(img_policy_t){.pubkey = NULL, .bank = LAYOUT_BANK_NONE}, &hdr);
+    if (e != IMG_OK && e != IMG_ERR_NO_KEY) {
+        fota_err("%s: '%s' is not a valid image: %s", cmd, path, img_strerror(e));
+        free(*data);
+        *data = NULL;
+        return EXIT_INPUT;
+    }
+    *addr = layout_bank_base((layout_bank_t)hdr.bank);
+    return EXIT_OK;
+}
+
+int cmd_delta(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *out = NULL;
+    int quiet = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(delta_usage, stdout);
+            return EXIT_OK;
+        default:
+            return fota_bad_option("delta", c, optopt, argv, optind);
+        }
+    }
+    if (out == NULL || optind != argc - 2) {
+        fota_err("delta: BASE.img, TARGET.img and -o PATCH are required (see 'fota delta --help')");
+        return EXIT_USAGE;
+    }
+    uint8_t *base = NULL, *target = NULL, *patch = NULL;
+    size_t base_len = 0, target_len = 0, patch_len = 0;
+    uint32_t base_addr = 0, target_addr = 0;
+    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr);
+    if (rc == EXIT_OK) {
+        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr);
+    }
+    if (rc == EXIT_OK) {
+        char err[160];
+        delta_enc_stats_t st;
+        if (delta_encode(base, (uint32_t)base_len, base_addr, target, (uint32_t)target_len, target_addr, &patch,
+                         &patch_len, &st, err, sizeof(err)) != 0) {
+            fota_err("delta: %s", err);
+            rc = EXIT_OUTPUT;
+        } else if (fota_write_file(out, patch, patch_len, 0644) != 0) {
+            rc = EXIT_OUTPUT;
+        } else if (!quiet) {
+            printf("%s: %zu bytes, %.2f %% of the %zu-byte target (%u pairs, %u breakpoints; "
+                   "%u bytes predicted, %u of them corrected, %u literal)\n",
+                   out, patch_len, 100.0 * (double)patch_len / (double)target_len, target_len, st.pairs,
+                   st.map_entries, st.copied, st.residuals, st.literal);
+        }
+    }
+    free(base);
+    free(target);
+    free(patch);
+    return rc;
+}
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} mem_t;
+
+static int read_mem(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const mem_t *m = ctx;
+    if (off > m->len || len > m->len - off) {
+        return -1;
+    }
+    memcpy(buf, m->data + off, len);
+    return 0;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"chunk", required_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL;
+    uint32_t chunk = 1024;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'c':
+            if (fota_parse_u32(optarg, &chunk) != 0 || chunk == 0 || chunk > 65536) {
+                fota_err("apply: chunk '%s' is not a number from 1 to 65536", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h':
+            fputs(apply_usage, stdout);
+            return EXIT_OK;
+        default:
+            return fota_bad_option("apply", c, optopt, argv, optind);
+        }
+    }
+    if (out == NULL || optind != argc - 2) {
+        fota_err("apply: BASE.img, PATCH and -o TARGET.img are required (see 'fota apply --help')");
+        return EXIT_USAGE;
+    }
+    uint8_t *base = NULL, *patch = NULL, *target = NULL;
+    size_t base_len = 0, patch_len = 0;
+    int rc = EXIT_INPUT;
+    if (fota_read_file(argv[optind], MAX_FILE, &base, &base_len) != 0 ||
+        fota_read_file(argv[optind + 1], MAX_FILE, &patch, &patch_len) != 0) {
+        goto done;
+    }
+    static delta_dec_t d;
+    mem_t m = {base, base_len};
+    delta_dec_init(&d, read_mem, &m);
+    size_t pos = 0, made = 0, cap = 0;
+    delta_err_t e = DELTA_OK;
+    rc = EXIT_REJECTED;
+    while (e >= 0 && e != DELTA_DONE) {
+        size_t n = patch_len - pos < chunk ? patch_len - pos : chunk, used = 0, got = 0;
+        uint8_t room[512];
+        e = delta_dec_run(&d, patch + pos, n, &used, room, sizeof(room), &got);
+        if (e == DELTA_HEADER) {
+            const delta_info_t *info = delta_dec_info(&d);
+            uint8_t sha[CRYPTO_SHA256_SIZE];
+            if (info->base_size != base_len || crypto_sha256(base, base_len, sha) != CRYPTO_OK ||
+                memcmp(sha, info->base_sha256, sizeof(sha)) != 0) {
+                fota_err("apply: '%s' is for another base image than '%s' (%s)", argv[optind + 1], argv[optind],
+                         delta_strerror(DELTA_ERR_BASE));
+                goto done;
+            }
+            cap = info->target_size;
+            target = malloc(cap);
+            if (target == NULL) {
+                fota_err("apply: out of memory");
+                rc = EXIT_OUTPUT;
+                goto done;
+            }
+        }
+        if (got > cap - made) {
+            fota_err("apply: decoder produced more than the target size"); /* cannot happen */
+            goto done;
+        }
+        if (got) {
+            memcpy(target + made, room, got);
+            made += got;
+        }
+        pos += used;
+        if (e >= 0 && e != DELTA_DONE && pos == patch_len && used == 0 && got == 0) {
+            e = delta_dec_end(&d); /* all fed, nothing moves: the patch is short */
+            if (e == DELTA_DONE) {
+                break;
+            }
+        }
+    }
+    if (e < 0) {
+        fota_err("apply: '%s': %s (at patch byte %zu, %zu target bytes made)", argv[optind + 1], delta_strerror(e), pos,
+                 made);
+        goto done;
+    }
+    uint8_t sha[CRYPTO_SHA256_SIZE];
+    if (made != cap || crypto_sha256(target, made, sha) != CRYPTO_OK ||
+        memcmp(sha, delta_dec_info(&d)->target_sha256, sizeof(sha)) != 0) {
+        fota_err("apply: the rebuilt image does not have the SHA-256 the patch names");
+        goto done;
+    }
+    rc = fota_write_file(out, target, made, 0644) == 0 ? EXIT_OK : EXIT_OUTPUT;
+    if (rc == EXIT_OK) {
+        printf("%s: %zu bytes from %zu of patch (decoder state %u bytes)\n", out, made, patch_len, DELTA_DEC_RAM);
+    }
+done:
+    free(base);
+    free(patch);
+    free(target);
+    return rc;
+}
