@@ -8,14 +8,14 @@
 
 enum {
     P_HDR = 0,
-    P_INIT,     /* the range decoder's first five bytes */
-    P_MAPN,     /* breakpoint count */
-    P_MAP,      /* breakpoints */
-    P_COPYLEN,  /* a pair starts: bytes copied from the base */
-    P_OFF,      /* where in the base they start */
-    P_COPY,     /* producing them */
-    P_LITLEN,   /* literal bytes after the copy */
-    P_LIT,      /* producing them */
+    P_INIT,    /* the range decoder's first five bytes */
+    P_MAPN,    /* breakpoint count */
+    P_MAP,     /* breakpoints */
+    P_COPYLEN, /* a pair starts: bytes copied from the base */
+    P_OFF,     /* where in the base they start */
+    P_COPY,    /* producing them */
+    P_LITLEN,  /* literal bytes after the copy */
+    P_LIT,     /* producing them */
     P_DONE,
     P_ERR,
 };
@@ -74,8 +74,8 @@ unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base
         if ((h1 & 0xF800u) == 0xF000u && ((h2 & 0xD000u) == 0xD000u || (h2 & 0xD000u) == 0x9000u)) {
             uint32_t s = (h1 >> 10) & 1u, j1 = (h2 >> 13) & 1u, j2 = (h2 >> 11) & 1u;
             uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
-            uint32_t imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((uint32_t)(h1 & 0x3FFu) << 12) |
-                           ((uint32_t)(h2 & 0x7FFu) << 1);
+            uint32_t imm =
+                (s << 24) | (i1 << 23) | (i2 << 22) | ((uint32_t)(h1 & 0x3FFu) << 12) | ((uint32_t)(h2 & 0x7FFu) << 1);
             if (s) {
                 imm |= 0xFE000000u; /* sign-extend from bit 24 */
             }
@@ -134,9 +134,9 @@ delta_err_t delta_parse_header(const uint8_t *b, size_t len, delta_info_t *o)
     if (o->flags != 0) {
         return DELTA_ERR_FORMAT;
     }
-    if (o->base_size == 0 || o->base_size > DELTA_SIZE_MAX || o->target_size == 0 ||
-        o->target_size > DELTA_SIZE_MAX || o->body_size < 5u || o->body_size > 4u * DELTA_SIZE_MAX ||
-        o->base_addr > UINT32_MAX - DELTA_SIZE_MAX || o->target_addr > UINT32_MAX - DELTA_SIZE_MAX) {
+    if (o->base_size == 0 || o->base_size > DELTA_SIZE_MAX || o->target_size == 0 || o->target_size > DELTA_SIZE_MAX ||
+        o->body_size < 5u || o->body_size > 4u * DELTA_SIZE_MAX || o->base_addr > UINT32_MAX - DELTA_SIZE_MAX ||
+        o->target_addr > UINT32_MAX - DELTA_SIZE_MAX) {
         return DELTA_ERR_HEADER;
     }
     return DELTA_OK;
@@ -252,8 +252,8 @@ void delta_dec_init(delta_dec_t *d, delta_read_fn read, void *ctx)
     d->phase = P_HDR;
     d->range = 0xFFFFFFFFu;
     d->sign_bit = (delta_prob_t)RC_PROB_INIT;
-    delta_num_model_t *models[] = {&d->m_copy, &d->m_lit, &d->m_off, &d->m_run, &d->m_map_old, &d->m_map_shift,
-                                   &d->m_count};
+    delta_num_model_t *models[] = {&d->m_copy,    &d->m_lit,       &d->m_off,  &d->m_run,
+                                   &d->m_map_old, &d->m_map_shift, &d->m_count};
     for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
         init_probs(models[i]->cls, 64);
     }
@@ -309,9 +309,9 @@ static int predicted(delta_dec_t *d, uint8_t *out)
             d->win_off = d->src;
             d->win_len = n;
         }
-        d->pred_len = (uint8_t)delta_predict(d->map, d->map_count, d->info.base_addr, d->info.base_size,
-                                             d->info.target_addr, d->win + (d->src - d->win_off), avail, d->src,
-                                             d->out_pos, d->pred);
+        d->pred_len =
+            (uint8_t)delta_predict(d->map, d->map_count, d->info.base_addr, d->info.base_size, d->info.target_addr,
+                                   d->win + (d->src - d->win_off), avail, d->src, d->out_pos, d->pred);
         d->pred_pos = 0;
         d->src += d->pred_len;
     }
@@ -511,8 +511,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         case P_LITLEN: {
             uint32_t len;
             /* A pair that makes nothing would loop forever: the encoder never writes one. */
-            if (!number(d, &d->m_lit, &len) || len > d->info.target_size - d->out_pos ||
-                (len == 0 && d->empty_copy)) {
+            if (!number(d, &d->m_lit, &len) || len > d->info.target_size - d->out_pos || (len == 0 && d->empty_copy)) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -573,17 +572,28 @@ const delta_info_t *delta_dec_info(const delta_dec_t *d)
 const char *delta_strerror(delta_err_t e)
 {
     switch (e) {
-    case DELTA_OK: return "ok";
-    case DELTA_HEADER: return "header read";
-    case DELTA_DONE: return "done";
-    case DELTA_ERR_MAGIC: return "not a patch (bad magic)";
-    case DELTA_ERR_FORMAT: return "unknown patch format version or flags";
-    case DELTA_ERR_HEADER: return "patch header out of range";
-    case DELTA_ERR_BASE: return "patch is for another base image";
-    case DELTA_ERR_CORRUPT: return "patch body is corrupt";
-    case DELTA_ERR_TRUNCATED: return "patch ended before the image did";
-    case DELTA_ERR_READ: return "could not read the base image";
-    case DELTA_ERR_STATE: return "decoder used after it finished";
+    case DELTA_OK:
+        return "ok";
+    case DELTA_HEADER:
+        return "header read";
+    case DELTA_DONE:
+        return "done";
+    case DELTA_ERR_MAGIC:
+        return "not a patch (bad magic)";
+    case DELTA_ERR_FORMAT:
+        return "unknown patch format version or flags";
+    case DELTA_ERR_HEADER:
+        return "patch header out of range";
+    case DELTA_ERR_BASE:
+        return "patch is for another base image";
+    case DELTA_ERR_CORRUPT:
+        return "patch body is corrupt";
+    case DELTA_ERR_TRUNCATED:
+        return "patch ended before the image did";
+    case DELTA_ERR_READ:
+        return "could not read the base image";
+    case DELTA_ERR_STATE:
+        return "decoder used after it finished";
     }
     return "unknown delta error";
 }

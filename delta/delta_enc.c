@@ -21,9 +21,9 @@
 #include "fota/delta.h"
 #include "fota/le.h"
 
-#define COPY_MIN 12u   /* shortest copy worth its header */
-#define JOIN_GAP 24u   /* copies with one alignment this close are joined */
-#define MAP_MIN 32u    /* copies shorter than this do not make a breakpoint */
+#define COPY_MIN 12u /* shortest copy worth its header */
+#define JOIN_GAP 24u /* copies with one alignment this close are joined */
+#define MAP_MIN 32u  /* copies shorter than this do not make a breakpoint */
 #define SEARCH_CAP 4096u
 
 /* ---- range encoder ---- */
@@ -196,8 +196,7 @@ static uint32_t common(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t
 }
 
 /* Longest match of q in the base: one of the two suffixes around q's place in the sorted order. */
-static uint32_t longest(const saidx_t *sa, const uint8_t *old, uint32_t on, const uint8_t *q, uint32_t qn,
-                        uint32_t *at)
+static uint32_t longest(const saidx_t *sa, const uint8_t *old, uint32_t on, const uint8_t *q, uint32_t qn, uint32_t *at)
 {
     uint32_t cap = qn < SEARCH_CAP ? qn : SEARCH_CAP;
     uint32_t lo = 0, hi = on;
@@ -382,8 +381,8 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
     e->rc.range = 0xFFFFFFFFu;
     e->rc.cache_size = 1;
     e->sign_bit = (delta_prob_t)RC_PROB_INIT;
-    delta_num_model_t *models[] = {&e->m_copy, &e->m_lit, &e->m_off, &e->m_run, &e->m_map_old, &e->m_map_shift,
-                                   &e->m_count};
+    delta_num_model_t *models[] = {&e->m_copy,    &e->m_lit,       &e->m_off,  &e->m_run,
+                                   &e->m_map_old, &e->m_map_shift, &e->m_count};
     for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
         probs_init(models[i]->cls, 64);
     }
@@ -414,8 +413,8 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
                 avail = avail < left ? avail : left;
                 avail = avail < 4u ? avail : 4u;
                 uint8_t pred[4];
-                unsigned k = delta_predict(map, map_count, base_addr, base_size, target_addr, base + src, avail, src,
-                                           q, pred);
+                unsigned k =
+                    delta_predict(map, map_count, base_addr, base_size, target_addr, base + src, avail, src, q, pred);
                 for (unsigned j = 0; j < k; j++) {
                     res[q + j] = (uint8_t)(target[q + j] - pred[j]);
                 }
@@ -481,7 +480,8 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
     le_put32(p + 20, target_addr);
     le_put32(p + 24, (uint32_t)e->rc.len);
     le_put32(p + 28, 0);
-    if (crypto_sha256(base, base_size, p + 32) != CRYPTO_OK || crypto_sha256(target, target_size, p + 64) != CRYPTO_OK) {
+    if (crypto_sha256(base, base_size, p + 32) != CRYPTO_OK ||
+        crypto_sha256(target, target_size, p + 64) != CRYPTO_OK) {
         free(p);
         errf(err, errlen, "SHA-256 failed");
         goto done;
@@ -504,4 +504,14 @@ done:
     free(map);
     free(segs.v);
     return rc;
+}
+
+int delta_read_buffer(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    const delta_buffer_t *b = ctx;
+    if (offset > b->len || len > b->len - offset) {
+        return -1;
+    }
+    memcpy(buf, b->data + offset, len);
+    return 0;
 }

@@ -26,18 +26,27 @@ build() { # name sources...
 build fuzz_image "$TOP/tests/fuzz/fuzz_image.c" $CORE
 build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
 build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
+build fuzz_delta "$TOP/tests/fuzz/fuzz_delta.c" $CORE
 INC="$INC -I$TOP/server/include"
 build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c"
 build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/hostlib/elf.c" "$TOP/hostlib/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.
-seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link,srv}
+seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link,srv,delta}
 printf '<ListBucketResult><Contents><Key>r/slot_a.bin</Key><ETag>&quot;a&quot;</ETag></Contents></ListBucketResult>' >"$seeds/srv/list"
 printf 'bytes=100-199' >"$seeds/srv/range"
 "$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/a.img" "$FW/app-probe-a.elf" >/dev/null
 { printf '\x00'; cat "$seeds/a.img"; } >"$seeds/image/a"
 { printf '\x05'; head -c 700 "$seeds/a.img"; } >"$seeds/image/a-cut"
 cp "$FW/app-probe-a.elf" "$FW/verifier-probe.elf" "$seeds/elf/"
+# Patches: the application for bank A to itself for bank B (small: every input reaches the body),
+# and the probe to the application (larger than -max_len: cut, as a truncated download is).
+"$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/app-a.img" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$FW/keys/dev-key.pem" -b b -v 1.0.1 -o "$seeds/app-b.img" "$FW/app-b.elf" >/dev/null
+"$FOTA" delta -q "$seeds/app-a.img" "$seeds/app-b.img" -o "$seeds/ab.patch"
+"$FOTA" delta -q "$seeds/a.img" "$seeds/app-b.img" -o "$seeds/pb.patch"
+{ printf '\x07'; cat "$seeds/ab.patch"; } >"$seeds/delta/ab"
+{ printf '\x40'; cat "$seeds/pb.patch"; } >"$seeds/delta/pb"
 "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial b -o "$seeds/flash.bin" >/dev/null
 dd if="$seeds/flash.bin" of="$seeds/meta/record" bs=1 skip=$((0x8000)) count=64 status=none
 
@@ -47,7 +56,7 @@ printf '\x5a\x81\x01\x00\x10\x00\x01\x00\x03\x00\x02\x02\x01\x00\x00\x04\x00\x00
 printf '\x5a\x04\x02\x00\x08\x00\x00\x00\x00\x00\x01\x02\x03\x04\x00\x00\x00\x00' >"$seeds/link/data"
 
 fail=0
-for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta link:fuzz_link srv:fuzz_srv; do
+for h in image:fuzz_image elf:fuzz_elf meta:fuzz_meta link:fuzz_link srv:fuzz_srv delta:fuzz_delta; do
   corpus=${h%%:*}; bin=${h##*:}
   work=$OUT/corpus-$corpus; mkdir -p "$work"
   if "$OUT/$bin" -runs="$RUNS" -seed=1 -max_len=4096 -timeout=10 "$work" "$seeds/$corpus" >"$OUT/$bin.log" 2>&1; then

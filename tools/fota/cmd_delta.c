@@ -50,8 +50,10 @@ static int read_image(const char *cmd, const char *path, uint8_t **data, size_t 
 
 int cmd_delta(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *out = NULL;
     int quiet = 0, c;
     opterr = 0;
@@ -93,29 +95,14 @@ int cmd_delta(int argc, char **argv)
         } else if (!quiet) {
             printf("%s: %zu bytes, %.2f %% of the %zu-byte target (%u pairs, %u breakpoints; "
                    "%u bytes predicted, %u of them corrected, %u literal)\n",
-                   out, patch_len, 100.0 * (double)patch_len / (double)target_len, target_len, st.pairs,
-                   st.map_entries, st.copied, st.residuals, st.literal);
+                   out, patch_len, 100.0 * (double)patch_len / (double)target_len, target_len, st.pairs, st.map_entries,
+                   st.copied, st.residuals, st.literal);
         }
     }
     free(base);
     free(target);
     free(patch);
     return rc;
-}
-
-typedef struct {
-    const uint8_t *data;
-    size_t len;
-} mem_t;
-
-static int read_mem(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
-{
-    const mem_t *m = ctx;
-    if (off > m->len || len > m->len - off) {
-        return -1;
-    }
-    memcpy(buf, m->data + off, len);
-    return 0;
 }
 
 int cmd_apply(int argc, char **argv)
@@ -158,8 +145,8 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
     static delta_dec_t d;
-    mem_t m = {base, base_len};
-    delta_dec_init(&d, read_mem, &m);
+    delta_buffer_t m = {base, base_len};
+    delta_dec_init(&d, delta_read_buffer, &m);
     size_t pos = 0, made = 0, cap = 0;
     delta_err_t e = DELTA_OK;
     rc = EXIT_REJECTED;

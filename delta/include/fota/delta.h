@@ -17,33 +17,33 @@
 #define DELTA_MAGIC 0x544C4446u /* "FDLT" */
 #define DELTA_FORMAT 1u
 #define DELTA_HDR_SIZE 96u
-#define DELTA_MAP_MAX 256u   /* relocation breakpoints a patch may carry */
-#define DELTA_UNIT_MAX 96u   /* most patch bytes one decoding step can consume */
-#define DELTA_LIT_CTX 4u     /* literal contexts: output offset parity x top bit of the previous byte */
-#define DELTA_RES_CTX 2u     /* residual contexts: output offset parity */
+#define DELTA_MAP_MAX 256u /* relocation breakpoints a patch may carry */
+#define DELTA_UNIT_MAX 96u /* most patch bytes one decoding step can consume */
+#define DELTA_LIT_CTX 4u   /* literal contexts: output offset parity x top bit of the previous byte */
+#define DELTA_RES_CTX 2u   /* residual contexts: output offset parity */
 
 typedef enum {
-    DELTA_OK = 0,          /* progress made; call again with more input or more output room */
-    DELTA_HEADER = 1,      /* the header is complete: check it (delta_dec_info) before going on */
-    DELTA_DONE = 2,        /* the whole target has been produced */
-    DELTA_ERR_MAGIC = -1,  /* not a patch */
-    DELTA_ERR_FORMAT = -2, /* a format version or flag this decoder does not know */
-    DELTA_ERR_HEADER = -3, /* sizes or addresses out of range */
-    DELTA_ERR_BASE = -4,   /* the base the caller has is not the base the patch names */
-    DELTA_ERR_CORRUPT = -5,/* the body decodes to something impossible (a length past the end, ...) */
+    DELTA_OK = 0,             /* progress made; call again with more input or more output room */
+    DELTA_HEADER = 1,         /* the header is complete: check it (delta_dec_info) before going on */
+    DELTA_DONE = 2,           /* the whole target has been produced */
+    DELTA_ERR_MAGIC = -1,     /* not a patch */
+    DELTA_ERR_FORMAT = -2,    /* a format version or flag this decoder does not know */
+    DELTA_ERR_HEADER = -3,    /* sizes or addresses out of range */
+    DELTA_ERR_BASE = -4,      /* the base the caller has is not the base the patch names */
+    DELTA_ERR_CORRUPT = -5,   /* the body decodes to something impossible (a length past the end, ...) */
     DELTA_ERR_TRUNCATED = -6, /* the body ended before the target did */
-    DELTA_ERR_READ = -7,   /* the base could not be read */
-    DELTA_ERR_STATE = -8,  /* called after an error or after DONE */
+    DELTA_ERR_READ = -7,      /* the base could not be read */
+    DELTA_ERR_STATE = -8,     /* called after an error or after DONE */
 } delta_err_t;
 
 /* The header, little endian, DELTA_HDR_SIZE bytes, not compressed. */
 typedef struct {
-    uint32_t base_size;   /* bytes of the base image (header + payload + trailer) */
-    uint32_t target_size; /* bytes of the target image */
-    uint32_t base_addr;   /* flash address the base is stored at (its bank's base) */
-    uint32_t target_addr; /* flash address the target will be stored at */
-    uint32_t body_size;   /* bytes of range-coded body after the header */
-    uint32_t flags;       /* none defined: any set bit is refused */
+    uint32_t base_size;        /* bytes of the base image (header + payload + trailer) */
+    uint32_t target_size;      /* bytes of the target image */
+    uint32_t base_addr;        /* flash address the base is stored at (its bank's base) */
+    uint32_t target_addr;      /* flash address the target will be stored at */
+    uint32_t body_size;        /* bytes of range-coded body after the header */
+    uint32_t flags;            /* none defined: any set bit is refused */
     uint8_t base_sha256[32];   /* SHA-256 of the base's base_size bytes */
     uint8_t target_sha256[32]; /* SHA-256 of the target's target_size bytes */
 } delta_info_t;
@@ -54,12 +54,12 @@ typedef int (*delta_read_fn)(void *ctx, uint32_t offset, uint8_t *buf, uint32_t 
 /* Adaptive binary models: 11-bit probabilities. */
 typedef uint16_t delta_prob_t;
 typedef struct {
-    delta_prob_t cls[64];  /* bit length of value + 1, a 6-bit tree */
+    delta_prob_t cls[64]; /* bit length of value + 1, a 6-bit tree */
 } delta_num_model_t;
 
 typedef struct {
-    uint32_t old;   /* base offset where this breakpoint starts */
-    int32_t shift;  /* target offset - base offset from here on */
+    uint32_t old;  /* base offset where this breakpoint starts */
+    int32_t shift; /* target offset - base offset from here on */
 } delta_map_t;
 
 /* The decoder. Public so it can be placed statically; the fields are private. */
@@ -77,7 +77,7 @@ typedef struct {
     uint32_t body_read; /* body bytes the range decoder has taken */
     const uint8_t *in;  /* this call's input */
     size_t in_len, in_pos;
-    uint8_t overrun;    /* the decoder wanted a byte the body does not have */
+    uint8_t overrun; /* the decoder wanted a byte the body does not have */
     /* Range decoder. */
     uint32_t range, code;
     uint32_t init_bytes;
@@ -90,20 +90,20 @@ typedef struct {
     delta_map_t map[DELTA_MAP_MAX];
     uint32_t map_count, map_i;
     /* Where we are. */
-    uint32_t out_pos;    /* target bytes produced */
-    uint32_t old_pos;    /* base offset the next copy starts from, before its adjustment */
-    uint32_t copy_left;  /* bytes of the current copy not yet produced */
-    uint32_t run_left;   /* zero residuals pending in the current copy */
-    uint32_t lit_left;   /* literal bytes pending */
-    uint32_t src;        /* base offset of the next copied byte */
-    uint8_t prev;        /* last byte produced */
-    uint8_t need_run;    /* the next thing in a copy is a run of zero residuals */
-    uint8_t pending_nz;  /* after the run, one non-zero residual */
-    uint8_t empty_copy;  /* this pair copied nothing */
+    uint32_t out_pos;   /* target bytes produced */
+    uint32_t old_pos;   /* base offset the next copy starts from, before its adjustment */
+    uint32_t copy_left; /* bytes of the current copy not yet produced */
+    uint32_t run_left;  /* zero residuals pending in the current copy */
+    uint32_t lit_left;  /* literal bytes pending */
+    uint32_t src;       /* base offset of the next copied byte */
+    uint8_t prev;       /* last byte produced */
+    uint8_t need_run;   /* the next thing in a copy is a run of zero residuals */
+    uint8_t pending_nz; /* after the run, one non-zero residual */
+    uint8_t empty_copy; /* this pair copied nothing */
     /* Prediction of the copied bytes: one instruction or word at a time. */
     uint8_t pred[4];
     uint8_t pred_len, pred_pos;
-    uint8_t win[32];     /* base bytes read ahead */
+    uint8_t win[32]; /* base bytes read ahead */
     uint32_t win_off, win_len;
 } delta_dec_t;
 
