@@ -6,7 +6,7 @@ HOST_DIR := $(abspath $(BUILD)/host)
 FW_DIR := $(abspath $(BUILD)/fw)
 JOBS ?= $(shell nproc)
 
-.PHONY: all setup host firmware test demo bench bench-server install clean
+.PHONY: all setup host firmware test demo bench bench-server bench-delta install clean
 
 all: firmware
 
@@ -31,6 +31,10 @@ demo: firmware
 
 bench: firmware
 	bash scripts/bench.sh $(HOST_DIR) $(FW_DIR)
+
+# Delta patches against bsdiff, xdelta3, zstd and xz on a corpus built here (docs/delta.md).
+bench-delta: firmware
+	bash scripts/bench-delta.sh $(HOST_DIR) $(FW_DIR) $(BUILD)/delta
 
 # fota-server (release build) against nginx, HTTP and TLS, with wrk (docs/PERFORMANCE.md).
 bench-server: firmware

@@ -24,7 +24,7 @@ absent() { if [ -e "$1" ]; then fail=$((fail + 1)); echo "FAIL: $1 was written";
 expect 0 "Usage: fota COMMAND" "$FOTA" --help
 expect 2 "Usage: fota COMMAND" "$FOTA"
 expect 2 "unknown command 'frobnicate'" "$FOTA" frobnicate
-for c in keygen pubkey sign verify inspect compose provision; do
+for c in keygen pubkey sign verify inspect compose provision delta apply; do
   expect 0 "^Usage: fota $c" "$FOTA" $c --help
   expect 2 "$c: unknown option '--bogus'" "$FOTA" $c --bogus
 done
@@ -139,6 +139,29 @@ expect 3 "both banks are empty" "$FOTA" provision --flash "$w/nobank.bin" -n
 head -c 1048576 /dev/zero >"$w/zero.bin"
 expect 3 "no bootloader at 0x08000000" "$FOTA" provision --flash "$w/zero.bin" -n
 expect 2 "--flash is required" "$FOTA" provision --rdp 1
+
+# delta, apply: a patch from the application for bank A to itself for bank B, applied back with the
+# device's decoder; wrong base, cut and corrupted patches refused with no output file.
+"$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/da.img" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$w/k.pem" -b b -v 1.0.1 -o "$w/db.img" "$FW/app-b.elf" >/dev/null
+expect 0 "bytes, [0-9.]+ % of the [0-9]+-byte target" "$FOTA" delta "$w/da.img" "$w/db.img" -o "$w/d.patch"
+expect 0 "decoder state [0-9]+ bytes" "$FOTA" apply "$w/da.img" "$w/d.patch" -o "$w/dr.img"
+expect 0 "" cmp "$w/dr.img" "$w/db.img"
+expect 0 "" "$FOTA" apply --chunk 1 "$w/da.img" "$w/d.patch" -o "$w/dr1.img"
+expect 0 "" cmp "$w/dr1.img" "$w/db.img"
+expect 1 "is for another base image" "$FOTA" apply "$w/db.img" "$w/d.patch" -o "$w/bad1.img"
+absent "$w/bad1.img"
+head -c $(($(stat -c %s "$w/d.patch") - 20)) "$w/d.patch" >"$w/cut.patch"
+expect 1 "patch ended before the image did" "$FOTA" apply "$w/da.img" "$w/cut.patch" -o "$w/bad2.img"
+absent "$w/bad2.img"
+cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=120 conv=notrunc status=none
+expect 1 "patch body is corrupt|does not have the SHA-256" "$FOTA" apply "$w/da.img" "$w/flip.patch" -o "$w/bad3.img"
+absent "$w/bad3.img"
+expect 1 "not a patch" "$FOTA" apply "$w/da.img" "$w/da.img" -o "$w/bad4.img"
+expect 3 "is not a valid image: " "$FOTA" delta "$w/d.patch" "$w/db.img" -o "$w/bad5"
+absent "$w/bad5"
+expect 2 "chunk '0' is not a number" "$FOTA" apply --chunk 0 "$w/da.img" "$w/d.patch" -o "$w/x"
+expect 2 "are required" "$FOTA" delta "$w/da.img"
 
 # Every host binary says which release it is.
 for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do
