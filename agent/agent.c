@@ -13,6 +13,13 @@ static uint32_t bank_base(const agent_t *a)
     return layout_bank_base(a->bank);
 }
 
+/* The running image (a patch's base), read through the flash port. */
+static int read_running(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
+{
+    agent_t *a = ctx;
+    return flash_read(a->cfg.flash, layout_bank_base(a->cfg.running) + offset, buf, len) == FLASH_OK ? 0 : -1;
+}
+
 /* The image's sectors: first and last index in layout_sectors[]. */
 static int first_sector(const agent_t *a, uint32_t from)
 {
@@ -191,11 +198,12 @@ static int on_data(agent_t *a, const link_frame_t *f, uint8_t buf)
     }
     uint32_t off = le_get32(f->payload);
     uint32_t n = f->len - 4u;
+    uint32_t limit = a->delta ? a->patch_size : a->size; /* a patch: DATA carries its bytes */
     if ((uint64_t)off + n <= a->next_offset) {
         answer(a, LINK_R_OK, 0); /* a duplicate of bytes already accepted: harmless */
         return 0;
     }
-    if (off != a->next_offset || (uint64_t)off + n > a->size || ((n & 3u) != 0 && off + n != a->size)) {
+    if (off != a->next_offset || (uint64_t)off + n > limit || ((n & 3u) != 0 && off + n != limit)) {
         answer(a, LINK_R_BAD_OFFSET, off);
         return 0;
     }
@@ -270,7 +278,8 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
     case LINK_DATA:
         return on_data(a, &f, buf);
     case LINK_BEGIN:
-        if (f.len != LINK_BEGIN_SIZE) {
+    case LINK_BEGIN_DELTA:
+        if (f.len != (f.type == LINK_BEGIN ? LINK_BEGIN_SIZE : LINK_BEGIN_DELTA_SIZE)) {
             answer(a, LINK_R_BAD_FRAME, f.len);
             return 0;
         }
@@ -282,7 +291,15 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
         memcpy(a->sha, f.payload + 4, CRYPTO_SHA256_SIZE);
         a->bank = (layout_bank_t)f.payload[36];
         memcpy(a->header, f.payload + 37, IMG_HEADER_FIELDS_SIZE);
+        a->delta = f.type == LINK_BEGIN_DELTA;
         a->erase_sector = -2; /* validate first */
+        if (a->delta) {
+            a->patch_size = le_get32(f.payload + LINK_BEGIN_SIZE);
+            memcpy(a->base_sha, f.payload + LINK_BEGIN_SIZE + 4, CRYPTO_SHA256_SIZE);
+            a->base_size = 0;
+            a->erase_sector = -3; /* the running image must be the patch's base: check it first */
+        }
+        f.type = LINK_BEGIN; /* one pending command for both */
         break;
     case LINK_VERIFY:
         if (a->state == AGENT_VERIFIED) {
@@ -295,7 +312,7 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
             answer(a, LINK_R_PENDING, 0);
             return 0;
         }
-        if (a->state != AGENT_RECEIVING || a->next_offset != a->size) {
+        if (a->state != AGENT_RECEIVING || a->next_offset != (a->delta ? a->patch_size : a->size)) {
             answer(a, LINK_R_BAD_STATE, a->next_offset);
             return 0;
         }
@@ -415,6 +432,16 @@ static void begin_validate(agent_t *a)
         }
     }
     a->next_offset = a->programmed = from;
+    if (a->delta) {
+        /* The patch comes again from its start and is decoded again; what it makes below from is
+         * in flash already (programmed in order, the torn word finished as for an image). */
+        a->next_offset = 0;
+        a->keep_below = from;
+        a->made = 0;
+        a->stage_len = 0;
+        a->delta_done = 0;
+        delta_dec_init(&a->dec, read_running, a);
+    }
     drop_held(a);
     a->erase_sector = first_sector(a, from);
     if (a->torn_pending) {
@@ -433,8 +460,39 @@ static uint32_t erase_max_ms(int sector)
     return size <= 0x4000u ? 500u : size <= 0x10000u ? 1100u : 2000u;
 }
 
+/* BEGIN_DELTA: the running image must be the patch's base, named by the SHA-256 it is signed over.
+ * That is the hash in its own trailer: the bootloader checked it (and the signature over it) before
+ * running this image, and nothing writes the running bank since, so it is read, not recomputed.
+ * Before anything is erased. */
+static void base_check(agent_t *a)
+{
+    uint8_t buf[SCAN_STEP];
+    img_header_t h;
+    img_trailer_t t;
+    if (read_running(a, 0, buf, IMG_HEADER_FIELDS_SIZE) != 0) {
+        fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
+        return;
+    }
+    if (img_header_decode(buf, &h) != IMG_OK || h.trailer_size > sizeof(buf) ||
+        read_running(a, h.hdr_size + h.payload_size, buf, h.trailer_size) != 0 ||
+        img_trailer_parse(buf, h.trailer_size, &t) != IMG_OK) {
+        fail(a, LINK_R_BAD_BASE, 0); /* cannot happen: the bootloader checked what runs */
+        return;
+    }
+    if (memcmp(t.sha256, a->base_sha, CRYPTO_SHA256_SIZE) != 0) {
+        fail(a, LINK_R_BAD_BASE, 1);
+        return;
+    }
+    a->base_size = img_total_size(&h);
+    a->erase_sector = -2;
+}
+
 static void begin_step(agent_t *a)
 {
+    if (a->erase_sector == -3) {
+        base_check(a);
+        return;
+    }
     if (a->erase_sector == -2) {
         begin_validate(a);
         return;
@@ -538,12 +596,112 @@ static void program_step(agent_t *a)
     refresh(a);
 }
 
+/* Programs what the decoder made into stage[] (one flash operation): bytes below keep_below are in
+ * flash already (a resume); the word a cut may have torn is finished, as program_step does. */
+static void stage_flush(agent_t *a)
+{
+    uint32_t s = a->made - a->stage_len, padded = (a->stage_len + 3u) & ~3u;
+    if (s == 0 && (a->stage_len < IMG_HEADER_FIELDS_SIZE || memcmp(a->stage, a->header, IMG_HEADER_FIELDS_SIZE) != 0)) {
+        /* The patch makes another header than the one BEGIN_DELTA announced (and was checked). */
+        (void)meta_end_transfer(&a->meta);
+        fail(a, LINK_R_BAD_IMAGE, IMG_ERR_HEADER);
+        return;
+    }
+    for (uint32_t i = a->stage_len; i < padded; i++) {
+        a->stage[i] = 0xFF;
+    }
+    flash_err_t fe = FLASH_OK;
+    if (s + padded > a->keep_below) {
+        uint32_t start = s > a->keep_below ? s : a->keep_below;
+        if (a->torn_pending && start == a->torn_at) {
+            uint32_t w;
+            memcpy(&w, a->stage + (start - s), 4);
+            a->torn_pending = 0;
+            fe = flash_finish_word(a->cfg.flash, bank_base(a) + start, w);
+            start += 4;
+        }
+        if (fe == FLASH_OK && start < s + padded) {
+            fe = flash_program(a->cfg.flash, bank_base(a) + start, a->stage + (start - s), s + padded - start);
+        }
+    }
+    if (fe != FLASH_OK) {
+        (void)meta_end_transfer(&a->meta);
+        fail(a, LINK_R_FLASH, fe);
+        return;
+    }
+    a->programmed = a->made;
+    a->stage_len = 0;
+}
+
+/* A patch: one decoding step of the first held frame into stage[], or one programming of stage[]. */
+static void delta_step(agent_t *a)
+{
+    if (a->stage_len == AGENT_STAGE || (a->delta_done && a->stage_len > 0)) {
+        stage_flush(a);
+        return;
+    }
+    if (a->held_count == 0) {
+        return;
+    }
+    uint8_t *frame = a->rx[a->held[a->held_head]];
+    uint32_t n = le_get16(frame + 4) - 4u;
+    const uint8_t *data = frame + LINK_HDR_SIZE + 4;
+    size_t used = 0, got = 0;
+    delta_err_t e = DELTA_DONE;
+    if (!a->delta_done) {
+        e = delta_dec_run(&a->dec, data + a->held_done, n - a->held_done, &used, a->stage + a->stage_len,
+                          AGENT_STAGE - a->stage_len, &got);
+    } else {
+        used = n - a->held_done; /* bytes after the end of the patch's body: ignored */
+    }
+    a->held_done = (uint16_t)(a->held_done + used);
+    a->stage_len = (uint16_t)(a->stage_len + got);
+    a->made += (uint32_t)got;
+    if (e == DELTA_HEADER) {
+        /* The patch must be for this image, from the running one, at these addresses. */
+        const delta_info_t *in = delta_dec_info(&a->dec);
+        if (in->target_size != a->size || memcmp(in->target_sha256, a->sha, CRYPTO_SHA256_SIZE) != 0 ||
+            memcmp(in->target_header, a->header, IMG_HEADER_FIELDS_SIZE) != 0 || in->target_addr != bank_base(a)) {
+            (void)meta_end_transfer(&a->meta);
+            fail(a, LINK_R_BAD_IMAGE, (uint32_t)-DELTA_ERR_HEADER);
+            return;
+        }
+        if (in->base_size != a->base_size || memcmp(in->base_sha256, a->base_sha, CRYPTO_SHA256_SIZE) != 0 ||
+            in->base_addr != layout_bank_base(a->cfg.running)) {
+            (void)meta_end_transfer(&a->meta);
+            fail(a, LINK_R_BAD_BASE, (uint32_t)-DELTA_ERR_BASE);
+            return;
+        }
+    } else if (e < 0) {
+        /* A corrupt or hostile patch: nothing it made can be staged (VERIFY would refuse it too);
+         * the transfer is forgotten so the next BEGIN starts afresh. */
+        (void)meta_end_transfer(&a->meta);
+        fail(a, LINK_R_BAD_IMAGE, (uint32_t)-e);
+        return;
+    } else if (e == DELTA_DONE) {
+        a->delta_done = 1;
+    }
+    if (a->held_done == n) {
+        a->held_done = 0;
+        __atomic_store_n(&a->rx_state[a->held[a->held_head]], AGENT_RX_FREE, __ATOMIC_RELEASE);
+        a->held_head = (uint8_t)((a->held_head + 1u) % AGENT_SLOTS);
+        a->held_count--;
+        refresh(a);
+    }
+}
+
 static void verify_step(agent_t *a)
 {
+    if (a->verified == 0 && a->delta && (!a->delta_done || a->stage_len > 0 || a->made != a->size)) {
+        /* The whole patch came and the image is not whole: a patch cut short. */
+        (void)meta_end_transfer(&a->meta);
+        a->pending = 0;
+        fail(a, LINK_R_BAD_IMAGE, (uint32_t)-DELTA_ERR_TRUNCATED);
+        return;
+    }
     if (a->verified == 0) {
-        img_policy_t pol = {.pubkey = a->cfg.pubkey,
-                            .min_security_counter = a->meta.state.security_counter,
-                            .bank = a->bank};
+        img_policy_t pol = {
+            .pubkey = a->cfg.pubkey, .min_security_counter = a->meta.state.security_counter, .bank = a->bank};
         img_verify_init(&a->verify, &pol);
         a->whole_on = 0;
         a->state = AGENT_VERIFYING;
@@ -626,6 +784,10 @@ int agent_poll(agent_t *a)
         a->cfg.reset(a->cfg.ctx);
         return 0;
     }
+    if (a->state == AGENT_RECEIVING && a->delta && (a->held_count > 0 || (a->delta_done && a->stage_len > 0))) {
+        delta_step(a);
+        return 1;
+    }
     if (a->held_count > 0 && a->state == AGENT_RECEIVING) {
         program_step(a);
         return 1;
@@ -656,6 +818,7 @@ int agent_poll(agent_t *a)
         drop_held(a);
         a->state = AGENT_IDLE;
         a->next_offset = 0;
+        a->delta = 0;
         answer(a, me == META_OK ? LINK_R_OK : LINK_R_FLASH, me);
         break;
     }
@@ -670,4 +833,5 @@ const char *agent_state_name(agent_state_t s)
     static const char *const names[] = {"idle", "erasing", "receiving", "verifying", "verified", "error"};
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
-_Static_assert(sizeof(agent_t) <= 8192, "the agent must fit its 8 KiB RAM budget");
+_Static_assert(sizeof(agent_t) - AGENT_DELTA_RAM <= 8192, "the agent must fit its 8 KiB RAM budget");
+_Static_assert(AGENT_DELTA_RAM <= 8192, "applying a patch must fit its 8 KiB RAM budget (issue 14)");

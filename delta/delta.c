@@ -49,9 +49,9 @@ static uint32_t relocate(const delta_map_t *map, uint32_t count, uint32_t base_a
     return target_addr + o + (uint32_t)map_shift(map, count, o);
 }
 
-unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base_addr, uint32_t base_size,
-                       uint32_t target_addr, const uint8_t *old4, uint32_t avail, uint32_t p, uint32_t q,
-                       uint8_t out[4])
+static inline __attribute__((always_inline)) unsigned
+predict_unit(const delta_map_t *map, uint32_t map_count, uint32_t base_addr, uint32_t base_size, uint32_t target_addr,
+             const uint8_t *old4, uint32_t avail, uint32_t p, uint32_t q, uint8_t out[4])
 {
     if (avail == 0) {
         return 0;
@@ -60,16 +60,15 @@ unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base
         out[0] = old4[0];
         return 1;
     }
-    uint16_t h1 = le_get16(old4);
     if (avail >= 4) {
         uint32_t w = le_get32(old4);
+        uint16_t h1 = (uint16_t)w, h2 = (uint16_t)(w >> 16);
         /* A word-aligned word holding an address inside the base: a literal pool entry, a vector,
          * a function pointer. */
         if (((base_addr + p) & 3u) == 0 && w >= base_addr && w - base_addr <= base_size) {
             le_put32(out, relocate(map, map_count, base_addr, base_size, target_addr, w));
             return 4;
         }
-        uint16_t h2 = le_get16(old4 + 2);
         /* BL (T1) or B.W (T4): 11110 S imm10 | 1 1/0 J1 1 J2 imm11 (ARMv7-M ARM A7.7.18, A7.7.12). */
         if ((h1 & 0xF800u) == 0xF000u && ((h2 & 0xD000u) == 0xD000u || (h2 & 0xD000u) == 0x9000u)) {
             uint32_t s = (h1 >> 10) & 1u, j1 = (h2 >> 13) & 1u, j2 = (h2 >> 11) & 1u;
@@ -107,6 +106,13 @@ unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base
     return 2;
 }
 
+unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base_addr, uint32_t base_size,
+                       uint32_t target_addr, const uint8_t *old4, uint32_t avail, uint32_t p, uint32_t q,
+                       uint8_t out[4])
+{
+    return predict_unit(map, map_count, base_addr, base_size, target_addr, old4, avail, p, q, out);
+}
+
 /* ---- the header ---- */
 
 delta_err_t delta_parse_header(const uint8_t *b, size_t len, delta_info_t *o)
@@ -131,6 +137,7 @@ delta_err_t delta_parse_header(const uint8_t *b, size_t len, delta_info_t *o)
     o->flags = le_get32(b + 28);
     memcpy(o->base_sha256, b + 32, 32);
     memcpy(o->target_sha256, b + 64, 32);
+    memcpy(o->target_header, b + 96, 64);
     if (o->flags != 0) {
         return DELTA_ERR_FORMAT;
     }
@@ -287,33 +294,47 @@ static int have_step(delta_dec_t *d)
     return 0;
 }
 
+/* Predicts the next instructions and words of the current copy, as many as pred[] holds: the
+ * same units, one after the other, as the encoder's walk (each unit sees up to 4 bytes, fewer only
+ * at the end of the copy or of the base). */
+static int predict_next(delta_dec_t *d)
+{
+    uint32_t len = 0, src = d->src, q = d->out_pos + (uint32_t)(d->pred_len - d->pred_pos);
+    uint32_t left = d->copy_left - (uint32_t)(d->pred_len - d->pred_pos); /* copy bytes not predicted */
+    d->pred_len = d->pred_pos = 0;
+    while (left > 0 && len + 4u <= sizeof(d->pred)) {
+        uint32_t avail = d->info.base_size - src;
+        avail = avail < left ? avail : left;
+        avail = avail < 4u ? avail : 4u;
+        if (src < d->win_off || src + avail > d->win_off + d->win_len) {
+            if (len > 0) {
+                break; /* predict what the window holds first */
+            }
+            uint32_t n = d->info.base_size - src;
+            n = n < sizeof(d->win) ? n : (uint32_t)sizeof(d->win);
+            if (d->read(d->rctx, src, d->win, n) != 0) {
+                return 0;
+            }
+            d->win_off = src;
+            d->win_len = n;
+        }
+        unsigned k = predict_unit(d->map, d->map_count, d->info.base_addr, d->info.base_size, d->info.target_addr,
+                                  d->win + (src - d->win_off), avail, src, q, d->pred + len);
+        len += k;
+        src += k;
+        q += k;
+        left -= k;
+    }
+    d->pred_len = (uint8_t)len;
+    d->src = src;
+    return 1;
+}
+
 /* The next predicted byte of the current copy. */
 static int predicted(delta_dec_t *d, uint8_t *out)
 {
-    if (d->pred_pos == d->pred_len) {
-        uint32_t avail = d->info.base_size - d->src;
-        if (avail > d->copy_left) {
-            avail = d->copy_left;
-        }
-        if (avail > 4) {
-            avail = 4;
-        }
-        if (d->src < d->win_off || d->src + avail > d->win_off + d->win_len) {
-            uint32_t n = d->info.base_size - d->src;
-            if (n > sizeof(d->win)) {
-                n = sizeof(d->win);
-            }
-            if (d->read(d->rctx, d->src, d->win, n) != 0) {
-                return 0;
-            }
-            d->win_off = d->src;
-            d->win_len = n;
-        }
-        d->pred_len =
-            (uint8_t)delta_predict(d->map, d->map_count, d->info.base_addr, d->info.base_size, d->info.target_addr,
-                                   d->win + (d->src - d->win_off), avail, d->src, d->out_pos, d->pred);
-        d->pred_pos = 0;
-        d->src += d->pred_len;
+    if (d->pred_pos == d->pred_len && !predict_next(d)) {
+        return 0;
     }
     *out = d->pred[d->pred_pos++];
     return 1;
@@ -373,15 +394,24 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         }
         /* Steps that produce bytes without input. */
         if (d->phase == P_COPY && !d->need_run && d->run_left > 0) {
+            /* Predicted bytes as they are, a unit at a time (the bulk of a patch's output). */
             while (d->run_left > 0 && n < out_cap) {
-                uint8_t b;
-                if (!predicted(d, &b)) {
+                if (d->pred_pos == d->pred_len && !predict_next(d)) {
                     ret = fail(d, DELTA_ERR_READ);
                     goto out;
                 }
-                emit(d, out, &n, b);
-                d->run_left--;
-                d->copy_left--;
+                uint32_t k = (uint32_t)(d->pred_len - d->pred_pos);
+                k = k < d->run_left ? k : d->run_left;
+                k = k < out_cap - n ? k : (uint32_t)(out_cap - n);
+                for (uint32_t i = 0; i < k; i++) {
+                    out[n + i] = d->pred[d->pred_pos + i];
+                }
+                n += k;
+                d->pred_pos = (uint8_t)(d->pred_pos + k);
+                d->prev = out[n - 1];
+                d->out_pos += k;
+                d->run_left -= k;
+                d->copy_left -= k;
             }
             if (d->run_left > 0) {
                 break; /* out of room */

@@ -344,8 +344,8 @@ static uint32_t build_map(const segs_t *segs, delta_map_t *map)
     return count;
 }
 
-int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, const uint8_t *target,
-                 uint32_t target_size, uint32_t target_addr, uint8_t **patch, size_t *patch_size,
+int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, const uint8_t base_id[32],
+                 const uint8_t *target, uint32_t target_size, uint32_t target_addr, uint8_t **patch, size_t *patch_size,
                  delta_enc_stats_t *stats, char *err, size_t errlen)
 {
     *patch = NULL;
@@ -480,12 +480,13 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
     le_put32(p + 20, target_addr);
     le_put32(p + 24, (uint32_t)e->rc.len);
     le_put32(p + 28, 0);
-    if (crypto_sha256(base, base_size, p + 32) != CRYPTO_OK ||
-        crypto_sha256(target, target_size, p + 64) != CRYPTO_OK) {
+    memcpy(p + 32, base_id, 32);
+    if (crypto_sha256(target, target_size, p + 64) != CRYPTO_OK) {
         free(p);
         errf(err, errlen, "SHA-256 failed");
         goto done;
     }
+    memcpy(p + 96, target, target_size < 64u ? target_size : 64u);
     memcpy(p + DELTA_HDR_SIZE, e->rc.buf, e->rc.len);
     *patch = p;
     *patch_size = total;

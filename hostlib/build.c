@@ -80,3 +80,15 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
     *image_len = total;
     return 0;
 }
+
+int fota_image_signed_hash(const uint8_t *img, size_t len, uint8_t out[CRYPTO_SHA256_SIZE])
+{
+    img_header_t h;
+    img_trailer_t t;
+    if (len < IMG_HEADER_SIZE || img_header_decode(img, &h) != IMG_OK || img_total_size(&h) != len ||
+        img_trailer_parse(img + h.hdr_size + h.payload_size, h.trailer_size, &t) != IMG_OK) {
+        return -1;
+    }
+    memcpy(out, t.sha256, CRYPTO_SHA256_SIZE);
+    return 0;
+}

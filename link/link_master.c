@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "fota/delta.h"
+#include "fota/image.h"
 #include "fota/le.h"
 
 #define TXN_MAX LINK_FRAME_MAX
@@ -17,6 +19,7 @@ void lm_init(link_master_t *m, const link_port_t *port)
     m->gap_us = 20;
     m->poll_us = 100;
     m->erase_poll_us = 2000;
+    m->drain_poll_us = 1000;
 }
 
 /* One transaction carrying frame (type, seq, payload); decodes what comes back into m->status.
@@ -166,10 +169,10 @@ lm_err_t lm_poll(link_master_t *m)
     return r < 0 ? LM_ERR_IO : r == 0 ? LM_ERR_TIMEOUT : LM_OK;
 }
 
-lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
-                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+static lm_err_t send(link_master_t *m, uint8_t type, const uint8_t *begin, uint16_t begin_len, uint32_t size,
+                     lm_read_fn read, void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
 {
-    lm_err_t e = lm_request(m, LINK_BEGIN, begin, LINK_BEGIN_SIZE);
+    lm_err_t e = lm_request(m, type, begin, begin_len);
     if (e != LM_OK) {
         return e;
     }
@@ -205,7 +208,11 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
             r = exchange(m, LINK_DATA, seq, payload, (uint16_t)(4 + n));
             off += n;
         } else {
-            if (off >= size || credit <= 0) {
+            if (off >= size) {
+                /* All sent: the slave programs (or decodes) what it holds; each poll costs it an
+                 * interrupt, and a patch can keep it busy for seconds. */
+                wait(m, m->drain_poll_us);
+            } else if (credit <= 0) {
                 wait(m, m->poll_us);
             }
             r = exchange(m, LINK_POLL, m->seq, NULL, 0);
@@ -247,6 +254,32 @@ lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], u
         }
     }
     return lm_request(m, LINK_VERIFY, NULL, 0);
+}
+
+lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
+                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+{
+    return send(m, LINK_BEGIN, begin, LINK_BEGIN_SIZE, size, read, rctx, progress, pctx, resumed_from);
+}
+
+lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SIZE], uint32_t size, lm_read_fn read,
+                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+{
+    return send(m, LINK_BEGIN_DELTA, begin, LINK_BEGIN_DELTA_SIZE, size, read, rctx, progress, pctx, resumed_from);
+}
+
+int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch_header, uint32_t patch_size)
+{
+    delta_info_t info;
+    img_header_t h;
+    if (delta_parse_header(patch_header, DELTA_HDR_SIZE, &info) != DELTA_OK ||
+        img_header_decode(info.target_header, &h) != IMG_OK || patch_size != DELTA_HDR_SIZE + info.body_size) {
+        return -1;
+    }
+    lm_begin_encode(out, info.target_size, info.target_sha256, h.bank, info.target_header);
+    le_put32(out + LINK_BEGIN_SIZE, patch_size);
+    memcpy(out + LINK_BEGIN_SIZE + 4, info.base_sha256, 32);
+    return 0;
 }
 
 lm_err_t lm_commit(link_master_t *m, uint8_t bank)

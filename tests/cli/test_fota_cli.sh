@@ -154,9 +154,12 @@ absent "$w/bad1.img"
 head -c $(($(stat -c %s "$w/d.patch") - 20)) "$w/d.patch" >"$w/cut.patch"
 expect 1 "patch ended before the image did" "$FOTA" apply "$w/da.img" "$w/cut.patch" -o "$w/bad2.img"
 absent "$w/bad2.img"
-cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=120 conv=notrunc status=none
+cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=200 conv=notrunc status=none
 expect 1 "patch body is corrupt|does not have the SHA-256" "$FOTA" apply "$w/da.img" "$w/flip.patch" -o "$w/bad3.img"
 absent "$w/bad3.img"
+cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=120 conv=notrunc status=none
+expect 1 "announces another image header" "$FOTA" apply "$w/da.img" "$w/flip.patch" -o "$w/bad6.img"
+absent "$w/bad6.img"
 expect 1 "not a patch" "$FOTA" apply "$w/da.img" "$w/da.img" -o "$w/bad4.img"
 expect 3 "is not a valid image: " "$FOTA" delta "$w/d.patch" "$w/db.img" -o "$w/bad5"
 absent "$w/bad5"

@@ -9,10 +9,15 @@
 
 #include "device_fixture.h"
 #include "fota/agent.h"
+#include "fota/delta_enc.h"
 #include "fota/link_master.h"
 
 static uint8_t *img_a, *img_b, *img_b_other, *img_b_sec1, *img_a_for_b;
 static size_t len_a, len_b, len_b_other, len_b_sec1, len_a_for_b;
+/* Patches (docs/delta.md): img_a (running in A) -> img_bd, a release made from img_a's payload with
+ * code inserted and changed, for B; and one from another base. */
+static uint8_t *img_bd, *patch_ab, *patch_other;
+static size_t len_bd, len_patch_ab, len_patch_other;
 
 typedef struct {
     device_t dev;
@@ -118,6 +123,122 @@ static lm_err_t send(rig_t *r, link_master_t *m, const uint8_t *img, size_t len,
     return lm_send_image(m, begin, (uint32_t)len, lm_read_memory, (void *)img, NULL, NULL, from);
 }
 
+static lm_err_t send_patch(rig_t *r, link_master_t *m, const uint8_t *patch, size_t len, uint32_t *from)
+{
+    link_port_t port = {rig_transact, rig_wait, r};
+    lm_init(m, &port);
+    uint8_t begin[LINK_BEGIN_DELTA_SIZE];
+    assert_int_equal(lm_begin_delta_encode(begin, patch, (uint32_t)len), 0);
+    return lm_send_patch(m, begin, (uint32_t)len, lm_read_memory, (void *)patch, NULL, NULL, from);
+}
+
+static const uint8_t *bank_b(const rig_t *r)
+{
+    return r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE);
+}
+
+/* A patch applied by the agent: the image in B byte for byte, verified, staged, booted on trial. */
+static void test_agent_applies_a_patch(void **state)
+{
+    (void)state;
+    rig_t *r = rig_new();
+    link_master_t m;
+    uint32_t from = 99;
+    assert_int_equal(send_patch(r, &m, patch_ab, len_patch_ab, &from), LM_OK);
+    assert_int_equal(from, 0);
+    assert_memory_equal(bank_b(r), img_bd, len_bd);
+    assert_int_equal(lm_commit(&m, LAYOUT_BANK_B), LM_OK);
+    boot_decision_t d;
+    boot_decide(&r->dev.port, fx_pub, &d);
+    assert_int_equal(d.bank, LAYOUT_BANK_B);
+    assert_int_equal(d.path, BOOT_PATH_TRIAL);
+    print_message("      patch of %zu bytes for an image of %zu: %llu transactions, %llu bytes on the wire; "
+                  "applying adds %u bytes to the agent\n",
+                  len_patch_ab, len_bd, (unsigned long long)m.transactions, (unsigned long long)m.wire_bytes,
+                  (unsigned)AGENT_DELTA_RAM);
+    rig_free(r);
+}
+
+/* A patch for another base: refused before anything is erased; bank B and the metadata untouched. */
+static void test_agent_refuses_a_patch_for_another_base(void **state)
+{
+    (void)state;
+    rig_t *r = rig_new();
+    uint8_t *before = malloc(LAYOUT_BANK_SIZE);
+    assert_non_null(before);
+    memcpy(before, bank_b(r), LAYOUT_BANK_SIZE);
+    link_master_t m;
+    assert_int_equal(send_patch(r, &m, patch_other, len_patch_other, NULL), LM_ERR_REFUSED);
+    assert_int_equal(m.status.result, LINK_R_BAD_BASE);
+    assert_int_equal(m.status.ack_type, LINK_BEGIN_DELTA);
+    assert_memory_equal(before, bank_b(r), LAYOUT_BANK_SIZE);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+    free(before);
+    rig_free(r);
+}
+
+/* Every byte of the patch body flipped in turn (a sample): refused, while decoding or at VERIFY,
+ * and nothing staged. */
+static void test_agent_refuses_corrupt_patches(void **state)
+{
+    (void)state;
+    uint8_t *bad = malloc(len_patch_ab);
+    assert_non_null(bad);
+    int at_decode = 0, at_verify = 0;
+    for (size_t i = DELTA_HDR_SIZE; i < len_patch_ab; i += 1 + (len_patch_ab - DELTA_HDR_SIZE) / 12) {
+        memcpy(bad, patch_ab, len_patch_ab);
+        bad[i] ^= 0x10;
+        rig_t *r = rig_new();
+        link_master_t m;
+        assert_int_equal(send_patch(r, &m, bad, len_patch_ab, NULL), LM_ERR_REFUSED);
+        assert_int_equal(m.status.result, LINK_R_BAD_IMAGE);
+        if (m.status.ack_type == LINK_VERIFY) {
+            at_verify++;
+        } else {
+            at_decode++;
+        }
+        assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_STATE);
+        meta_log_t log;
+        assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+        assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+        rig_free(r);
+    }
+    print_message("      corrupt patches: %d refused while decoding, %d at VERIFY\n", at_decode, at_verify);
+    free(bad);
+}
+
+/* Power cut at random flash operations while a patch is applied, then power back: the agent
+ * re-decodes the patch from its start, keeps what is in flash, and finishes bit-exact. */
+static void test_agent_resumes_a_patch_after_power_cuts(void **state)
+{
+    (void)state;
+    uint32_t seed = 777;
+    int resumed = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        rig_t *r = rig_new();
+        link_master_t m;
+        jmp_buf env;
+        uint64_t cut = 2 + test_rand(&seed) % (len_bd / 4 + 40);
+        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
+        if (!setjmp(env)) {
+            (void)send_patch(r, &m, patch_ab, len_patch_ab, NULL);
+        }
+        flash_sim_disarm(&r->dev.sim);
+        boot_decision_t d;
+        boot_decide(&r->dev.port, fx_pub, &d);
+        assert_int_equal(d.bank, LAYOUT_BANK_A);
+        rig_agent(r);
+        assert_int_equal(send_patch(r, &m, patch_ab, len_patch_ab, NULL), LM_OK);
+        resumed += r->agent.keep_below > 0;
+        assert_memory_equal(bank_b(r), img_bd, len_bd);
+        rig_free(r);
+    }
+    print_message("      30 power cuts while patching, %d resumed past image offset 0, all bit-exact\n", resumed);
+    assert_true(resumed > 0);
+}
+
 static void test_agent_update_boots_on_trial_and_confirms(void **state)
 {
     (void)state;
@@ -140,8 +261,9 @@ static void test_agent_update_boots_on_trial_and_confirms(void **state)
     boot_decide(&r->dev.port, fx_pub, &d);
     assert_int_equal(d.bank, LAYOUT_BANK_B);
     assert_int_equal(d.path, BOOT_PATH_NORMAL);
-    print_message("      256 KiB-bank update of %zu bytes: %llu transactions, %llu bytes on the wire, agent RAM %zu bytes\n",
-                  len_b, (unsigned long long)m.transactions, (unsigned long long)m.wire_bytes, sizeof(agent_t));
+    print_message(
+        "      256 KiB-bank update of %zu bytes: %llu transactions, %llu bytes on the wire, agent RAM %zu bytes\n",
+        len_b, (unsigned long long)m.transactions, (unsigned long long)m.wire_bytes, sizeof(agent_t));
     rig_free(r);
 }
 
@@ -201,7 +323,8 @@ static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t
 {
     rig_t *r = rig_new();
     if (device_counter) {
-        meta_state_t s = {.boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE, .security_counter = device_counter};
+        meta_state_t s = {
+            .boot_bank = LAYOUT_BANK_A, .trial_bank = LAYOUT_BANK_NONE, .security_counter = device_counter};
         fx_meta(&r->dev, &s);
         rig_agent(r);
     }
@@ -225,8 +348,8 @@ static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t
 static void test_agent_refuses_bad_images_and_stages_nothing(void **state)
 {
     (void)state;
-    refused(img_b_other, len_b_other, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1); /* another key */
-    refused(img_a, len_a, LAYOUT_BANK_A, 0, LINK_R_WRONG_BANK, 0);            /* the running bank */
+    refused(img_b_other, len_b_other, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1);  /* another key */
+    refused(img_a, len_a, LAYOUT_BANK_A, 0, LINK_R_WRONG_BANK, 0);             /* the running bank */
     refused(img_a_for_b, len_a_for_b, LAYOUT_BANK_B, 0, LINK_R_WRONG_BANK, 0); /* linked for A */
     refused(img_b_sec1, len_b_sec1, LAYOUT_BANK_B, 5, LINK_R_ROLLBACK, 0);     /* counter 1 < 5 */
     /* A corrupted byte in the image sent: the hash check before staging catches it. */
@@ -248,6 +371,38 @@ static int group_setup(void **state)
     img_b_other = fx_image(fx_other, LAYOUT_BANK_B, 2, 0, 30000, &len_b_other);
     img_b_sec1 = fx_image(fx_key, LAYOUT_BANK_B, 2, 1, 30000, &len_b_sec1);
     img_a_for_b = fx_image(fx_key, LAYOUT_BANK_A, 2, 0, 30000, &len_a_for_b);
+    /* The release the patch makes: img_a's payload with 200 bytes inserted at 5,000, a stretch
+     * changed at 12,000, and grown to 150,000 bytes (both sectors of B). */
+    size_t pa = len_a - IMG_HEADER_SIZE - 144, pn = 150000;
+    uint8_t *p = malloc(pn);
+    if (p == NULL) {
+        return -1;
+    }
+    memcpy(p, img_a + IMG_HEADER_SIZE, 5000);
+    for (size_t i = 0; i < 200; i++) {
+        p[5000 + i] = (uint8_t)(i * 7 + 3);
+    }
+    memcpy(p + 5200, img_a + IMG_HEADER_SIZE + 5000, pa - 5000);
+    memset(p + 12000, 0x5A, 64);
+    for (size_t i = 5200 + pa - 5000; i < pn; i++) {
+        p[i] = (uint8_t)(i * 13 + 2);
+    }
+    le_put32(p + 4, LAYOUT_BANK_B_BASE + IMG_HEADER_SIZE + 0x41);
+    img_version_t v = {2, 0, 0, 0};
+    if (fota_image_build(fx_key, p, pn, LAYOUT_BANK_B, &v, 0, NULL, 0, &img_bd, &len_bd) != 0) {
+        return -1;
+    }
+    free(p);
+    char err[160];
+    uint8_t id_a[32], id_other[32];
+    if (fota_image_signed_hash(img_a, len_a, id_a) != 0 ||
+        fota_image_signed_hash(img_a_for_b, len_a_for_b, id_other) != 0 ||
+        delta_encode(img_a, (uint32_t)len_a, LAYOUT_BANK_A_BASE, id_a, img_bd, (uint32_t)len_bd, LAYOUT_BANK_B_BASE,
+                     &patch_ab, &len_patch_ab, NULL, err, sizeof(err)) != 0 ||
+        delta_encode(img_a_for_b, (uint32_t)len_a_for_b, LAYOUT_BANK_A_BASE, id_other, img_bd, (uint32_t)len_bd,
+                     LAYOUT_BANK_B_BASE, &patch_other, &len_patch_other, NULL, err, sizeof(err)) != 0) {
+        return -1;
+    }
     return 0;
 }
 
@@ -255,6 +410,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     free(img_a), free(img_b), free(img_b_other), free(img_b_sec1), free(img_a_for_b);
+    free(img_bd), free(patch_ab), free(patch_other);
     fx_teardown_keys();
     return 0;
 }
@@ -266,6 +422,10 @@ int main(void)
         cmocka_unit_test(test_agent_survives_corrupt_dropped_and_duplicated_transactions),
         cmocka_unit_test(test_agent_resumes_after_power_cut_mid_transfer),
         cmocka_unit_test(test_agent_refuses_bad_images_and_stages_nothing),
+        cmocka_unit_test(test_agent_applies_a_patch),
+        cmocka_unit_test(test_agent_refuses_a_patch_for_another_base),
+        cmocka_unit_test(test_agent_refuses_corrupt_patches),
+        cmocka_unit_test(test_agent_resumes_a_patch_after_power_cuts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

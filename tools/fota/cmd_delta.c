@@ -31,7 +31,8 @@ static const char apply_usage[] =
 
 /* Reads a signed image whose structure and hash hold (the signature is the device's business) and
  * gives the flash address it is stored at. */
-static int read_image(const char *cmd, const char *path, uint8_t **data, size_t *len, uint32_t *addr)
+static int read_image(const char *cmd, const char *path, uint8_t **data, size_t *len, uint32_t *addr,
+                      uint8_t signed_hash[CRYPTO_SHA256_SIZE])
 {
     if (fota_read_file(path, MAX_FILE, data, len) != 0) {
         return EXIT_INPUT;
@@ -45,6 +46,12 @@ static int read_image(const char *cmd, const char *path, uint8_t **data, size_t 
         return EXIT_INPUT;
     }
     *addr = layout_bank_base((layout_bank_t)hdr.bank);
+    if (fota_image_signed_hash(*data, *len, signed_hash) != 0) { /* cannot fail after the verifier */
+        fota_err("%s: '%s': no signed hash", cmd, path);
+        free(*data);
+        *data = NULL;
+        return EXIT_INPUT;
+    }
     return EXIT_OK;
 }
 
@@ -79,15 +86,16 @@ int cmd_delta(int argc, char **argv)
     uint8_t *base = NULL, *target = NULL, *patch = NULL;
     size_t base_len = 0, target_len = 0, patch_len = 0;
     uint32_t base_addr = 0, target_addr = 0;
-    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr);
+    uint8_t base_id[CRYPTO_SHA256_SIZE], target_id[CRYPTO_SHA256_SIZE];
+    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id);
     if (rc == EXIT_OK) {
-        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr);
+        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr, target_id);
     }
     if (rc == EXIT_OK) {
         char err[160];
         delta_enc_stats_t st;
-        if (delta_encode(base, (uint32_t)base_len, base_addr, target, (uint32_t)target_len, target_addr, &patch,
-                         &patch_len, &st, err, sizeof(err)) != 0) {
+        if (delta_encode(base, (uint32_t)base_len, base_addr, base_id, target, (uint32_t)target_len, target_addr,
+                         &patch, &patch_len, &st, err, sizeof(err)) != 0) {
             fota_err("delta: %s", err);
             rc = EXIT_OUTPUT;
         } else if (fota_write_file(out, patch, patch_len, 0644) != 0) {
@@ -140,7 +148,9 @@ int cmd_apply(int argc, char **argv)
     uint8_t *base = NULL, *patch = NULL, *target = NULL;
     size_t base_len = 0, patch_len = 0;
     int rc = EXIT_INPUT;
-    if (fota_read_file(argv[optind], MAX_FILE, &base, &base_len) != 0 ||
+    uint32_t base_addr;
+    uint8_t base_id[CRYPTO_SHA256_SIZE];
+    if (read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id) != EXIT_OK ||
         fota_read_file(argv[optind + 1], MAX_FILE, &patch, &patch_len) != 0) {
         goto done;
     }
@@ -156,9 +166,8 @@ int cmd_apply(int argc, char **argv)
         e = delta_dec_run(&d, patch + pos, n, &used, room, sizeof(room), &got);
         if (e == DELTA_HEADER) {
             const delta_info_t *info = delta_dec_info(&d);
-            uint8_t sha[CRYPTO_SHA256_SIZE];
-            if (info->base_size != base_len || crypto_sha256(base, base_len, sha) != CRYPTO_OK ||
-                memcmp(sha, info->base_sha256, sizeof(sha)) != 0) {
+            if (info->base_size != base_len || info->base_addr != base_addr ||
+                memcmp(base_id, info->base_sha256, sizeof(base_id)) != 0) {
                 fota_err("apply: '%s' is for another base image than '%s' (%s)", argv[optind + 1], argv[optind],
                          delta_strerror(DELTA_ERR_BASE));
                 goto done;
@@ -196,6 +205,11 @@ int cmd_apply(int argc, char **argv)
     if (made != cap || crypto_sha256(target, made, sha) != CRYPTO_OK ||
         memcmp(sha, delta_dec_info(&d)->target_sha256, sizeof(sha)) != 0) {
         fota_err("apply: the rebuilt image does not have the SHA-256 the patch names");
+        goto done;
+    }
+    if (made < IMG_HEADER_FIELDS_SIZE ||
+        memcmp(target, delta_dec_info(&d)->target_header, IMG_HEADER_FIELDS_SIZE) != 0) {
+        fota_err("apply: the patch announces another image header than the one it makes");
         goto done;
     }
     rc = fota_write_file(out, target, made, 0644) == 0 ? EXIT_OK : EXIT_OUTPUT;

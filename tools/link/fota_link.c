@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fota/version.h"
+#include "fota/delta.h"
 #include "fota/hostlib.h"
 #include "fota/le.h"
 #include "fota/link_master.h"
@@ -23,9 +24,10 @@ static const char usage[] =
     "  reset                pulse NRST\n"
     "  stats                the simulator's counters\n"
     "  wait MS              let MS milliseconds of device time pass (the device runs meanwhile)\n"
-    "  update IMAGE [--no-commit] [--bench]\n"
+    "  update IMAGE|PATCH [--no-commit] [--bench]\n"
     "                       send a signed image to the inactive bank (resuming where the device\n"
-    "                       stands), verify it, stage it and reset; --bench prints the figures\n"
+    "                       stands), verify it, stage it and reset; --bench prints the figures.\n"
+    "                       A patch (fota delta) is applied by the device to its running image\n"
     "Exit status: 0 ok, 1 refused by the device, 2 usage, 3 bad input, 4 link failure.\n";
 
 static void progress(void *ctx, uint32_t done, uint32_t total)
@@ -34,8 +36,7 @@ static void progress(void *ctx, uint32_t done, uint32_t total)
     if (isatty(STDERR_FILENO)) {
         fprintf(stderr, "\rtransfer: %3u%% (%u of %u bytes)", (unsigned)((uint64_t)done * 100 / total), done, total);
     } else if (done == total || done % (64 * 1024) < LINK_MAX_DATA) {
-        fprintf(stderr, "transfer: %3u%% (%u of %u bytes)\n", (unsigned)((uint64_t)done * 100 / total), done,
-                total);
+        fprintf(stderr, "transfer: %3u%% (%u of %u bytes)\n", (unsigned)((uint64_t)done * 100 / total), done, total);
     }
 }
 
@@ -72,8 +73,21 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     if (fota_read_file(path, LAYOUT_BANK_SIZE, &img, &len) != 0) {
         return 3;
     }
+    /* A patch (docs/delta.md) or a whole image: both give the image that lands, its bank and size. */
+    int patch = len >= 4 && le_get32(img) == DELTA_MAGIC;
+    uint8_t begin_delta[LINK_BEGIN_DELTA_SIZE];
     img_header_t h;
-    if (len < IMG_HEADER_FIELDS_SIZE || img_header_decode(img, &h) != IMG_OK || img_total_size(&h) != len) {
+    size_t image_len = len;
+    if (patch) {
+        delta_info_t info;
+        if (lm_begin_delta_encode(begin_delta, img, (uint32_t)len) != 0 ||
+            delta_parse_header(img, len, &info) != DELTA_OK || img_header_decode(info.target_header, &h) != IMG_OK) {
+            fprintf(stderr, "fota-link: '%s' is not a whole patch (header or size wrong; see fota apply)\n", path);
+            free(img);
+            return 3;
+        }
+        image_len = info.target_size;
+    } else if (len < IMG_HEADER_FIELDS_SIZE || img_header_decode(img, &h) != IMG_OK || img_total_size(&h) != len) {
         fprintf(stderr, "fota-link: '%s' is not a whole signed image (see fota inspect)\n", path);
         free(img);
         return 3;
@@ -84,33 +98,45 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         return 4;
     }
     uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
-    if (crypto_sha256(img, len, sha) != CRYPTO_OK) {
-        fprintf(stderr, "fota-link: SHA-256 of '%s' failed (crypto library)\n", path);
-        free(img);
-        return 4;
+    if (!patch) {
+        if (crypto_sha256(img, len, sha) != CRYPTO_OK) {
+            fprintf(stderr, "fota-link: SHA-256 of '%s' failed (crypto library)\n", path);
+            free(img);
+            return 4;
+        }
+        lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
     }
-    lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
     uint32_t from = 0;
-    lm_err_t e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
-    for (int again = 0; e == LM_ERR_STATE && again < 5; again++) {
-        /* Not final: the device reset or a flash operation failed. BEGIN again resumes. */
-        fprintf(stderr, "\nfota-link: %s (%s); resuming\n", lm_strerror(e),
-                link_result_name((link_result_t)m->status.result));
-        e = lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
+    lm_err_t e = LM_ERR_STATE;
+    for (int again = 0; e == LM_ERR_STATE && again < 6; again++) {
+        if (again > 0) {
+            /* Not final: the device reset or a flash operation failed. BEGIN again resumes. */
+            fprintf(stderr, "\nfota-link: %s (%s); resuming\n", lm_strerror(e),
+                    link_result_name((link_result_t)m->status.result));
+        }
+        e = patch ? lm_send_patch(m, begin_delta, (uint32_t)len, lm_read_memory, img, progress, NULL, &from)
+                  : lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
     }
     if (isatty(STDERR_FILENO)) {
         fputc('\n', stderr);
     }
     int rc = 0;
     if (e == LM_ERR_REFUSED || e == LM_ERR_STATE) {
-        rc = refused(m, "image");
+        rc = refused(m, patch ? "patch" : "image");
     } else if (e != LM_OK) {
         fprintf(stderr, "fota-link: transfer failed: %s\n", lm_strerror(e));
         rc = 4;
     }
     if (rc == 0) {
-        printf("sent %s to bank %c: %zu bytes, started at offset %u, verified by the device\n", path,
-               layout_bank_letter((layout_bank_t)h.bank), len, (unsigned)from);
+        if (patch) {
+            printf("sent %s to bank %c: a patch of %zu bytes for an image of %zu (%.1f %%), applied and verified "
+                   "by the device\n",
+                   path, layout_bank_letter((layout_bank_t)h.bank), len, image_len,
+                   100.0 * (double)len / (double)image_len);
+        } else {
+            printf("sent %s to bank %c: %zu bytes, started at offset %u, verified by the device\n", path,
+                   layout_bank_letter((layout_bank_t)h.bank), len, (unsigned)from);
+        }
     }
     if (rc == 0 && bench) {
         if (stats(fd, after, sizeof(after)) != 0) {
@@ -128,11 +154,15 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         /* The floor: erase the sectors the image spans and program it, x32. */
         uint32_t base = layout_bank_base((layout_bank_t)h.bank);
         double bound_erase = 0;
-        for (int s = layout_sector_of(base); s <= layout_sector_of(base + (uint32_t)len - 1); s++) {
+        for (int s = layout_sector_of(base); s <= layout_sector_of(base + (uint32_t)image_len - 1); s++) {
             bound_erase += layout_sectors[s].size == 0x20000 ? 1.0 : layout_sectors[s].size == 0x10000 ? 0.55 : 0.25;
         }
-        double bound = bound_erase + (double)((len + 3) / 4) * 16e-6;
-        printf("benchmark: image %zu bytes (%.1f KiB)\n", len, len / 1024.0);
+        double bound = bound_erase + (double)((image_len + 3) / 4) * 16e-6;
+        printf("benchmark: image %zu bytes (%.1f KiB)", image_len, image_len / 1024.0);
+        if (patch) {
+            printf(", sent as a patch of %zu bytes (%.2f %%)", len, 100.0 * (double)len / (double)image_len);
+        }
+        printf("\n");
         printf("  simulated device time  %8.3f s\n", dev);
         printf("    flash erase          %8.3f s\n", er);
         printf("    flash program        %8.3f s\n", pr);
@@ -144,9 +174,10 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         } else {
             printf("    CPU (hash, ECDSA)    %8.3f s (modelled)\n", cpu);
         }
-        printf("  bytes on the wire      %8llu (%.3f per image byte)\n", wire, (double)wire / (double)len);
+        printf("  bytes on the wire      %8llu (%.3f per image byte)\n", wire, (double)wire / (double)image_len);
         printf("  transactions           %8llu\n", txn);
-        printf("  lower bound            %8.3f s (erase %.3f + program %.3f)\n", bound, bound_erase, bound - bound_erase);
+        printf("  lower bound            %8.3f s (erase %.3f + program %.3f)\n", bound, bound_erase,
+               bound - bound_erase);
         printf("  ratio to lower bound   %8.3f\n", dev / bound);
         if (er + 1e-9 < bound_erase) {
             printf("  note: part of the bank was already blank, so less was erased than the floor assumes;\n"
@@ -172,9 +203,9 @@ int main(int argc, char **argv)
 {
     fota_set_program("fota-link"); /* the shared helpers' messages name this program */
     static const struct option opts[] = {{"socket", required_argument, 0, 's'}, {"no-commit", no_argument, 0, 'n'},
-                                         {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
-                                         {"gap-us", required_argument, 0, 'g'}, {"spi-hz", required_argument, 0, 'z'},
-                                         {0, 0, 0, 0}};
+                                         {"bench", no_argument, 0, 'b'},        {"help", no_argument, 0, 'h'},
+                                         {"version", no_argument, 0, 'V'},      {"gap-us", required_argument, 0, 'g'},
+                                         {"spi-hz", required_argument, 0, 'z'}, {0, 0, 0, 0}};
     const char *sock = NULL;
     int commit = 1, bench = 0, timed = 0, c;
     uint32_t gap_us = 20, spi_hz = 8000000;
@@ -248,7 +279,11 @@ int main(int argc, char **argv)
         } else if (info) {
             printf("bootloader %u.%u.%u, application %u.%u.%u, running bank %c, chunk %u bytes, agent %s\n", x[0], x[1],
                    x[2], x[3], x[4], x[5], layout_bank_letter((layout_bank_t)x[6]), le_get16(x + 7),
-                   x[9] == 0 ? "idle" : x[9] == 2 ? "receiving" : x[9] == 4 ? "verified" : x[9] == 5 ? "error" : "busy");
+                   x[9] == 0   ? "idle"
+                   : x[9] == 2 ? "receiving"
+                   : x[9] == 4 ? "verified"
+                   : x[9] == 5 ? "error"
+                               : "busy");
         } else {
             printf("boot bank %c, trial bank %c, trial boots %u, security counter %u\n",
                    layout_bank_letter((layout_bank_t)x[0]), layout_bank_letter((layout_bank_t)x[1]), x[2],

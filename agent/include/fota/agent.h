@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "fota/delta.h"
 #include "fota/flash.h"
 #include "fota/image.h"
 #include "fota/link.h"
@@ -33,24 +34,25 @@ typedef enum {
 
 typedef struct {
     const flash_port_t *flash;
-    const uint8_t *pubkey;       /* CRYPTO_P256_PUBKEY_SIZE: the key the bootloader trusts */
-    layout_bank_t running;       /* from the program counter */
-    img_version_t boot_version;  /* reported by INFO */
+    const uint8_t *pubkey;      /* CRYPTO_P256_PUBKEY_SIZE: the key the bootloader trusts */
+    layout_bank_t running;      /* from the program counter */
+    img_version_t boot_version; /* reported by INFO */
     img_version_t app_version;
-    void (*reset)(void *ctx);    /* after COMMIT: reset into the bootloader */
+    void (*reset)(void *ctx); /* after COMMIT: reset into the bootloader */
     void *ctx;
 } agent_config_t;
 
 #define AGENT_SLOTS 2                  /* chunks accepted and not yet programmed */
 #define AGENT_RXBUFS (AGENT_SLOTS + 1) /* and one the DMA is filling */
 #define AGENT_RXQ 4                    /* ring of received frames: a power of two > AGENT_RXBUFS */
+#define AGENT_STAGE 256                /* image bytes a patch decodes between two programmings */
 
 enum { AGENT_RX_FREE = 0, AGENT_RX_DMA, AGENT_RX_FULL, AGENT_RX_HELD };
 
 typedef struct {
-    uint16_t len;   /* bytes received */
-    uint8_t buf;    /* which receive buffer */
-    uint32_t gen;   /* STATUS generation the slave sent during that transaction */
+    uint16_t len; /* bytes received */
+    uint8_t buf;  /* which receive buffer */
+    uint32_t gen; /* STATUS generation the slave sent during that transaction */
 } agent_rxq_t;
 
 /* Layout public so the application can place it statically; fields are private. */
@@ -61,51 +63,66 @@ typedef struct {
     /* Receive buffers. A DATA frame that is accepted stays in its buffer (HELD) until programmed:
      * held[] lists them in image order. */
     uint8_t rx[AGENT_RXBUFS][LINK_FRAME_MAX];
-    uint8_t rx_state[AGENT_RXBUFS];   /* AGENT_RX_*: FREE->DMA->FULL by the interrupt, FULL->FREE|HELD->FREE by poll */
-    agent_rxq_t rxq[AGENT_RXQ];       /* FULL buffers in arrival order */
-    uint8_t rxq_head;                 /* written by the interrupt */
-    uint8_t rxq_tail;                 /* written by the main loop */
-    uint8_t rx_dma;                   /* interrupt only: the buffer being filled */
-    uint32_t poll_gen;                /* interrupt: newest STATUS generation sent with an intact POLL */
-    uint32_t tx_gen;                  /* interrupt only: generation of the STATUS being sent */
+    uint8_t rx_state[AGENT_RXBUFS]; /* AGENT_RX_*: FREE->DMA->FULL by the interrupt, FULL->FREE|HELD->FREE by poll */
+    agent_rxq_t rxq[AGENT_RXQ];     /* FULL buffers in arrival order */
+    uint8_t rxq_head;               /* written by the interrupt */
+    uint8_t rxq_tail;               /* written by the main loop */
+    uint8_t rx_dma;                 /* interrupt only: the buffer being filled */
+    uint32_t poll_gen;              /* interrupt: newest STATUS generation sent with an intact POLL */
+    uint32_t tx_gen;                /* interrupt only: generation of the STATUS being sent */
     uint8_t held[AGENT_SLOTS];
     uint8_t held_head, held_count;
-    uint16_t held_done;               /* bytes of the first held chunk programmed so far */
+    uint16_t held_done; /* bytes of the first held chunk programmed so far */
     /* Transfer. */
     layout_bank_t bank;
-    uint32_t size;                /* image bytes */
+    uint32_t size; /* image bytes */
     uint8_t sha[CRYPTO_SHA256_SIZE];
     uint8_t header[IMG_HEADER_FIELDS_SIZE];
-    uint32_t next_offset;         /* next byte expected from the master */
-    uint32_t programmed;          /* bytes programmed */
-    int erase_sector;             /* next sector to check/erase, -1 when done */
+    uint32_t next_offset; /* next byte expected from the master */
+    uint32_t programmed;  /* bytes programmed */
+    int erase_sector;     /* next sector to check/erase, -1 when done */
     uint8_t resuming;
-    uint8_t torn_pending;         /* resuming at torn_at: that word may be torn, finish it */
+    uint8_t torn_pending; /* resuming at torn_at: that word may be torn, finish it */
     uint32_t torn_at;
     /* Verification, one chunk per poll. */
     img_verify_ctx_t verify;
-    crypto_sha256_ctx whole;      /* the whole file: a copy of verify's hash from the trailer on */
+    crypto_sha256_ctx whole; /* the whole file: a copy of verify's hash from the trailer on */
     uint8_t whole_on;
     uint32_t verified;
     /* The command poll() has to finish, and the STATUS that answers it. */
-    uint8_t pending;              /* request type, 0 when none */
+    uint8_t pending; /* request type, 0 when none */
     uint16_t pending_seq;
-    uint16_t last_seq;            /* last intact request */
+    uint16_t last_seq; /* last intact request */
     uint8_t last_type;
     link_status_t status;
-    uint8_t cmd_result;           /* link_result_t answering last_seq */
+    uint8_t cmd_result; /* link_result_t answering last_seq */
     uint8_t reset_armed, reset_now;
-    uint32_t commit_gen;              /* the STATUS that answered COMMIT with OK */
-    uint32_t erase_gen;               /* the STATUS that announced the erase of erase_sector */
-    uint32_t bad_gen;                 /* the STATUS that reported a garbled frame */
-    uint32_t seen_gen;                /* newest STATUS the master has come back after (intact frame) */
+    uint32_t commit_gen; /* the STATUS that answered COMMIT with OK */
+    uint32_t erase_gen;  /* the STATUS that announced the erase of erase_sector */
+    uint32_t bad_gen;    /* the STATUS that reported a garbled frame */
+    uint32_t seen_gen;   /* newest STATUS the master has come back after (intact frame) */
     uint32_t detail;
     /* What the next transaction sends: two copies, the interrupt reads tx[tx_front]. */
     uint8_t tx[2][LINK_STATUS_TXN];
     uint32_t txgen[2];
     uint8_t tx_front;
-    uint32_t gen;                     /* generation of the last STATUS published */
+    uint32_t gen; /* generation of the last STATUS published */
+    /* A patch (BEGIN_DELTA, docs/delta.md): DATA carries patch bytes (next_offset counts them),
+     * decoded into the image through stage[]. */
+    uint8_t delta;      /* this transfer is a patch */
+    uint8_t delta_done; /* the decoder has made the whole image */
+    uint16_t stage_len; /* image bytes in stage[], not yet programmed */
+    uint32_t patch_size;
+    uint8_t base_sha[CRYPTO_SHA256_SIZE];
+    uint32_t base_size;  /* the running image's size, once it is checked to be the base */
+    uint32_t made;       /* image bytes the decoder has made */
+    uint32_t keep_below; /* a resume: image bytes below this are in flash already */
+    uint8_t stage[AGENT_STAGE];
+    delta_dec_t dec;
 } agent_t;
+
+/* What applying a patch adds to the agent (issue 14: at most 8 KiB). */
+#define AGENT_DELTA_RAM (DELTA_DEC_RAM + AGENT_STAGE + CRYPTO_SHA256_SIZE + 28u)
 
 /* Opens the metadata, prepares the first STATUS. */
 void agent_init(agent_t *a, const agent_config_t *cfg);

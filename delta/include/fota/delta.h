@@ -16,7 +16,7 @@
 
 #define DELTA_MAGIC 0x544C4446u /* "FDLT" */
 #define DELTA_FORMAT 1u
-#define DELTA_HDR_SIZE 96u
+#define DELTA_HDR_SIZE 160u
 #define DELTA_MAP_MAX 256u /* relocation breakpoints a patch may carry */
 #define DELTA_UNIT_MAX 96u /* most patch bytes one decoding step can consume */
 #define DELTA_LIT_CTX 4u   /* literal contexts: output offset parity x top bit of the previous byte */
@@ -44,8 +44,9 @@ typedef struct {
     uint32_t target_addr;      /* flash address the target will be stored at */
     uint32_t body_size;        /* bytes of range-coded body after the header */
     uint32_t flags;            /* none defined: any set bit is refused */
-    uint8_t base_sha256[32];   /* SHA-256 of the base's base_size bytes */
+    uint8_t base_sha256[32];   /* the SHA-256 the base image is signed over (its IMG_TLV_SHA256) */
     uint8_t target_sha256[32]; /* SHA-256 of the target's target_size bytes */
+    uint8_t target_header[64]; /* the target's header fields (its first 64 bytes): what BEGIN sends */
 } delta_info_t;
 
 /* Reads len bytes of the base at offset; 0 on success. */
@@ -100,10 +101,10 @@ typedef struct {
     uint8_t need_run;   /* the next thing in a copy is a run of zero residuals */
     uint8_t pending_nz; /* after the run, one non-zero residual */
     uint8_t empty_copy; /* this pair copied nothing */
-    /* Prediction of the copied bytes: one instruction or word at a time. */
-    uint8_t pred[4];
+    /* Prediction of the copied bytes, a few instructions and words ahead. */
+    uint8_t pred[32];
     uint8_t pred_len, pred_pos;
-    uint8_t win[32]; /* base bytes read ahead */
+    uint8_t win[64]; /* base bytes read ahead */
     uint32_t win_off, win_len;
 } delta_dec_t;
 

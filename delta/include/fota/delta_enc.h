@@ -14,10 +14,12 @@ typedef struct {
 } delta_enc_stats_t;
 
 /* Builds the patch that turns base (stored at flash address base_addr) into target (to be stored
- * at target_addr). On success returns 0 and a malloc'd patch the caller frees; on failure -1 with
- * the reason in err. stats may be NULL. */
-int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, const uint8_t *target,
-                 uint32_t target_size, uint32_t target_addr, uint8_t **patch, size_t *patch_size,
+ * at target_addr). base_id names the base in the patch: for a signed image, the SHA-256 it is
+ * signed over (its IMG_TLV_SHA256 record; fota_image_signed_hash), which the device reads from its
+ * running image without hashing it again. On success returns 0 and a malloc'd patch the caller
+ * frees; on failure -1 with the reason in err. stats may be NULL. */
+int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, const uint8_t base_id[32],
+                 const uint8_t *target, uint32_t target_size, uint32_t target_addr, uint8_t **patch, size_t *patch_size,
                  delta_enc_stats_t *stats, char *err, size_t errlen);
 
 /* A base image in memory, read through delta_read_buffer (the decoder's read callback on the host). */

@@ -76,4 +76,9 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
                      const img_version_t *version, uint32_t security_counter, const uint8_t *extra_tlv,
                      size_t extra_len, uint8_t **image, size_t *image_len);
 
+/* The SHA-256 a signed image is signed over (its IMG_TLV_SHA256 record): how a patch names its
+ * base (docs/delta.md). Checks only the structure: run img_verify_buffer first to trust it. 0, or
+ * -1 when the header or trailer cannot be parsed. */
+int fota_image_signed_hash(const uint8_t *img, size_t len, uint8_t out[CRYPTO_SHA256_SIZE]);
+
 #endif

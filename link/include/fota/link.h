@@ -9,14 +9,14 @@
 
 #define LINK_PROTOCOL_VERSION 1
 #define LINK_SYNC 0x5A
-#define LINK_HDR_SIZE 6                 /* sync, type, seq u16, len u16 */
+#define LINK_HDR_SIZE 6 /* sync, type, seq u16, len u16 */
 #define LINK_CRC_SIZE 4
-#define LINK_MAX_DATA 1024              /* image bytes in one DATA frame */
+#define LINK_MAX_DATA 1024 /* image bytes in one DATA frame */
 #define LINK_MAX_PAYLOAD (LINK_MAX_DATA + 8)
 #define LINK_FRAME_MAX (LINK_HDR_SIZE + LINK_MAX_PAYLOAD + LINK_CRC_SIZE)
-#define LINK_STATUS_SIZE 16             /* fixed part of a STATUS payload */
-#define LINK_STATUS_EXTRA_MAX 24        /* INFO/STATE data after it */
-#define LINK_STATUS_TXN 64              /* shortest transaction: a whole STATUS frame fits */
+#define LINK_STATUS_SIZE 16      /* fixed part of a STATUS payload */
+#define LINK_STATUS_EXTRA_MAX 24 /* INFO/STATE data after it */
+#define LINK_STATUS_TXN 64       /* shortest transaction: a whole STATUS frame fits */
 _Static_assert(LINK_HDR_SIZE + LINK_STATUS_SIZE + LINK_STATUS_EXTRA_MAX + LINK_CRC_SIZE <= LINK_STATUS_TXN,
                "a STATUS frame must fit the shortest transaction");
 
@@ -30,7 +30,8 @@ enum {
     LINK_COMMIT = 0x06,
     LINK_STATE = 0x07,
     LINK_ABORT = 0x08,
-    LINK_STATUS = 0x81, /* the slave's only frame */
+    LINK_BEGIN_DELTA = 0x09, /* BEGIN for a patch: the DATA that follows is decoded into the image */
+    LINK_STATUS = 0x81,      /* the slave's only frame */
 };
 
 /* STATUS results. */
@@ -47,18 +48,22 @@ typedef enum {
     LINK_R_ROLLBACK = 9,
     LINK_R_BAD_IMAGE = 10,
     LINK_R_FLASH = 11,
+    LINK_R_BAD_BASE = 12, /* BEGIN_DELTA: the running image is not the patch's base */
 } link_result_t;
 
 /* BEGIN payload: size u32, sha256[32], bank u8, header fields[64]. */
 #define LINK_BEGIN_SIZE (4 + 32 + 1 + 64)
+/* BEGIN_DELTA payload: BEGIN's (for the image the patch makes), patch size u32, SHA-256 of the
+ * base image[32]. */
+#define LINK_BEGIN_DELTA_SIZE (LINK_BEGIN_SIZE + 4 + 32)
 
 typedef enum {
     LINK_OK = 0,
-    LINK_ERR_SHORT,   /* fewer bytes than a frame needs */
-    LINK_ERR_SYNC,    /* no sync byte: an idle or garbled transaction */
-    LINK_ERR_LENGTH,  /* payload length beyond the maximum or the bytes received */
-    LINK_ERR_CRC,     /* CRC-32 mismatch */
-    LINK_ERR_SPACE,   /* encode: the buffer is too small */
+    LINK_ERR_SHORT,  /* fewer bytes than a frame needs */
+    LINK_ERR_SYNC,   /* no sync byte: an idle or garbled transaction */
+    LINK_ERR_LENGTH, /* payload length beyond the maximum or the bytes received */
+    LINK_ERR_CRC,    /* CRC-32 mismatch */
+    LINK_ERR_SPACE,  /* encode: the buffer is too small */
 } link_err_t;
 
 typedef struct {
@@ -76,10 +81,10 @@ link_err_t link_decode(const uint8_t *buf, size_t len, link_frame_t *out);
 typedef struct {
     uint16_t ack_seq;
     uint8_t ack_type;
-    uint8_t result;      /* link_result_t */
-    uint8_t state;       /* agent state */
+    uint8_t result; /* link_result_t */
+    uint8_t state;  /* agent state */
     uint8_t free_bufs;
-    uint16_t version;    /* LINK_PROTOCOL_VERSION */
+    uint16_t version; /* LINK_PROTOCOL_VERSION */
     uint32_t next_offset;
     uint32_t detail;
     uint8_t extra[LINK_STATUS_EXTRA_MAX];

@@ -17,10 +17,10 @@ typedef struct {
 
 typedef enum {
     LM_OK = 0,
-    LM_ERR_IO,        /* the transaction itself failed (the port said so) */
-    LM_ERR_TIMEOUT,   /* no sign of life from the slave for timeout_us */
-    LM_ERR_REFUSED,   /* final for this image: refused (bad image, wrong bank, rollback, too large) */
-    LM_ERR_STATE,     /* not final: BAD_STATE or FLASH (the slave reset, or lost track): read INFO, resume */
+    LM_ERR_IO,      /* the transaction itself failed (the port said so) */
+    LM_ERR_TIMEOUT, /* no sign of life from the slave for timeout_us */
+    LM_ERR_REFUSED, /* final for this image: refused (bad image, wrong bank, rollback, too large) */
+    LM_ERR_STATE,   /* not final: BAD_STATE or FLASH (the slave reset, or lost track): read INFO, resume */
 } lm_err_t;
 
 typedef struct {
@@ -32,6 +32,7 @@ typedef struct {
     uint64_t elapsed_us;    /* the master's clock: its transactions and its waits */
     uint32_t poll_us;       /* pause between polls while the slave works */
     uint32_t erase_poll_us; /* the same while it erases */
+    uint32_t drain_poll_us; /* the same once every byte is sent (a patch: while the slave decodes it) */
     link_status_t status;   /* last STATUS received intact */
     uint32_t erase_waited;  /* the announced erase already waited out */
     /* Counters for the benchmark and the logs. */
@@ -60,6 +61,16 @@ void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t 
 /* BEGIN (the slave answers where to resume), then DATA from there, pipelined, until the slave has
  * programmed every byte, then VERIFY. The caller decides when to COMMIT. */
 lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
+                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
+
+/* The BEGIN_DELTA payload from a patch's header (DELTA_HDR_SIZE bytes): the image it makes, the
+ * patch size, the base it needs. 0, or -1 when the header is not a patch's. */
+int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch_header, uint32_t patch_size);
+
+/* As lm_send_image, for a patch of size bytes (docs/delta.md): BEGIN_DELTA, then the patch in DATA
+ * frames (a resume sends it again from the offset the slave gives, 0: it re-decodes), then VERIFY
+ * of the image it made. */
+lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SIZE], uint32_t size, lm_read_fn read,
                        void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
 
 /* COMMIT, then the poll that lets the device reset. If the answer is lost on the way (the device
