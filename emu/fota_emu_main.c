@@ -36,11 +36,18 @@ typedef struct {
 } out_t;
 
 static volatile sig_atomic_t stop;
+/* The listening socket, shut down by the signal handler: a signal that comes between the check of
+ * stop and accept() would otherwise leave accept() waiting for ever (the test's cleanup hung on
+ * it). shutdown() is async-signal-safe. */
+static volatile sig_atomic_t listen_fd = -1;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
+    if (listen_fd >= 0) {
+        shutdown(listen_fd, SHUT_RDWR);
+    }
 }
 
 static void on_uart(void *ctx, uint8_t c)
@@ -497,6 +504,7 @@ int main(int argc, char **argv)
         emu_run_t r = boot(emu);
         rc = report(emu, r);
         int lfd = simsock_listen(sock);
+        listen_fd = lfd;
         if (lfd < 0) {
             fprintf(stderr, "fota-emu: cannot listen on '%s': %s\n", sock, strerror(errno));
             emu_free(emu);

@@ -63,11 +63,18 @@ typedef struct {
 } device_t;
 
 static volatile sig_atomic_t stop;
+/* The listening socket, shut down by the signal handler: a signal that comes between the check of
+ * stop and accept() would otherwise leave accept() waiting for ever (the test's cleanup hung on
+ * it). shutdown() is async-signal-safe. */
+static volatile sig_atomic_t listen_fd = -1;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
+    if (listen_fd >= 0) {
+        shutdown(listen_fd, SHUT_RDWR);
+    }
 }
 
 static void say(device_t *d, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -457,6 +464,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int lfd = simsock_listen(sock);
+    listen_fd = lfd;
     if (lfd < 0) {
         fprintf(stderr, "fota-sim: cannot listen on '%s': %s\n", sock, strerror(errno));
         return 4;

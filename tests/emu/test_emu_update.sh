@@ -76,5 +76,56 @@ else
   bad "update after a power cut"
 fi
 
+# Delta updates (docs/delta.md) on the real firmware: v1.0.0 in A to the one-line change (app-b-v1,
+# which logs "version ... is running") as a patch the agent applies while receiving it; the same cut
+# by power in the middle of the programming and resumed (the patch is sent again, what is in flash
+# is kept); and a patch for another base refused before anything is erased.
+"$FOTA" sign -k "$KEY" -b b -v 1.2.0 -o "$w/b1.img" "$FW/app-b-v1.elf" >/dev/null
+"$FOTA" delta -q "$w/a.img" "$w/b1.img" -o "$w/ab1.patch"
+cp "$w/start.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (patch run)"
+if "$LINK" --socket "$w/s.sock" --gap-us 20 --spi-hz 8000000 update "$w/ab1.patch" >"$w/link.txt" 2>&1 &&
+   "$LINK" --socket "$w/s.sock" wait 6000 && "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 &&
+   grep -q "application 1.2.0, running bank B" "$w/info.txt" &&
+   grep -q "app: version 1.2.0 is running from bank B" "$w/emu.log" && grep -q "app: confirmed (trial over)" "$w/emu.log" &&
+   grep -qE "a patch of [0-9]+ bytes for an image of [0-9]+" "$w/link.txt"; then
+  ok "a patch of $(stat -c %s "$w/ab1.patch") bytes applied by the real agent: v1.0.0 in A to the one-line change v1.2.0 in B, trial booted, confirmed"
+else
+  cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "delta update of the real application"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+cp "$w/start.bin" "$w/dev.bin"
+start_emu --cut-op 3000 --tear --seed 7 || bad "fota-emu did not start (patch cut run)"
+"$LINK" --socket "$w/s.sock" update "$w/ab1.patch" >"$w/link.txt" 2>&1
+wait "$emu_pid"; rc=$?; emu_pid=
+start_emu || bad "fota-emu did not start after the patch cut"
+if [ $rc -eq 5 ] && grep -q "boot: bank A v1.0.0 (normal)" "$w/emu.log" &&
+   "$LINK" --socket "$w/s.sock" update "$w/ab1.patch" --bench >"$w/link.txt" 2>&1 && "$LINK" --socket "$w/s.sock" wait 6000 &&
+   "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "application 1.2.0, running bank B" "$w/info.txt" &&
+   grep -qE "flash erase +0.000 s" "$w/link.txt"; then
+  ok "power cut while the patch was applied (exit 5); after it A booted, the patch was sent again, nothing erased, completed"
+else
+  echo "    cut run exit $rc"; cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "delta update after a power cut"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+"$FOTA" sign -k "$KEY" -b a -v 1.0.1 -o "$w/a-other.img" "$FW/app-a-v3.elf" >/dev/null
+"$FOTA" delta -q "$w/a-other.img" "$w/b1.img" -o "$w/other.patch"
+cp "$w/start.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (wrong base run)"
+"$LINK" --socket "$w/s.sock" update "$w/other.patch" >"$w/link.txt" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "patch refused by the device: bad base" "$w/link.txt" &&
+   "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "running bank A" "$w/info.txt" &&
+   cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \
+          <(dd if="$w/start.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none); then
+  ok "a patch for another base refused (bad base), bank B not touched"
+else
+  cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "patch for another base"
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
