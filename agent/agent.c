@@ -20,6 +20,24 @@ static int read_running(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
     return flash_read(a->cfg.flash, layout_bank_base(a->cfg.running) + offset, buf, len) == FLASH_OK ? 0 : -1;
 }
 
+/* The SHA-256 the running image is signed over: the hash in its own trailer. The bootloader checked
+ * it (and the signature over it) before running this image, and nothing writes the running bank
+ * since, so it is read, not recomputed. 0, or -1 when the image cannot be read. */
+static int running_id(agent_t *a, uint8_t id[CRYPTO_SHA256_SIZE], uint32_t *size)
+{
+    uint8_t buf[SCAN_STEP];
+    img_header_t h;
+    img_trailer_t t;
+    if (read_running(a, 0, buf, IMG_HEADER_FIELDS_SIZE) != 0 || img_header_decode(buf, &h) != IMG_OK ||
+        h.trailer_size > sizeof(buf) || read_running(a, h.hdr_size + h.payload_size, buf, h.trailer_size) != 0 ||
+        img_trailer_parse(buf, h.trailer_size, &t) != IMG_OK) {
+        return -1; /* cannot happen: the bootloader checked what runs */
+    }
+    memcpy(id, t.sha256, CRYPTO_SHA256_SIZE);
+    *size = img_total_size(&h);
+    return 0;
+}
+
 /* The image's sectors: first and last index in layout_sectors[]. */
 static int first_sector(const agent_t *a, uint32_t from)
 {
@@ -275,6 +293,15 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
         answer_extra(a, 9);
         return 0;
     }
+    case LINK_IMAGE_ID: {
+        uint32_t size;
+        if (running_id(a, a->status.extra, &size) != 0) {
+            answer(a, LINK_R_BAD_STATE, 0);
+            return 0;
+        }
+        answer_extra(a, CRYPTO_SHA256_SIZE);
+        return 0;
+    }
     case LINK_DATA:
         return on_data(a, &f, buf);
     case LINK_BEGIN:
@@ -460,30 +487,20 @@ static uint32_t erase_max_ms(int sector)
     return size <= 0x4000u ? 500u : size <= 0x10000u ? 1100u : 2000u;
 }
 
-/* BEGIN_DELTA: the running image must be the patch's base, named by the SHA-256 it is signed over.
- * That is the hash in its own trailer: the bootloader checked it (and the signature over it) before
- * running this image, and nothing writes the running bank since, so it is read, not recomputed.
- * Before anything is erased. */
+/* BEGIN_DELTA: the running image must be the patch's base. Before anything is erased. */
 static void base_check(agent_t *a)
 {
-    uint8_t buf[SCAN_STEP];
-    img_header_t h;
-    img_trailer_t t;
-    if (read_running(a, 0, buf, IMG_HEADER_FIELDS_SIZE) != 0) {
-        fail(a, LINK_R_FLASH, FLASH_ERR_HARDWARE);
+    uint8_t id[CRYPTO_SHA256_SIZE];
+    uint32_t size;
+    if (running_id(a, id, &size) != 0) {
+        fail(a, LINK_R_BAD_BASE, 0);
         return;
     }
-    if (img_header_decode(buf, &h) != IMG_OK || h.trailer_size > sizeof(buf) ||
-        read_running(a, h.hdr_size + h.payload_size, buf, h.trailer_size) != 0 ||
-        img_trailer_parse(buf, h.trailer_size, &t) != IMG_OK) {
-        fail(a, LINK_R_BAD_BASE, 0); /* cannot happen: the bootloader checked what runs */
-        return;
-    }
-    if (memcmp(t.sha256, a->base_sha, CRYPTO_SHA256_SIZE) != 0) {
+    if (memcmp(id, a->base_sha, CRYPTO_SHA256_SIZE) != 0) {
         fail(a, LINK_R_BAD_BASE, 1);
         return;
     }
-    a->base_size = img_total_size(&h);
+    a->base_size = size;
     a->erase_sector = -2;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fota/delta.h"
 #include "fota/image.h"
 #include "fota/le.h"
 
@@ -180,6 +181,62 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON_free(json);
 }
 
+/* A patch the server offers for the device's running image: downloaded whole into the stream's
+ * window (a patch larger than BRIDGE_WINDOW is not worth it: the image is used), checked to make
+ * the image the server announced, then sent with BEGIN_DELTA (resumed, like an image, when the
+ * device resets on the way). 0 sent and verified by the device; 1 not usable or refused (the
+ * caller sends the image); -1 the device stopped answering. */
+static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *di, stream_t *s, const cJSON *patch,
+                      const uint8_t sha[32], uint32_t image_size, layout_bank_t target, char *why, size_t cap)
+{
+    const cJSON *url = cJSON_GetObjectItemCaseSensitive(patch, "url");
+    const cJSON *size = cJSON_GetObjectItemCaseSensitive(patch, "size");
+    if (!cJSON_IsString(url) || !cJSON_IsNumber(size) || size->valuedouble < DELTA_HDR_SIZE ||
+        size->valuedouble > BRIDGE_WINDOW) {
+        logf_(p, "bridge: the server's patch is unusable here (larger than %u bytes or malformed): the whole image",
+              (unsigned)BRIDGE_WINDOW);
+        return 1;
+    }
+    size_t got = 0;
+    long status = 0;
+    uint32_t n = (uint32_t)size->valuedouble;
+    delta_info_t info;
+    uint8_t begin[LINK_BEGIN_DELTA_SIZE];
+    if (p->http_get(p->ctx, url->valuestring, 0, NULL, s->win, BRIDGE_WINDOW, &got, &status, NULL, 0) != 0 ||
+        status != 200 || got != n) {
+        logf_(p, "bridge: download of the patch %s failed (HTTP %ld, %u of %u bytes): the whole image",
+              url->valuestring, status, (unsigned)got, (unsigned)n);
+        return 1;
+    }
+    if (lm_begin_delta_encode(begin, s->win, n) != 0 || delta_parse_header(s->win, n, &info) != DELTA_OK ||
+        info.target_size != image_size || memcmp(info.target_sha256, sha, 32) != 0) {
+        logf_(p, "bridge: the patch %s does not make the release's image: the whole image", url->valuestring);
+        return 1;
+    }
+    logf_(p, "bridge: sending a patch of %u bytes for the %u-byte image", (unsigned)n, (unsigned)image_size);
+    uint32_t from = 0;
+    lm_err_t e = lm_send_patch(m, begin, n, lm_read_memory, s->win, p->progress, p->ctx, &from);
+    for (int again = 0; e == LM_ERR_STATE && again < BRIDGE_RESUMES; again++) {
+        logf_(p, "bridge: device answered %s while patching: re-reading INFO and sending the patch again",
+              link_result_name((link_result_t)m->status.result));
+        if (device_info(p, m, di) != 0 || layout_other_bank(di->running) != target) {
+            break;
+        }
+        e = lm_send_patch(m, begin, n, lm_read_memory, s->win, p->progress, p->ctx, &from);
+    }
+    if (e == LM_OK) {
+        logf_(p, "bridge: patch applied to bank %c and verified by the device", layout_bank_letter(target));
+        return 0;
+    }
+    if (e == LM_ERR_REFUSED) {
+        logf_(p, "bridge: the device refused the patch: %s (detail %u): the whole image",
+              link_result_name((link_result_t)m->status.result), (unsigned)m->status.detail);
+        return 1;
+    }
+    snprintf(why, cap, "%s while sending the patch", lm_strerror(e));
+    return -1;
+}
+
 static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_info_t *di, int *have_di, int first,
                                char *tried, size_t tcap, char *why, size_t cap)
 {
@@ -226,8 +283,17 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     layout_bank_t target = layout_other_bank(di->running);
     logf_(p, "bridge: device runs %s from bank %c; asking for the bank %c image", app_s,
           layout_bank_letter(di->running), layout_bank_letter(target));
-    char path[128];
-    snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s);
+    /* The SHA-256 the running image is signed over names the patch the server may hold for it
+     * (docs/delta.md); a device whose agent does not know IMAGE_ID gets whole images. */
+    char base_hex[65] = "";
+    if (lm_request(m, LINK_IMAGE_ID, NULL, 0) == LM_OK && m->status.extra_len == 32) {
+        for (int i = 0; i < 32; i++) {
+            snprintf(base_hex + 2 * i, 3, "%02x", m->status.extra[i]);
+        }
+    }
+    char path[200];
+    snprintf(path, sizeof(path), "/api/v1/release?bank=%c&current=%s%s%s", target == LAYOUT_BANK_A ? 'a' : 'b', app_s,
+             base_hex[0] ? "&base=" : "", base_hex);
     char body[1024];
     if (p->http_get(p->ctx, path, 0, NULL, (uint8_t *)body, sizeof(body) - 1, &got, &status, NULL, 0) != 0 ||
         status != 200) {
@@ -261,6 +327,19 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     s = &stream;
     memset(s, 0, sizeof(*s));
     s->p = p;
+    const cJSON *patch = cJSON_GetObjectItemCaseSensitive(o, "patch");
+    if (cJSON_IsObject(patch)) {
+        int pr = send_patch(p, m, di, s, patch, sha_bin, (uint32_t)size->valuedouble, target, why, cap);
+        if (pr == 0) {
+            goto sent;
+        }
+        if (pr < 0) {
+            r = BRIDGE_ERR_DEVICE; /* the device stopped answering: the next attempt resumes */
+            goto out;
+        }
+        memset(s, 0, sizeof(*s)); /* refused or unusable: the whole image, as if there were no patch */
+        s->p = p;
+    }
     snprintf(s->path, sizeof(s->path), "%s", url->valuestring);
     snprintf(s->etag, sizeof(s->etag), "\"%s\"", sha->valuestring);
     s->size = (uint32_t)size->valuedouble;
@@ -302,6 +381,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     }
     logf_(p, "bridge: %s sent to bank %c (from offset %u) and verified by the device", ver->valuestring,
           layout_bank_letter(target), (unsigned)from);
+sent:
     /* (9) stage and reset; (10) the bootloader starts it on trial and it confirms itself. */
     if (lm_commit(m, (uint8_t)target) != LM_OK) {
         snprintf(why, cap, "commit failed");

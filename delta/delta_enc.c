@@ -273,6 +273,30 @@ static int parse(const uint8_t *mb, uint32_t bn, const uint8_t *mt, uint32_t tn,
             take_len = best;
             align = (int64_t)at - pos;
         }
+        if (take_len == 0 && out->n > 0) {
+            /* No exact match here: go on with the previous copy's alignment through the
+             * differences while it keeps matching more than it misses (the best score of +1 per
+             * equal byte, -1 per other), as bsdiff does; the differences become residuals. */
+            seg_t *prev = &out->v[out->n - 1];
+            int64_t al = (int64_t)prev->old_off - prev->new_off;
+            uint32_t end = prev->new_off + prev->len;
+            if (end == pos && (int64_t)pos + al >= 0) {
+                int32_t score = 0, top = 0;
+                uint32_t best_i = 0;
+                for (uint32_t i = 0; pos + i < tn && (int64_t)pos + al + i < (int64_t)bn && score > top - 32; i++) {
+                    score += mb[pos + al + i] == mt[pos + i] ? 1 : -1;
+                    if (score > top) {
+                        top = score;
+                        best_i = i + 1;
+                    }
+                }
+                if (top >= 4) {
+                    prev->len += best_i;
+                    pos += best_i;
+                    continue;
+                }
+            }
+        }
         if (take_len == 0) {
             pos++;
             continue;

@@ -11,6 +11,8 @@ cp -r "$TOP/bridge/arduino/FotaBridge/." "$OUT/"
 list=$TOP/bridge/esp-idf/components/fota_bridge/CMakeLists.txt
 grep -oE '\$\{TOP\}/[A-Za-z0-9_/.-]+\.c' "$list" | sed "s|\${TOP}|$TOP|" | sort -u | while read -r f; do
   cp "$f" "$OUT/src/"
+  # A module's private headers sit beside its sources (delta/delta_code.h).
+  find "$(dirname "$f")" -maxdepth 1 -name '*.h' -exec cp {} "$OUT/src/" \;
 done
 # Headers keep their "fota/..." paths (src/ is on Arduino's include path).
 grep -oE '\$\{TOP\}/[A-Za-z0-9_/.-]+/include' "$list" | sed "s|\${TOP}|$TOP|" | sort -u | while read -r d; do

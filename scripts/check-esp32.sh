@@ -149,8 +149,10 @@ done
 defs=(-DESP_PLATFORM -DIDF_VER="\"v$ver\"" -D_GNU_SOURCE -DMBEDTLS_CONFIG_FILE='"mbedtls/esp_config.h"'
       -D__XTENSA__=1 -DCONFIG_IDF_TARGET_ESP32=1)
 warn=(-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter)
-ours=(-I "$TOP/bridge/esp32/include" -I "$TOP/bridge/include" -I "$TOP/link/include" -I "$TOP/image/include"
-      -I "$TOP/layout/include" -I "$TOP/common/include" -I "$TOP/config/include" -I "$TOP/crypto/include")
+list=$TOP/bridge/esp-idf/components/fota_bridge/CMakeLists.txt
+# Our include folders: the component's own list (INCLUDE_DIRS and PRIV_INCLUDE_DIRS), not a copy.
+ours=()
+while read -r d; do ours+=(-I "$d"); done < <(grep -oE '\$\{TOP\}/[A-Za-z0-9_/.-]+/include' "$list" | sed "s|\${TOP}|$TOP|" | sort -u)
 
 compile() { # label file extra-args...
   local label=$1 f=$2; shift 2
@@ -158,7 +160,6 @@ compile() { # label file extra-args...
   local out
   if out=$("$@" "$f" 2>&1); then echo "ok   $label ${f#$TOP/}"; else fail "$label ${f#$TOP/}"; echo "$out" | head -20 | sed 's/^/    /'; fi
 }
-list=$TOP/bridge/esp-idf/components/fota_bridge/CMakeLists.txt
 mapfile -t srcs < <(grep -oE '\$\{TOP\}/[A-Za-z0-9_/.-]+\.c' "$list" | sed "s|\${TOP}|$TOP|" | sort -u)
 srcs+=("$TOP/bridge/esp-idf/main/main.c")
 for f in "${srcs[@]}"; do

@@ -9,7 +9,9 @@
  * Endpoints (docs/server.md):
  *   GET  /version                          the seed's: version.txt
  *   GET  /firmware/slot_a.bin, slot_b.bin  the seed's: signed images; Range (206), ETag, If-None-Match
- *   GET  /api/v1/release?bank=a|b[&current=X.Y.Z]   JSON: version, size, sha256, url, update
+ *   GET  /api/v1/release?bank=a|b[&current=X.Y.Z][&base=SHA256]   JSON: version, size, sha256, url,
+ *        update, and patch {url, size} when the release holds a patch from that base (docs/delta.md)
+ *   GET  /api/v1/patches/{SHA256}          that patch, from the device's release
  *   POST /api/v1/devices/{id}/report       JSON body {version, bank, state, error}: stored in SQLite
  *   GET  /api/v1/devices/{id}/reports      JSON: the device's last 50 reports
  *   PUT  /api/v1/releases/{X.Y.Z}/slot_a.bin, slot_b.bin   (Authorization: Bearer TOKEN) stage files
@@ -281,9 +283,13 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
 {
     const char *bank_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bank");
     const char *cur_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "current");
+    const char *base_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "base");
     layout_bank_t bank = fota_parse_bank(bank_s);
     if (bank == LAYOUT_BANK_NONE) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "query parameter bank must be a or b", method, url);
+    }
+    if (base_s != NULL && !srv_is_sha256_hex(base_s)) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "query parameter base must be 64 lowercase hex digits", method, url);
     }
     img_version_t current;
     if (cur_s != NULL && img_version_parse(cur_s, &current) != 0) {
@@ -325,6 +331,22 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     fail |= !cJSON_AddStringToObject(o, "url", link);
     fail |= !cJSON_AddBoolToObject(o, "signature_checked", fi->verdict == IMG_OK);
     fail |= !cJSON_AddBoolToObject(o, "update", cur_s == NULL || img_version_cmp(&fi->hdr.version, &current) > 0);
+    /* base: the SHA-256 the device's running image is signed over; when this release holds a patch
+     * from it (made at publication, docs/delta.md), its URL and size. */
+    char ppath[700];
+    struct stat pst;
+    if (base_s != NULL && !fail) {
+        char pname[100];
+        snprintf(pname, sizeof(pname), "patches/%s.patch", base_s);
+        device_path(s, w, pname, ppath, sizeof(ppath));
+        if (stat(ppath, &pst) == 0 && S_ISREG(pst.st_mode)) {
+            char purl[100];
+            snprintf(purl, sizeof(purl), "/api/v1/patches/%s", base_s);
+            cJSON *po = cJSON_AddObjectToObject(o, "patch");
+            fail |= po == NULL || !cJSON_AddStringToObject(po, "url", purl) ||
+                    !cJSON_AddNumberToObject(po, "size", (double)pst.st_size);
+        }
+    }
     if (fail) {
         cJSON_Delete(o);
         o = NULL;
@@ -612,7 +634,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int firmware = strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0;
-    if (get && (strcmp(url, "/version") == 0 || firmware || strcmp(url, "/api/v1/release") == 0)) {
+    int patch = strncmp(url, "/api/v1/patches/", 16) == 0 && srv_is_sha256_hex(url + 16);
+    if (get && (strcmp(url, "/version") == 0 || firmware || patch || strcmp(url, "/api/v1/release") == 0)) {
         who_t w;
         const char *msg = NULL;
         unsigned refused = identify(s, c, NULL, &w, &msg);
@@ -622,6 +645,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
         if (firmware) {
             return serve_file(s, c, &w, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
+        }
+        if (patch) { /* of the release this device is to run */
+            char pname[100];
+            snprintf(pname, sizeof(pname), "patches/%s.patch", url + 16);
+            return serve_file(s, c, &w, pname, "application/octet-stream", 0, method, url);
         }
         if (strcmp(url, "/version") == 0) {
             return serve_file(s, c, &w, "version.txt", "text/plain", 0, method, url);
@@ -722,7 +750,10 @@ static const char usage[] =
     "  --devices MODE  open (default: any device, the seed's behaviour), registered (only devices\n"
     "                  provisioned with a token) or pending (unknown devices wait for approval)\n"
     "  --redirect-check S   check every S seconds (default 60, 0: never) that the copies are still in\n"
-    "                  the bucket; one gone is served here and copied again\n";
+    "                  the bucket; one gone is served here and copied again\n"
+    "  --delta-from N  a release activated or published gets patches from the N releases before it\n"
+    "                  (default 3, 0: none): devices running one of their images download a patch\n"
+    "                  (GET /api/v1/release?...&base=SHA256 names it, docs/delta.md)\n";
 
 int main(int argc, char **argv)
 {
@@ -747,6 +778,7 @@ int main(int argc, char **argv)
                                          {"redirect-base", required_argument, 0, 1013},
                                          {"redirect-expires", required_argument, 0, 1014},
                                          {"redirect-check", required_argument, 0, 1015},
+                                         {"delta-from", required_argument, 0, 1017},
                                          {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     static server_t s;
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
@@ -754,7 +786,7 @@ int main(int argc, char **argv)
     const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
     static s3_t s3 = {.prefix = "", .interval = 60};
     char endpoint_default[200];
-    uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30;
+    uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30, delta_from = RELEASES_DELTA_FROM;
     const char *listen_arg = NULL;
     int redirect = 0;
     fleet_mode_t fleet_mode = FLEET_OPEN;
@@ -802,6 +834,12 @@ int main(int argc, char **argv)
             break;
         case 1006:
             listen_arg = optarg;
+            break;
+        case 1017:
+            if (fota_parse_u32(optarg, &delta_from) != 0 || delta_from > 16) {
+                fprintf(stderr, "fota-server: --delta-from '%s' is not a number from 0 to 16\n", optarg);
+                return 2;
+            }
             break;
         case 1007:
             if (fota_parse_u32(optarg, &threads) != 0 || threads == 0 || threads > 256) {
@@ -1052,6 +1090,9 @@ int main(int argc, char **argv)
         threads = ncpu > 2 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 2u;
     }
     s.rel = releases_open(s.root, have_key ? pub : NULL);
+    if (s.rel != NULL) {
+        releases_set_delta_from(s.rel, delta_from);
+    }
     if (s.rel == NULL) {
         fprintf(stderr, "fota-server: out of memory\n");
         reports_close(s.reports);

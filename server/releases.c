@@ -1,6 +1,7 @@
 /* fota-server's release store: see fota/releases.h. */
 #include "fota/releases.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fota/delta_enc.h"
 #include "fota/hostlib.h"
 #include "fota/layout.h"
 #include "fota/srvlog.h"
@@ -22,6 +24,7 @@ struct releases {
     pthread_mutex_t publish_lock; /* one release switch at a time (current.new): API and S3 sync */
     release_file_t cache[CACHE_SLOTS];
     unsigned next_slot;
+    unsigned delta_from; /* previous releases a new one gets patches from (docs/delta.md) */
 };
 
 const char *const release_files[RELEASE_FILES] = {"slot_a.bin", "slot_b.bin", "version.txt"};
@@ -53,6 +56,7 @@ releases_t *releases_open(const char *root, const uint8_t pub[CRYPTO_P256_PUBKEY
         memcpy(rs->pub, pub, CRYPTO_P256_PUBKEY_SIZE);
         rs->have_key = 1;
     }
+    rs->delta_from = RELEASES_DELTA_FROM;
     if (pthread_mutex_init(&rs->cache_lock, NULL) != 0 || pthread_mutex_init(&rs->publish_lock, NULL) != 0) {
         free(rs->root);
         free(rs);
@@ -174,6 +178,117 @@ static img_err_t check_image(const releases_t *s, const char *path, img_header_t
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
                            int make_current, char *why, size_t cap);
 
+void releases_set_delta_from(releases_t *rs, unsigned n)
+{
+    rs->delta_from = n;
+}
+
+/* One patch: base (a previous release's image) to target (the new release's image for the other
+ * bank), into folder/<signed hash of base>.patch when it is worth it. 1 written, 0 not, -1 error. */
+static int make_patch(const char *base_path, const char *target_path, const char *folder)
+{
+    uint8_t *base = NULL, *target = NULL, *patch = NULL;
+    size_t bl = 0, tl = 0, pl = 0;
+    int r = -1;
+    img_header_t bh, th;
+    uint8_t id[CRYPTO_SHA256_SIZE];
+    char err[160], hex[65], path[800];
+    if (fota_read_file(base_path, LAYOUT_BANK_SIZE, &base, &bl) != 0 ||
+        fota_read_file(target_path, LAYOUT_BANK_SIZE, &target, &tl) != 0 || img_header_decode(base, &bh) != IMG_OK ||
+        img_header_decode(target, &th) != IMG_OK || fota_image_signed_hash(base, bl, id) != 0) {
+        goto out;
+    }
+    if (bh.bank == th.bank) {
+        r = 0; /* an image is never patched into the bank it runs from */
+        goto out;
+    }
+    if (delta_encode(base, (uint32_t)bl, layout_bank_base((layout_bank_t)bh.bank), id, target, (uint32_t)tl,
+                     layout_bank_base((layout_bank_t)th.bank), &patch, &pl, NULL, err, sizeof(err)) != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: no patch from %s: %s", base_path, err);
+        goto out;
+    }
+    r = 0;
+    if (pl * 2 > tl) {
+        goto out; /* more than half the image: the image itself is the better download */
+    }
+    fota_hex(id, sizeof(id), hex);
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s.patch", folder, hex) >= sizeof(path)) {
+        r = -1;
+        goto out;
+    }
+    r = fota_write_file(path, patch, pl, 0644) == 0 ? 1 : -1;
+    srvlog(SRVLOG_INFO, "fota-server: patch %s.patch: %zu bytes for a %zu-byte image (from %s)", hex, pl, tl, base_path);
+out:
+    free(base);
+    free(target);
+    free(patch);
+    return r;
+}
+
+typedef struct {
+    img_version_t v;
+    char name[256];
+} prev_t;
+
+static int prev_newer_first(const void *a, const void *b)
+{
+    return -img_version_cmp(&((const prev_t *)a)->v, &((const prev_t *)b)->v);
+}
+
+/* Patches into staging/patches from the newest delta_from releases older than ver: a device that
+ * runs one of their images gets the new image for its other bank as a patch. Best effort: a
+ * release without patches is served whole. */
+static void make_patches(const releases_t *s, const char *staging, const img_version_t *ver)
+{
+    if (s->delta_from == 0) {
+        return;
+    }
+    char dir[700], folder[800];
+    snprintf(dir, sizeof(dir), "%s/releases", s->root);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    prev_t prev[64];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < sizeof(prev) / sizeof(prev[0])) {
+        char vpath[1000], line[40] = "";
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof(prev[0].name)) {
+            continue;
+        }
+        snprintf(vpath, sizeof(vpath), "%s/%s/version.txt", dir, e->d_name);
+        FILE *f = fopen(vpath, "r");
+        if (f == NULL) {
+            continue;
+        }
+        if (fgets(line, sizeof(line), f) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (img_version_parse(line, &prev[n].v) == 0 && img_version_cmp(&prev[n].v, ver) < 0) {
+                snprintf(prev[n].name, sizeof(prev[n].name), "%s", e->d_name);
+                n++;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    qsort(prev, n, sizeof(prev[0]), prev_newer_first);
+    snprintf(folder, sizeof(folder), "%s/patches", staging);
+    if (mkdir(folder, 0755) != 0 && errno != EEXIST) {
+        return;
+    }
+    unsigned made = 0;
+    for (size_t i = 0; i < n && i < s->delta_from; i++) {
+        for (int b = 0; b < 2; b++) {
+            char base[1000], target[1000];
+            snprintf(base, sizeof(base), "%s/%s/%s", dir, prev[i].name, release_files[b]);
+            snprintf(target, sizeof(target), "%s/%s", staging, release_files[1 - b]);
+            made += make_patch(base, target, folder) == 1;
+        }
+    }
+    srvlog(SRVLOG_INFO, "fota-server: %u patches from %zu earlier releases", made, n < s->delta_from ? n : (size_t)s->delta_from);
+}
+
 int releases_activate(releases_t *s, const char *staging, const char *ver, const char *name, char *why, size_t cap)
 {
     pthread_mutex_lock(&s->publish_lock);
@@ -250,8 +365,26 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
             snprintf(f, sizeof(f), "%s/%s", final, release_files[i]);
             unlink(f);
         }
+        char pd[700];
+        snprintf(pd, sizeof(pd), "%s/patches", final);
+        DIR *d = opendir(pd);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            char f[1000];
+            snprintf(f, sizeof(f), "%s/%s", pd, e->d_name);
+            if (e->d_name[0] != '.') {
+                unlink(f);
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+        rmdir(pd);
         rmdir(final);
     }
+    /* Patches from the releases before it, in the folder before it is switched in: a device that
+     * asks at once finds them. */
+    make_patches(s, staging, &want);
     /* The complete release folder first, then one rename makes it current. */
     if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||
         (strcmp(staging, final) != 0 && rename(staging, final) != 0)) {

@@ -332,6 +332,17 @@ size_t srv_unescape(char *s)
     return w;
 }
 
+int srv_is_sha256_hex(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) {
+            return 0;
+        }
+    }
+    return n == 64;
+}
+
 const char *srv_allowed_methods(const char *url)
 {
     static const char *const get_paths[] = {"/version", "/firmware/slot_a.bin", "/firmware/slot_b.bin",
@@ -344,6 +355,9 @@ const char *srv_allowed_methods(const char *url)
     }
     if (strcmp(url, "/api/v1/devices") == 0 || strcmp(url, "/api/v1/rollouts") == 0) {
         return "GET, HEAD, POST";
+    }
+    if (strncmp(url, "/api/v1/patches/", 16) == 0 && srv_is_sha256_hex(url + 16)) {
+        return "GET, HEAD";
     }
     const char *p;
     if (strncmp(url, "/api/v1/devices/", 16) == 0 && (p = strchr(url + 16, '/')) != NULL && p > url + 16) {

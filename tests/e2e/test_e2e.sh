@@ -187,5 +187,47 @@ if [ $rc -eq 0 ] && grep -q "updated: device runs 2.0.0" <<<"$out"; then
 else bad "HTTPS with the CA (exit $rc)"; echo "$out"; fi
 stop "$sim"; stop "$srv"
 
+# 8. Delta updates through the system (docs/delta.md): releases published through the API; 2.1.0
+# (the one-line change) gets patches from 2.0.0 at activation. A device running 2.0.0 in B asks
+# with its image's signed SHA-256, downloads the patch instead of the image, and its agent applies
+# it. Then the patch corrupted on the server: the device refuses it, the bridge sends the image.
+{ cat "$FW/app-a-v1.bin"; yes "a padding" | head -c 200000; } >"$w/app-a1.bin"
+{ cat "$FW/app-b-v1.bin"; yes "b padding" | head -c 200000; } >"$w/app-b1.bin"
+"$FOTA" sign -k "$KEY" -b a -v 2.1.0 -s 1 -o "$w/a-2.1.0.img" "$w/app-a1.bin" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.1.0 -s 1 -o "$w/b-2.1.0.img" "$w/app-b1.bin" >/dev/null
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$w/token"
+auth="Authorization: Bearer $(cat "$w/token")"
+mkdir -p "$w/pub"
+"$HOST/fota-server" --root "$w/pub" --port "$port" --pubkey "$KEY" --publish-token-file "$w/token" \
+  >>"$w/server.log" 2>&1 & srv=$!
+for _ in $(seq 100); do curl -s "$url/version" >/dev/null 2>&1 && break; sleep 0.05; done
+put() { curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$auth" --data-binary @"$1" "$url/api/v1/releases/$2/$3"; }
+act() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "$auth" "$url/api/v1/releases/$1/activate"; }
+codes="$(put "$w/r2/slot_a.bin" 2.0.0 slot_a.bin) $(put "$w/r2/slot_b.bin" 2.0.0 slot_b.bin) $(act 2.0.0)"
+codes="$codes $(put "$w/a-2.1.0.img" 2.1.0 slot_a.bin) $(put "$w/b-2.1.0.img" 2.1.0 slot_b.bin) $(act 2.1.0)"
+npatch=$(ls "$w/pub/releases/2.1.0/patches/" 2>/dev/null | wc -l)
+if [ "$codes" = "201 201 200 201 201 200" ] && [ "$npatch" -eq 2 ]; then
+  ok "2.0.0 and 2.1.0 published; activating 2.1.0 made $npatch patches from 2.0.0 ($(stat -c %s "$w"/pub/releases/2.1.0/patches/*.patch | paste -sd' ') bytes)"
+else bad "publishing (codes $codes, $npatch patches)"; tail -5 "$w/server.log"; fi
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-b "$w/r2/slot_b.bin" -o "$w/init2.bin" >/dev/null
+fresh2() { rm -f "$w/flash.bin" "$w/state/version"; : >"$w/sim.log"; start_sim --init "$w/init2.bin"; }
+fresh2
+: >"$w/server.log"
+out=$(bridge --attempts 2); rc=$?
+if [ $rc -eq 0 ] && grep -q "sending a patch of [0-9]* bytes for the [0-9]*-byte image" <<<"$out" &&
+   grep -q "patch applied to bank A and verified" <<<"$out" && grep -q "updated: device runs 2.1.0 from bank A" <<<"$out" &&
+   grep -q "GET /api/v1/patches/" "$w/server.log" && ! grep -q "GET /firmware/slot_a.bin" "$w/server.log"; then
+  ok "a device running 2.0.0 got 2.1.0 as a patch ($(grep -o 'a patch of [0-9]* bytes for the [0-9]*-byte image' <<<"$out")), no image download"
+else bad "delta update through the system (exit $rc)"; echo "$out"; fi
+stop "$sim"
+for f in "$w"/pub/releases/2.1.0/patches/*.patch; do printf '\x5a' | dd of="$f" bs=1 seek=300 conv=notrunc status=none; done
+fresh2
+out=$(bridge --attempts 2); rc=$?
+if [ $rc -eq 0 ] && grep -q "the device refused the patch: bad image" <<<"$out" &&
+   grep -q "updated: device runs 2.1.0 from bank A" <<<"$out"; then
+  ok "a corrupted patch on the server: refused by the device, the bridge sent the whole image, updated"
+else bad "fallback from a bad patch (exit $rc)"; echo "$out"; fi
+stop "$sim"; stop "$srv"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

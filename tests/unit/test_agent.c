@@ -144,6 +144,14 @@ static void test_agent_applies_a_patch(void **state)
     rig_t *r = rig_new();
     link_master_t m;
     uint32_t from = 99;
+    /* What the bridge asks first: the SHA-256 the running image is signed over (its patch's name). */
+    link_port_t port = {rig_transact, rig_wait, r};
+    lm_init(&m, &port);
+    uint8_t id_a[32];
+    assert_int_equal(fota_image_signed_hash(img_a, len_a, id_a), 0);
+    assert_int_equal(lm_request(&m, LINK_IMAGE_ID, NULL, 0), LM_OK);
+    assert_int_equal(m.status.extra_len, 32);
+    assert_memory_equal(m.status.extra, id_a, 32);
     assert_int_equal(send_patch(r, &m, patch_ab, len_patch_ab, &from), LM_OK);
     assert_int_equal(from, 0);
     assert_memory_equal(bank_b(r), img_bd, len_bd);

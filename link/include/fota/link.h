@@ -15,7 +15,7 @@
 #define LINK_MAX_PAYLOAD (LINK_MAX_DATA + 8)
 #define LINK_FRAME_MAX (LINK_HDR_SIZE + LINK_MAX_PAYLOAD + LINK_CRC_SIZE)
 #define LINK_STATUS_SIZE 16      /* fixed part of a STATUS payload */
-#define LINK_STATUS_EXTRA_MAX 24 /* INFO/STATE data after it */
+#define LINK_STATUS_EXTRA_MAX 32 /* INFO/STATE/IMAGE_ID data after it */
 #define LINK_STATUS_TXN 64       /* shortest transaction: a whole STATUS frame fits */
 _Static_assert(LINK_HDR_SIZE + LINK_STATUS_SIZE + LINK_STATUS_EXTRA_MAX + LINK_CRC_SIZE <= LINK_STATUS_TXN,
                "a STATUS frame must fit the shortest transaction");
@@ -31,6 +31,7 @@ enum {
     LINK_STATE = 0x07,
     LINK_ABORT = 0x08,
     LINK_BEGIN_DELTA = 0x09, /* BEGIN for a patch: the DATA that follows is decoded into the image */
+    LINK_IMAGE_ID = 0x0A,    /* the SHA-256 the running image is signed over: what a patch names */
     LINK_STATUS = 0x81,      /* the slave's only frame */
 };
 

@@ -64,6 +64,11 @@ int releases_activate(releases_t *rs, const char *staging, const char *ver, cons
 /* The same checks, then staging becomes root/releases/VER without switching `current`: a release
  * that rollouts can offer (fota/fleet.h). Also for a release already there. */
 int releases_publish(releases_t *rs, const char *staging, const char *ver, char *why, size_t cap);
+/* How many earlier releases a new one gets patches from, at activation or publication: each
+ * image of each of them, to the new image for the other bank, into the release's patches/ folder,
+ * named by the base's signed SHA-256 (docs/delta.md). 0: none. */
+#define RELEASES_DELTA_FROM 3
+void releases_set_delta_from(releases_t *rs, unsigned n);
 /* root/releases/VER/NAME: a file of a published release, current or not. */
 void releases_version_path(const releases_t *rs, const char *ver, const char *name, char *out, size_t cap);
 /* rename(from, to) under the switch lock: an upload lands before an activation checks the folder,

@@ -36,6 +36,8 @@ size_t srv_unescape(char *s);
 /* The methods a known resource allows ("GET, HEAD", "POST", "PUT"), or NULL for no such resource:
  * a known resource with another method is 405 with this as its Allow header. */
 const char *srv_allowed_methods(const char *url);
+/* 1 when s is exactly 64 lowercase hex digits (a SHA-256: a patch's base in URLs). */
+int srv_is_sha256_hex(const char *s);
 
 /* One object of an S3 ListObjectsV2 answer. */
 typedef struct {
