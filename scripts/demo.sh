@@ -5,7 +5,9 @@
 # trial. Then the whole over-the-air path on loopback: fota-server serves a published release,
 # fota-bridge fetches it and sends it over SPI to the real firmware (bootloader and application
 # v1.0.0, the ARM binaries a user flashes) on fota-emu, an emulated STM32F407 at 168 MHz, which
-# ends on v1.1.0, confirmed. Everything it starts, it stops.
+# ends on v1.1.0, confirmed; then a second release, v1.2.0 (one line of the application changed),
+# reaches it as a patch of a few hundred bytes that its agent applies (docs/delta.md). Everything it
+# starts, it stops.
 set -euo pipefail
 HOST=${1:?host build dir}; FW=${2:?firmware build dir}
 FOTA=$HOST/fota
@@ -90,6 +92,46 @@ echo "  SPI              $(get wire_bytes) bytes in $(get transactions) transact
 echo "  device time      $(awk -v d="$(get device_us)" -v e="$(get erase_us)" -v p="$(get program_us)" \
   'BEGIN { printf "%.3f s of device time since power-on (erase %.3f s, program %.3f s)", d / 1e6, e / 1e6, p / 1e6 }')"
 echo "  device reports   $(curl -s "http://127.0.0.1:$port/api/v1/devices/demo-device/reports")"
+
+step "Second update, as a patch: v1.2.0 changes one line of the application (docs/delta.md)"
+# Published like the first; activating it makes patches from v1.1.0, the release before it. The
+# device runs v1.1.0 from bank B: the bridge asks it which image that is (its signed SHA-256), the
+# server names a patch from it to v1.2.0 for bank A, and the device's agent applies it while
+# receiving it, then verifies the image it made exactly as a whole one.
+"$FOTA" sign --key "$KEY" --bank a --version 1.2.0+3 --security-counter 1 -o "$out/slot_a-1.2.0.img" "$FW/app-a-v1.elf" >/dev/null
+"$FOTA" sign --key "$KEY" --bank b --version 1.2.0+3 --security-counter 1 -o "$out/slot_b-1.2.0.img" "$FW/app-b-v1.elf" >/dev/null
+api=http://127.0.0.1:$port/api/v1/releases/1.2.0
+curl -sf -H "$auth" -T "$out/slot_a-1.2.0.img" "$api/slot_a.bin" >/dev/null
+curl -sf -H "$auth" -T "$out/slot_b-1.2.0.img" "$api/slot_b.bin" >/dev/null
+curl -sf -H "$auth" -X POST "$api/activate" >/dev/null
+echo "published v1.2.0; the server made $(ls "$rel/releases/1.2.0/patches" | wc -l) patches from v1.1.0:"
+grep -o "patch [0-9a-f]*\.patch: [0-9]* bytes for a [0-9]*-byte image" "$out/server.log" | sed 's/^/   /'
+mark=$(wc -l <"$out/server.log")
+before=$("$HOST/fota-link" --socket "$out/emu.sock" stats)
+lines=$(grep -c '^usart: ' "$out/emu.log" || true)
+echo
+"$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$out/bridge-state" --device-id demo-device \
+  --sim-socket "$out/emu.sock"
+"$HOST/fota-link" --socket "$out/emu.sock" wait 500 >/dev/null
+echo
+echo "The device's USART1 since:"
+sed -n 's/^usart: /   | /p' "$out/emu.log" | tail -n +"$((lines + 1))"
+grep -q "app: version 1.2.0 is running from bank A" "$out/emu.log" || { echo "demo: the device does not run v1.2.0"; exit 1; }
+after=$("$HOST/fota-link" --socket "$out/emu.sock" stats)
+tail -n +"$((mark + 1))" "$out/server.log" >"$out/server.log.2"
+got=$(awk '/GET \/api\/v1\/patches\// && match($0, /\([0-9]+ bytes\)/) {s += substr($0, RSTART + 1, RLENGTH - 8)}
+           END {print s + 0}' "$out/server.log.2")
+img=$(awk '/GET \/firmware\/slot_a.bin/ && match($0, /\([0-9]+ bytes\)/) {s += substr($0, RSTART + 1, RLENGTH - 8)}
+           END {print s + 0}' "$out/server.log.2")
+full=$(stat -c %s "$out/slot_a-1.2.0.img")
+d() { echo $(( $(sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$after") - $(sed -n "s/.*$1=\([0-9]*\).*/\1/p" <<<"$before") )); }
+echo
+echo "Summary of the second update:"
+echo "  version          $(cat "$out/bridge-state/version") (bank B -> bank A, confirmed after a trial boot)"
+echo "  downloaded       $got bytes of patch and $img bytes of image, for a $full-byte image ($(awk -v a="$got" -v b="$full" 'BEGIN {printf "%.1f", 100 * a / b}') %)"
+echo "  SPI              $(d wire_bytes) bytes in $(d transactions) transactions"
+echo "  device time      $(awk -v d="$(d device_us)" -v e="$(d erase_us)" -v p="$(d program_us)" \
+  'BEGIN { printf "%.3f s (erase %.3f s, program %.3f s: the flash work is the same as for the whole image)", d / 1e6, e / 1e6, p / 1e6 }')"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()
 
