@@ -12,7 +12,8 @@
 set -uo pipefail
 FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; LINK=${3:?fota-link}; FW=${4:?firmware build dir}
 w=$(mktemp -d /tmp/emu-upd.XXXXXX); emu_pid=
-cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$w"; }
+# Every job still running is stopped, not only the last emulator: a `wait` for one left alive hangs.
+cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$w"; }
 trap cleanup EXIT
 KEY=$FW/keys/dev-key.pem
 pass=0; fail=0
@@ -75,6 +76,7 @@ else
   cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
   bad "update after a power cut"
 fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
 # Delta updates (docs/delta.md) on the real firmware: v1.0.0 in A to the one-line change (app-b-v1,
 # which logs "version ... is running") as a patch the agent applies while receiving it; the same cut
@@ -126,6 +128,7 @@ else
   cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
   bad "patch for another base"
 fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
