@@ -1,0 +1,39 @@
+/* The crypto port's primitives for encrypted images (issue 14; the image format that will use them
+ * is not wired yet: docs/encryption.md): ECDH on P-256, HKDF-SHA256, HMAC-SHA256, AES-128-CTR.
+ * One implementation, crypto_enc.c, over the PSA Crypto API, built where the library provides these
+ * algorithms: the host tools today (mbedTLS 3.6 with the p256-m driver). The bootloader never
+ * links them. Known-answer tests: tests/unit/test_crypto_enc.c. */
+#ifndef FOTA_CRYPTO_ENC_H
+#define FOTA_CRYPTO_ENC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fota/crypto.h"
+
+#define CRYPTO_P256_PRIV_SIZE 32 /* a private scalar, big-endian; also the ECDH shared secret's size */
+#define CRYPTO_AES128_KEY_SIZE 16
+
+/* ECDH (SEC 1, as RFC 5903 checks it): the x coordinate of priv times the peer's point (65-byte
+ * uncompressed). CRYPTO_ERR_BAD_KEY when the scalar or the point is not valid. */
+crypto_err_t crypto_ecdh_p256(const uint8_t priv[CRYPTO_P256_PRIV_SIZE], const uint8_t peer[CRYPTO_P256_PUBKEY_SIZE],
+                              uint8_t secret[CRYPTO_P256_PRIV_SIZE]);
+
+/* HKDF-SHA256 (RFC 5869): okm_len bytes from ikm, with salt (may be empty: zeros) and info. */
+crypto_err_t crypto_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+                                const uint8_t *info, size_t info_len, uint8_t *okm, size_t okm_len);
+
+/* HMAC-SHA256 (RFC 2104), and its check in constant time (CRYPTO_ERR_BAD_SIGNATURE on mismatch). */
+crypto_err_t crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                                uint8_t mac[CRYPTO_SHA256_SIZE]);
+crypto_err_t crypto_hmac_sha256_verify(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                                       const uint8_t mac[CRYPTO_SHA256_SIZE]);
+
+/* AES-128 in counter mode (NIST SP 800-38A), from any byte offset of the stream whose first
+ * counter block is iv (the counter is iv as a 128-bit big-endian number, plus one per block): so a
+ * receiver can decrypt each piece as it arrives, and resume anywhere. Encrypts and decrypts; in and
+ * out may be the same buffer. */
+crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const uint8_t iv[16], uint64_t offset,
+                               const uint8_t *in, uint8_t *out, size_t len);
+
+#endif
