@@ -8,6 +8,9 @@
 # update from A lands in B) with one line changed, a new function, a changed constant table, the
 # whole firmware at -O2 instead of -Os, and the P-256 library changed (p256-m -> mbedTLS's ECP),
 # built here (FOTA_APP_VARIANT in app/app_main.c; three firmware builds in DELTA_DIR).
+# With MICROPYTHON_BINS=DIR (scripts/build-micropython.sh), also two releases of real open-source
+# firmware for the F407: MicroPython v1.23.0 -> v1.24.0 and v1.24.0 -> v1.24.1 (raw flash contents
+# at 0x08020000, fota delta --raw: they do not fit our banks).
 # Installs bsdiff, xdelta3, zstd and xz-utils from Debian when missing. Usage:
 #   scripts/bench-delta.sh HOST_BUILD_DIR FW_BUILD_DIR DELTA_BUILD_DIR
 set -euo pipefail
@@ -50,13 +53,25 @@ pairs=(
 )
 echo "| pair | target | ours | bsdiff | xdelta3 -9 | zstd -22 --patch-from | xz -9 (full) | ours / bsdiff |"
 echo "|---|---|---|---|---|---|---|---|"
+raw=()
+if [ -n "${MICROPYTHON_BINS:-}" ]; then
+  M=$(cd "$MICROPYTHON_BINS" && pwd)
+  cp "$M/v1.23.0.bin" "$w/mp-1.23.0.bin"; cp "$M/v1.24.0.bin" "$w/mp-1.24.0.bin"; cp "$M/v1.24.1.bin" "$w/mp-1.24.1.bin"
+  pairs+=("MicroPython v1.23.0 -> v1.24.0 (STM32F4DISC):mp-1.23.0.bin:$w/mp-1.24.0.bin"
+          "MicroPython v1.24.0 -> v1.24.1 (STM32F4DISC):mp-1.24.0.bin:$w/mp-1.24.1.bin")
+  raw=(--raw 0x08020000)
+fi
 better=0; total=0; i=0
 for p in "${pairs[@]}"; do
   IFS=: read -r name base elf <<<"$p"; i=$((i + 1))
   t=$w/t$i.img
-  sign b 1.0.1 "$t" "$elf"
-  "$FOTA" delta -q "$w/$base" "$t" -o "$w/p$i"
-  "$FOTA" apply "$w/$base" "$w/p$i" -o "$w/r$i.img" >/dev/null
+  opt=()
+  case $elf in
+    *.bin) cp "$elf" "$t"; opt=("${raw[@]}") ;; # raw flash contents
+    *) sign b 1.0.1 "$t" "$elf" ;;
+  esac
+  "$FOTA" delta -q "${opt[@]}" "$w/$base" "$t" -o "$w/p$i"
+  "$FOTA" apply "${opt[@]}" "$w/$base" "$w/p$i" -o "$w/r$i.img" >/dev/null
   cmp -s "$w/r$i.img" "$t" || { echo "bench-delta: pair '$name' did not rebuild its target" >&2; exit 1; }
   bsdiff "$w/$base" "$t" "$w/b$i"
   xdelta3 -9 -f -e -s "$w/$base" "$t" "$w/x$i"

@@ -163,6 +163,13 @@ absent "$w/bad6.img"
 expect 1 "not a patch" "$FOTA" apply "$w/da.img" "$w/da.img" -o "$w/bad4.img"
 expect 3 "is not a valid image: " "$FOTA" delta "$w/d.patch" "$w/db.img" -o "$w/bad5"
 absent "$w/bad5"
+# --raw: any flash content at an address (measuring other firmware)
+expect 0 "bytes, [0-9.]+ % of the" "$FOTA" delta --raw 0x08020000 "$FW/app-a.bin" "$FW/app-a-v1.bin" -o "$w/raw.patch"
+expect 0 "decoder state" "$FOTA" apply --raw 0x08020000 "$FW/app-a.bin" "$w/raw.patch" -o "$w/raw.bin"
+expect 0 "" cmp "$w/raw.bin" "$FW/app-a-v1.bin"
+expect 1 "is for another base image" "$FOTA" apply --raw 0x08020000 "$FW/app-b.bin" "$w/raw.patch" -o "$w/bad7"
+absent "$w/bad7"
+expect 2 "--raw 'zero' is not a flash address" "$FOTA" delta --raw zero "$FW/app-a.bin" "$FW/app-a-v1.bin" -o "$w/x"
 expect 2 "chunk '0' is not a number" "$FOTA" apply --chunk 0 "$w/da.img" "$w/d.patch" -o "$w/x"
 expect 2 "are required" "$FOTA" delta "$w/da.img"
 

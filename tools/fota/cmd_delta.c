@@ -1,5 +1,6 @@
 /* fota delta, fota apply: make a patch from one signed image to another, and apply one with the
  * device's own decoder (docs/delta.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ static const char delta_usage[] =
     "result's hash and signature as for a full image.\n"
     "  -o, --output FILE   the patch\n"
     "  -q, --quiet         no summary\n"
+    "  -r, --raw ADDR      measurement: BASE and TARGET are raw flash contents stored at ADDR (other\n"
+    "                      firmware, make bench-delta); the base is named by its SHA-256\n"
     "Exit status: 0 written, 2 usage, 3 an input is not a readable image, 4 the output failed.\n";
 
 static const char apply_usage[] =
@@ -26,16 +29,41 @@ static const char apply_usage[] =
     "1024, as the link carries it), and checks it against the SHA-256 the patch names.\n"
     "  -o, --output FILE   the rebuilt image\n"
     "  -c, --chunk N       patch bytes per step, 1 to 65536\n"
+    "  -r, --raw ADDR      BASE is a raw flash content at ADDR (a patch made with fota delta --raw)\n"
     "Exit status: 0 written, 1 the patch was refused (wrong base, corrupt, truncated), 2 usage,\n"
     "3 an input is unreadable, 4 the output failed.\n";
+
+/* A flash address, decimal or 0x-hex, not zero. */
+static int parse_addr(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v == 0 || v > 0xFFFFFFFFull) {
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
 
 /* Reads a signed image whose structure and hash hold (the signature is the device's business) and
  * gives the flash address it is stored at. */
 static int read_image(const char *cmd, const char *path, uint8_t **data, size_t *len, uint32_t *addr,
-                      uint8_t signed_hash[CRYPTO_SHA256_SIZE])
+                      uint8_t signed_hash[CRYPTO_SHA256_SIZE], uint32_t raw_addr)
 {
     if (fota_read_file(path, MAX_FILE, data, len) != 0) {
         return EXIT_INPUT;
+    }
+    if (raw_addr != 0) {
+        /* --raw: any flash content at raw_addr (measuring other firmware); named by its SHA-256. */
+        *addr = raw_addr;
+        if (*len == 0 || *len > (1u << 20) || crypto_sha256(*data, *len, signed_hash) != CRYPTO_OK) {
+            fota_err("%s: '%s' must be 1 byte to 1 MiB", cmd, path);
+            free(*data);
+            *data = NULL;
+            return EXIT_INPUT;
+        }
+        return EXIT_OK;
     }
     img_header_t hdr;
     img_err_t e = img_verify_buffer(*data, *len, &(img_policy_t){.pubkey = NULL, .bank = LAYOUT_BANK_NONE}, &hdr);
@@ -59,18 +87,26 @@ int cmd_delta(int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"quiet", no_argument, 0, 'q'},
+                                         {"raw", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL;
     int quiet = 0, c;
+    uint32_t raw = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:qr:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out = optarg;
             break;
         case 'q':
             quiet = 1;
+            break;
+        case 'r':
+            if (parse_addr(optarg, &raw) != 0) {
+                fota_err("delta: --raw '%s' is not a flash address", optarg);
+                return EXIT_USAGE;
+            }
             break;
         case 'h':
             fputs(delta_usage, stdout);
@@ -87,9 +123,9 @@ int cmd_delta(int argc, char **argv)
     size_t base_len = 0, target_len = 0, patch_len = 0;
     uint32_t base_addr = 0, target_addr = 0;
     uint8_t base_id[CRYPTO_SHA256_SIZE], target_id[CRYPTO_SHA256_SIZE];
-    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id);
+    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id, raw);
     if (rc == EXIT_OK) {
-        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr, target_id);
+        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr, target_id, raw);
     }
     if (rc == EXIT_OK) {
         char err[160];
@@ -117,14 +153,22 @@ int cmd_apply(int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"chunk", required_argument, 0, 'c'},
+                                         {"raw", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL;
     uint32_t chunk = 1024;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:c:h", opts, NULL)) != -1) {
+    uint32_t raw = 0;
+    while ((c = getopt_long(argc, argv, ":o:c:r:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'r':
+            if (parse_addr(optarg, &raw) != 0) {
+                fota_err("apply: --raw '%s' is not a flash address", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'o':
             out = optarg;
             break;
@@ -150,7 +194,7 @@ int cmd_apply(int argc, char **argv)
     int rc = EXIT_INPUT;
     uint32_t base_addr;
     uint8_t base_id[CRYPTO_SHA256_SIZE];
-    if (read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id) != EXIT_OK ||
+    if (read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id, raw) != EXIT_OK ||
         fota_read_file(argv[optind + 1], MAX_FILE, &patch, &patch_len) != 0) {
         goto done;
     }
