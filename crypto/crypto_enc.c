@@ -16,7 +16,7 @@ static crypto_err_t status_err(psa_status_t s)
 crypto_err_t crypto_ecdh_p256(const uint8_t priv[CRYPTO_P256_PRIV_SIZE], const uint8_t peer[CRYPTO_P256_PUBKEY_SIZE],
                               uint8_t secret[CRYPTO_P256_PRIV_SIZE])
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (crypto_init() != CRYPTO_OK) {
         return CRYPTO_ERR_INTERNAL;
     }
     psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
@@ -44,7 +44,7 @@ crypto_err_t crypto_ecdh_p256(const uint8_t priv[CRYPTO_P256_PRIV_SIZE], const u
 crypto_err_t crypto_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
                                 const uint8_t *info, size_t info_len, uint8_t *okm, size_t okm_len)
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (crypto_init() != CRYPTO_OK) {
         return CRYPTO_ERR_INTERNAL;
     }
     psa_key_derivation_operation_t op = PSA_KEY_DERIVATION_OPERATION_INIT;
@@ -80,7 +80,7 @@ static psa_status_t import_hmac(const uint8_t *key, size_t key_len, psa_key_usag
 crypto_err_t crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
                                 uint8_t mac[CRYPTO_SHA256_SIZE])
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (crypto_init() != CRYPTO_OK) {
         return CRYPTO_ERR_INTERNAL;
     }
     psa_key_id_t k = 0;
@@ -97,7 +97,7 @@ crypto_err_t crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_
 crypto_err_t crypto_hmac_sha256_verify(const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
                                        const uint8_t mac[CRYPTO_SHA256_SIZE])
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (crypto_init() != CRYPTO_OK) {
         return CRYPTO_ERR_INTERNAL;
     }
     psa_key_id_t k = 0;
@@ -115,7 +115,7 @@ crypto_err_t crypto_hmac_sha256_verify(const uint8_t *key, size_t key_len, const
 crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const uint8_t iv[16], uint64_t offset,
                                const uint8_t *in, uint8_t *out, size_t len)
 {
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (crypto_init() != CRYPTO_OK) {
         return CRYPTO_ERR_INTERNAL;
     }
     /* The counter block for offset: iv + offset / 16, as a 128-bit big-endian number. */

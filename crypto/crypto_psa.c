@@ -13,8 +13,9 @@
 #include <psa/crypto.h>
 
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
-/* Only the measurement build of the device with mbedTLS's own P-256 (mbedtls_config_device.h)
- * allocates: from this pool, set up before PSA starts. */
+/* Only two device builds allocate, from this pool, set up before PSA starts: the measurement build
+ * with mbedTLS's own P-256 (mbedtls_config_device.h), and the decrypting build
+ * (mbedtls_config_device_enc.h: PSA's built-in AES-CTR and HKDF allocate their contexts). */
 #include <mbedtls/memory_buffer_alloc.h>
 #ifndef FOTA_CRYPTO_POOL_SIZE
 #define FOTA_CRYPTO_POOL_SIZE 16384
@@ -49,6 +50,11 @@ static psa_status_t crypto_start(void)
     return psa_crypto_init();
 }
 #endif
+
+crypto_err_t crypto_init(void)
+{
+    return crypto_start() == PSA_SUCCESS ? CRYPTO_OK : CRYPTO_ERR_INTERNAL;
+}
 
 /* The hash state lives in the caller's crypto_sha256_ctx (no allocation): it must be large enough
  * for this build's psa_hash_operation_t, whose size depends on the hashes the library is built
@@ -129,8 +135,7 @@ crypto_err_t crypto_sha256(const uint8_t *data, size_t len, uint8_t hash[CRYPTO_
     return crypto_sha256_finish(&ctx, hash);
 }
 
-crypto_err_t crypto_p256_verify(const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE],
-                                const uint8_t hash[CRYPTO_SHA256_SIZE],
+crypto_err_t crypto_p256_verify(const uint8_t pubkey[CRYPTO_P256_PUBKEY_SIZE], const uint8_t hash[CRYPTO_SHA256_SIZE],
                                 const uint8_t sig[CRYPTO_P256_SIG_SIZE])
 {
     if (crypto_start() != PSA_SUCCESS) {

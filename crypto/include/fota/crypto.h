@@ -47,4 +47,8 @@ int crypto_memcmp_ct(const uint8_t *a, const uint8_t *b, size_t len);
 
 const char *crypto_strerror(crypto_err_t err);
 
+/* Starts the library (and, in a build with a crypto pool, the pool first): what every function of
+ * the port does before its first use. For crypto_enc.c. CRYPTO_OK or CRYPTO_ERR_INTERNAL. */
+crypto_err_t crypto_init(void);
+
 #endif
