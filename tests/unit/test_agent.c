@@ -217,6 +217,30 @@ static void test_agent_refuses_corrupt_patches(void **state)
     free(bad);
 }
 
+/* A patch cut short (a bridge that announces and sends fewer bytes than its body): every byte
+ * sent is accepted, and VERIFY refuses the image it could not finish; nothing staged. */
+static void test_agent_refuses_a_truncated_patch(void **state)
+{
+    (void)state;
+    rig_t *r = rig_new();
+    link_master_t m;
+    link_port_t port = {rig_transact, rig_wait, r};
+    lm_init(&m, &port);
+    uint8_t begin[LINK_BEGIN_DELTA_SIZE];
+    assert_int_equal(lm_begin_delta_encode(begin, patch_ab, (uint32_t)len_patch_ab), 0);
+    uint32_t cut = (uint32_t)len_patch_ab - 100;
+    le_put32(begin + LINK_BEGIN_SIZE, cut);
+    assert_int_equal(lm_send_patch(&m, begin, cut, lm_read_memory, (void *)patch_ab, NULL, NULL, NULL), LM_ERR_REFUSED);
+    assert_int_equal(m.status.result, LINK_R_BAD_IMAGE);
+    assert_int_equal(m.status.ack_type, LINK_VERIFY);
+    assert_int_equal(m.status.detail, (uint32_t)-DELTA_ERR_TRUNCATED);
+    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_STATE);
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+    rig_free(r);
+}
+
 /* Power cut at random flash operations while a patch is applied, then power back: the agent
  * re-decodes the patch from its start, keeps what is in flash, and finishes bit-exact. */
 static void test_agent_resumes_a_patch_after_power_cuts(void **state)
@@ -433,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_agent_applies_a_patch),
         cmocka_unit_test(test_agent_refuses_a_patch_for_another_base),
         cmocka_unit_test(test_agent_refuses_corrupt_patches),
+        cmocka_unit_test(test_agent_refuses_a_truncated_patch),
         cmocka_unit_test(test_agent_resumes_a_patch_after_power_cuts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
