@@ -7,7 +7,10 @@
 
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_CRYPTO_CONFIG
-#define MBEDTLS_PSA_CRYPTO_CONFIG_FILE "psa_config_device.h"
+#if !defined(FOTA_PSA_CONFIG_FILE)
+#define FOTA_PSA_CONFIG_FILE "psa_config_device.h"
+#endif
+#define MBEDTLS_PSA_CRYPTO_CONFIG_FILE FOTA_PSA_CONFIG_FILE
 #if !defined(FOTA_P256_MBEDTLS)
 #define MBEDTLS_PSA_P256M_DRIVER_ENABLED
 #else
@@ -15,6 +18,9 @@
  * place of p256-m, for the comparison issue 11 asked for. They allocate: a static pool, sized by
  * FOTA_CRYPTO_POOL_SIZE in crypto_psa.c, whose high-water mark sig-probe reports. */
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+#endif
+#if defined(FOTA_DEVICE_CRYPTO_POOL) && !defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C /* the decrypting build's pool (mbedtls_config_device_enc.h) */
 #endif
 
 /* Hashing. MBEDTLS_SHA256_SMALLER off: the unrolled rounds hash faster (boot time, issue 9). */

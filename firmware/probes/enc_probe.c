@@ -12,17 +12,6 @@
 #include "fota/fmt.h"
 #include "semihost.h"
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[120];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vformat(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    semihost_puts(line);
-}
-
 static void unhex(const char *h, uint8_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -41,7 +30,7 @@ static void check(int ok, const char *what)
 {
     if (!ok) {
         failures++;
-        say("enc_probe: FAIL %s\n", what);
+        semihost_say("enc_probe: FAIL %s\n", what);
     }
 }
 
@@ -65,7 +54,7 @@ int main(void)
     crypto_err_t e4 = crypto_hmac_sha256_verify(keys + 16, 32, wrapped, 16, mac);
     crypto_err_t e5 = crypto_aes128_ctr(keys, iv, 0, wrapped, key, 16);
     crypto_err_t e6 = crypto_aes128_ctr(key, iv, 0, buf, buf, sizeof(buf));
-    say("enc_probe: measured work done (unwrap, 16 KiB of AES-128-CTR)\n");
+    semihost_say("enc_probe: measured work done (unwrap, 16 KiB of AES-128-CTR)\n");
     check(e1 == CRYPTO_OK && e2 == CRYPTO_OK && e3 == CRYPTO_OK && e4 == CRYPTO_OK && e5 == CRYPTO_OK &&
               e6 == CRYPTO_OK,
           "the measured work");
@@ -111,7 +100,7 @@ int main(void)
           "AES-128-CTR SP 800-38A");
     check(crypto_aes128_ctr(key, iv, 37, want + 37, ct, 27) == CRYPTO_OK && memcmp(ct, pt + 37, 27) == 0,
           "AES-128-CTR from offset 37");
-    say("enc_probe: %u known-answer failures on the device\n", failures);
+    semihost_say("enc_probe: %u known-answer failures on the device\n", failures);
     semihost_exit(failures);
     for (;;) {
     }

@@ -4,7 +4,10 @@
 #ifndef FOTA_PROBE_SEMIHOST_H
 #define FOTA_PROBE_SEMIHOST_H
 
+#include <stdarg.h>
 #include <stdint.h>
+
+#include "fota/fmt.h"
 
 static inline void semihost_call(uint32_t op, const void *arg)
 {
@@ -24,6 +27,18 @@ static inline void semihost_exit(uint32_t code)
 {
     uint32_t block[2] = {0x20026u, code};
     semihost_call(0x20u, block);
+}
+
+/* printf-like (fota/fmt.h's subset) to the host's console, a line at most 119 characters. */
+static inline void semihost_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void semihost_say(const char *fmt, ...)
+{
+    char line[120];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vformat(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    semihost_puts(line);
 }
 
 #endif

@@ -18,17 +18,6 @@
 size_t crypto_pool_high_water(void); /* crypto_psa.c, in the measurement build with a pool */
 #endif
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[120];
-    va_list ap;
-    va_start(ap, fmt);
-    fmt_vformat(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    semihost_puts(line);
-}
-
 #define PAINT_BYTES 8192u
 #define PAINT 0xA5A5A5A5u
 
@@ -57,7 +46,7 @@ int main(void)
     const sig_table_header_t *h = (const sig_table_header_t *)LAYOUT_BANK_A_BASE;
     uint32_t room = (LAYOUT_FLASH_BASE + LAYOUT_FLASH_SIZE - LAYOUT_BANK_A_BASE - sizeof(*h)) / sizeof(sig_record_t);
     if (h->magic != SIG_TABLE_MAGIC || h->count > room) {
-        say("sig_probe: no signature table at bank A\n");
+        semihost_say("sig_probe: no signature table at bank A\n");
         semihost_exit(254);
     }
     const sig_record_t *rec = (const sig_record_t *)(h + 1);
@@ -67,14 +56,14 @@ int main(void)
         crypto_err_t e = crypto_p256_verify(rec[i].pubkey, rec[i].hash, rec[i].sig);
         if (e != CRYPTO_OK) {
             refused++;
-            say("sig_probe: pair %u refused: %s\n", (unsigned)i, crypto_strerror(e));
+            semihost_say("sig_probe: pair %u refused: %s\n", (unsigned)i, crypto_strerror(e));
         }
     }
-    say("sig_probe: %u pairs checked on the device, %u refused, %u bytes of stack below main\n",
+    semihost_say("sig_probe: %u pairs checked on the device, %u refused, %u bytes of stack below main\n",
         (unsigned)h->count, (unsigned)refused, (unsigned)stack_used(top));
 #include <mbedtls/build_info.h> /* the configuration the crypto library was built with */
 #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
-    say("sig_probe: crypto pool high-water mark %u bytes\n", (unsigned)crypto_pool_high_water());
+    semihost_say("sig_probe: crypto pool high-water mark %u bytes\n", (unsigned)crypto_pool_high_water());
 #endif
     semihost_exit(refused > 250 ? 250 : refused);
     for (;;) {
