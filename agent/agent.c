@@ -25,7 +25,7 @@ static int read_running(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
  * since, so it is read, not recomputed. 0, or -1 when the image cannot be read. */
 static int running_id(agent_t *a, uint8_t id[CRYPTO_SHA256_SIZE], uint32_t *size)
 {
-    uint8_t buf[SCAN_STEP];
+    uint8_t buf[FOTA_IMG_TRAILER_MAX];
     img_header_t h;
     img_trailer_t t;
     if (read_running(a, 0, buf, IMG_HEADER_FIELDS_SIZE) != 0 || img_header_decode(buf, &h) != IMG_OK ||
@@ -425,6 +425,11 @@ static void begin_validate(agent_t *a)
     }
     if (h.bank != a->bank) {
         fail(a, LINK_R_WRONG_BANK, IMG_ERR_WRONG_BANK);
+        return;
+    }
+    if ((h.flags & IMG_FLAG_ENCRYPTED) != 0) {
+        /* This agent does not decrypt (docs/encryption.md): never program ciphertext. */
+        fail(a, LINK_R_BAD_IMAGE, IMG_ERR_ENCRYPTED);
         return;
     }
     if (img_total_size(&h) != a->size) {

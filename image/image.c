@@ -115,12 +115,15 @@ img_err_t img_header_check(const img_header_t *hdr, const img_policy_t *policy)
     if (hdr->security_counter < policy->min_security_counter) {
         return IMG_ERR_ROLLBACK;
     }
+    if ((hdr->flags & IMG_FLAG_ENCRYPTED) != 0 && !policy->decrypts) {
+        return IMG_ERR_ENCRYPTED;
+    }
     return IMG_OK;
 }
 
 img_err_t img_trailer_parse(const uint8_t *buf, size_t len, img_trailer_t *out)
 {
-    img_trailer_t t = {NULL, NULL, NULL};
+    img_trailer_t t = {NULL, NULL, NULL, NULL};
     if (len < IMG_TLV_INFO_SIZE || len > FOTA_IMG_TRAILER_MAX) {
         return IMG_ERR_TLV;
     }
@@ -153,6 +156,10 @@ img_err_t img_trailer_parse(const uint8_t *buf, size_t len, img_trailer_t *out)
         case IMG_TLV_ECDSA_P256:
             slot = &t.signature;
             want = CRYPTO_P256_SIG_SIZE;
+            break;
+        case IMG_TLV_ENC_EC256:
+            slot = &t.enc;
+            want = IMG_ENC_EC256_SIZE;
             break;
         default:
             if ((type & IMG_TLV_IGNORABLE) == 0) {
@@ -279,6 +286,13 @@ img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
     img_err_t e = img_trailer_parse(ctx->trailer, ctx->hdr.trailer_size, &t);
     if (e != IMG_OK) {
         return ctx->err = e;
+    }
+    /* The wrapped key exactly when the header says the payload travels encrypted. */
+    if ((ctx->hdr.flags & IMG_FLAG_ENCRYPTED) != 0 && t.enc == NULL) {
+        return ctx->err = IMG_ERR_TLV_MISSING;
+    }
+    if ((ctx->hdr.flags & IMG_FLAG_ENCRYPTED) == 0 && t.enc != NULL) {
+        return ctx->err = IMG_ERR_TLV;
     }
     uint8_t digest[CRYPTO_SHA256_SIZE];
     if (crypto_sha256_finish(&ctx->sha, digest) != CRYPTO_OK) {
@@ -468,6 +482,8 @@ const char *img_strerror(img_err_t err)
         return "initial stack pointer or reset vector is invalid";
     case IMG_ERR_READ:
         return "read failed";
+    case IMG_ERR_ENCRYPTED:
+        return "encrypted for transport, and not decrypted here";
     case IMG_ERR_CRYPTO:
         return "crypto failure (bad built-in key or pool too small)";
     }

@@ -390,6 +390,23 @@ static void test_agent_refuses_bad_images_and_stages_nothing(void **state)
     bad[len_b / 2] ^= 0x20;
     refused(bad, len_b, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1);
     free(bad);
+    /* An image encrypted for transport: this agent does not decrypt, so it is refused at BEGIN,
+     * before a byte of ciphertext is programmed (docs/encryption.md). */
+    uint8_t rec[4 + IMG_ENC_EC256_SIZE];
+    le_put16(rec, IMG_TLV_ENC_EC256);
+    le_put16(rec + 2, IMG_ENC_EC256_SIZE);
+    memset(rec + 4, 0x5A, IMG_ENC_EC256_SIZE);
+    uint8_t *payload = malloc(30000), *enc = NULL;
+    size_t enc_len = 0;
+    assert_non_null(payload);
+    memcpy(payload, img_b + IMG_HEADER_SIZE, 30000);
+    img_version_t v = {2, 0, 0, 0};
+    assert_int_equal(fota_image_build(fx_key, payload, 30000, LAYOUT_BANK_B, &v, 0, rec, sizeof(rec), &enc, &enc_len),
+                     0);
+    le_put32(enc + 36, IMG_FLAG_ENCRYPTED);
+    refused(enc, enc_len, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 0);
+    free(payload);
+    free(enc);
 }
 
 static int group_setup(void **state)

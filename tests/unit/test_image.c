@@ -290,7 +290,8 @@ static void test_header_fields_are_strict(void **state)
         {29, 1, IMG_ERR_HEADER}, /* reserved */
         {40, 1, IMG_ERR_HEADER}, /* reserved */
         {63, 1, IMG_ERR_HEADER}, /* reserved */
-        {36, 1, IMG_ERR_HEADER}, /* unknown flag */
+        {36, 2, IMG_ERR_HEADER}, /* unknown flag (bit 0 is IMG_FLAG_ENCRYPTED) */
+        {39, 0x80, IMG_ERR_HEADER}, /* unknown flag */
         {12, 0, IMG_ERR_SIZE},   /* trailer smaller than its info header (set below) */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -332,6 +333,42 @@ static void test_signed_header_padding_must_be_erased(void **state)
     image_t ok = build(key1, LAYOUT_BANK_A, 300, 0, NULL, 0);
     assert_int_equal(verify(ok.data, ok.len, pub1, LAYOUT_BANK_A, 0, NULL), IMG_OK);
     free(ok.data);
+}
+
+/* IMG_FLAG_ENCRYPTED (docs/encryption.md): refused unless the caller decrypts; the wrapped-key
+ * record exactly when the flag is set, at its exact size. */
+static void test_encrypted_flag_and_record(void **state)
+{
+    (void)state;
+    uint8_t rec[4 + IMG_ENC_EC256_SIZE];
+    le_put16(rec, IMG_TLV_ENC_EC256);
+    le_put16(rec + 2, IMG_ENC_EC256_SIZE);
+    memset(rec + 4, 0x5A, IMG_ENC_EC256_SIZE);
+    img_policy_t plain = {.pubkey = pub1, .bank = LAYOUT_BANK_A};
+    img_policy_t dec = {.pubkey = pub1, .bank = LAYOUT_BANK_A, .decrypts = 1};
+    /* Flag and record. */
+    image_t img = build(key1, LAYOUT_BANK_A, 300, 0, rec, sizeof(rec));
+    le_put32(img.data + 36, IMG_FLAG_ENCRYPTED);
+    resign(&img, key1);
+    assert_int_equal(img_verify_buffer(img.data, img.len, &plain, NULL), IMG_ERR_ENCRYPTED);
+    assert_int_equal(img_verify_buffer(img.data, img.len, &dec, NULL), IMG_OK);
+    free(img.data);
+    /* Flag without the record. */
+    img = build(key1, LAYOUT_BANK_A, 300, 0, NULL, 0);
+    le_put32(img.data + 36, IMG_FLAG_ENCRYPTED);
+    resign(&img, key1);
+    assert_int_equal(img_verify_buffer(img.data, img.len, &dec, NULL), IMG_ERR_TLV_MISSING);
+    free(img.data);
+    /* The record without the flag, and a record of the wrong size. */
+    img = build(key1, LAYOUT_BANK_A, 300, 0, rec, sizeof(rec));
+    assert_int_equal(img_verify_buffer(img.data, img.len, &dec, NULL), IMG_ERR_TLV);
+    free(img.data);
+    le_put16(rec + 2, IMG_ENC_EC256_SIZE - 1);
+    img = build(key1, LAYOUT_BANK_A, 300, 0, rec, sizeof(rec) - 1);
+    le_put32(img.data + 36, IMG_FLAG_ENCRYPTED);
+    resign(&img, key1);
+    assert_int_equal(img_verify_buffer(img.data, img.len, &dec, NULL), IMG_ERR_TLV);
+    free(img.data);
 }
 
 static void test_bad_vectors_are_rejected(void **state)
@@ -570,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_lower_security_counter_is_rejected),
         cmocka_unit_test(test_header_fields_are_strict),
         cmocka_unit_test(test_signed_header_padding_must_be_erased),
+        cmocka_unit_test(test_encrypted_flag_and_record),
         cmocka_unit_test(test_bad_vectors_are_rejected),
         cmocka_unit_test(test_malformed_trailer_is_rejected),
         cmocka_unit_test(test_verify_read_matches_streaming),

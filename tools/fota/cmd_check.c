@@ -158,7 +158,7 @@ int cmd_inspect(int argc, char **argv)
 
     uint32_t hashed = (uint32_t)hdr.hdr_size + hdr.payload_size;
     uint32_t total = img_total_size(&hdr);
-    img_trailer_t tr = {NULL, NULL, NULL};
+    img_trailer_t tr = {NULL, NULL, NULL, NULL};
     if (len >= total) {
         (void)img_trailer_parse(img + hashed, hdr.trailer_size, &tr);
     }

@@ -4,9 +4,10 @@
 #define FOTA_CONFIG_H
 
 /* Largest trailer (TLV area) an image may carry, in bytes. Bounds the verifier's trailer buffer;
- * today's trailer (key id, hash, signature) takes 4 + 3 * 4 + 32 + 32 + 64 = 144 bytes. */
+ * a signed trailer (key id, hash, signature) takes 4 + 3 * 4 + 32 + 32 + 64 = 144 bytes, one of an
+ * image encrypted for transport 144 + 4 + 113 = 261 (docs/encryption.md). */
 #ifndef FOTA_IMG_TRAILER_MAX
-#define FOTA_IMG_TRAILER_MAX 256
+#define FOTA_IMG_TRAILER_MAX 384
 #endif
 
 /* Bytes read from flash per step when an image is verified in place (stack buffer). */

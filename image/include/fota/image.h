@@ -30,10 +30,17 @@
 #define IMG_TLV_SHA256 0x0010     /* SHA-256 of header and payload, 32 bytes */
 #define IMG_TLV_ECDSA_P256 0x0020 /* ECDSA-P256 over that SHA-256: r || s big-endian, 64 bytes */
 #define IMG_TLV_IGNORABLE 0x8000  /* flag bit: unknown records with it are skipped */
+/* The key the payload was encrypted with for transport, wrapped for one device's P-256 key
+ * (docs/encryption.md): ephemeral public key (65) || HMAC-SHA256 tag (32) || wrapped key (16).
+ * Present exactly when the header has IMG_FLAG_ENCRYPTED. */
+#define IMG_TLV_ENC_EC256 0x0030
+#define IMG_ENC_EC256_SIZE 113
 
 /* Header flags: none defined yet, so any set bit is rejected (a newer signer's feature that this
  * verifier cannot honour must not be silently ignored). */
-#define IMG_FLAGS_KNOWN 0x00000000u
+#define IMG_FLAG_ENCRYPTED 0x00000001u /* the payload travels encrypted (docs/encryption.md); hash and
+                                         * signature cover the plaintext, which is what flash holds */
+#define IMG_FLAGS_KNOWN IMG_FLAG_ENCRYPTED
 
 typedef enum {
     IMG_OK = 0,
@@ -56,6 +63,7 @@ typedef enum {
     IMG_ERR_VECTORS,     /* initial stack pointer or reset vector not usable */
     IMG_ERR_READ,        /* the read callback failed */
     IMG_ERR_CRYPTO,      /* the crypto port failed (bad built-in key, library failure) */
+    IMG_ERR_ENCRYPTED,   /* encrypted for transport, and this caller does not decrypt (policy) */
 } img_err_t;
 
 typedef struct {
@@ -84,6 +92,7 @@ typedef struct {
     const uint8_t *key_id;    /* CRYPTO_SHA256_SIZE bytes */
     const uint8_t *sha256;    /* CRYPTO_SHA256_SIZE bytes */
     const uint8_t *signature; /* CRYPTO_P256_SIG_SIZE bytes */
+    const uint8_t *enc;       /* IMG_ENC_EC256_SIZE bytes, or NULL: an image not encrypted */
 } img_trailer_t;
 
 /* What the verifier demands beyond a well-formed image. */
@@ -91,13 +100,16 @@ typedef struct {
     const uint8_t *pubkey;         /* CRYPTO_P256_PUBKEY_SIZE bytes; NULL: never IMG_OK (IMG_ERR_NO_KEY) */
     uint32_t min_security_counter; /* the device's counter */
     layout_bank_t bank;            /* bank it must be linked for, or LAYOUT_BANK_NONE for either */
+    uint8_t decrypts;              /* the caller decrypts the payload (a host tool after decrypting;
+                                    * the agent once it decrypts): IMG_FLAG_ENCRYPTED is acceptable.
+                                    * 0: such an image is IMG_ERR_ENCRYPTED, before any payload */
 } img_policy_t;
 
 /* Header codec. decode checks the structure (magic, format, sizes, bank, reserved fields);
  * encode writes IMG_HEADER_SIZE bytes (fields, then 0xFF padding). */
 img_err_t img_header_decode(const uint8_t buf[IMG_HEADER_FIELDS_SIZE], img_header_t *hdr);
 void img_header_encode(const img_header_t *hdr, uint8_t buf[IMG_HEADER_SIZE]);
-/* Bank and security counter against a policy. */
+/* Bank, security counter and encryption against a policy. */
 img_err_t img_header_check(const img_header_t *hdr, const img_policy_t *policy);
 /* Header + payload + trailer, in bytes. */
 uint32_t img_total_size(const img_header_t *hdr);
