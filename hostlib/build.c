@@ -17,6 +17,14 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
                      const img_version_t *version, uint32_t security_counter, const uint8_t *extra_tlv,
                      size_t extra_len, uint8_t **image, size_t *image_len)
 {
+    return fota_image_build_flags(s, payload, payload_len, bank, version, security_counter, 0, extra_tlv, extra_len,
+                                  image, image_len);
+}
+
+int fota_image_build_flags(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
+                           const img_version_t *version, uint32_t security_counter, uint32_t flags,
+                           const uint8_t *extra_tlv, size_t extra_len, uint8_t **image, size_t *image_len)
+{
     const size_t std_trailer = IMG_TLV_INFO_SIZE + 3 * IMG_TLV_HDR_SIZE + 2 * CRYPTO_SHA256_SIZE + CRYPTO_P256_SIG_SIZE;
     size_t trailer_len = std_trailer + extra_len;
     if (bank != LAYOUT_BANK_A && bank != LAYOUT_BANK_B) {
@@ -48,7 +56,7 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
         .security_counter = security_counter,
         .bank = (uint8_t)bank,
         .load_addr = layout_bank_base(bank) + IMG_HEADER_SIZE,
-        .flags = 0,
+        .flags = flags,
     };
     img_header_encode(&h, img);
     memcpy(img + IMG_HEADER_SIZE, payload, payload_len);

@@ -257,6 +257,17 @@ fota_signer *fota_signer_generate(void)
     return s;
 }
 
+int fota_signer_private(const fota_signer *s, uint8_t d[32])
+{
+    size_t n = 0;
+    int ret = mbedtls_ecp_write_key_ext(mbedtls_pk_ec(s->pk), &n, d, 32);
+    if (ret != 0 || n != 32) {
+        fota_err("cannot read the private key (mbedTLS error -0x%04x)", (unsigned)-ret);
+        return -1;
+    }
+    return 0;
+}
+
 fota_signer *fota_signer_from_scalar(const uint8_t d[32])
 {
     fota_signer *s = signer_new();

@@ -173,6 +173,28 @@ expect 2 "--raw 'zero' is not a flash address" "$FOTA" delta --raw zero "$FW/app
 expect 2 "chunk '0' is not a number" "$FOTA" apply --chunk 0 "$w/da.img" "$w/d.patch" -o "$w/x"
 expect 2 "are required" "$FOTA" delta "$w/da.img"
 
+# Encrypted images (docs/encryption.md): a device key; an image encrypted for it verifies only once
+# decrypted with it, not with another key; a flipped ciphertext byte is caught by the signature over
+# the plaintext; the payload differs from the plaintext's almost everywhere, and from a second
+# encryption of the same input (a fresh key each time).
+expect 0 "wrote device encryption key" "$FOTA" keygen --device-enc -o "$w/dev.pem"
+"$FOTA" keygen -o "$w/dev2.pem" >/dev/null
+expect 0 "payload encrypted for" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/dev.pub.pem" -o "$w/enc.img" "$FW/app-a.elf"
+"$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/dev.pub.pem" -o "$w/enc2.img" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/plain.img" "$FW/app-a.elf" >/dev/null
+expect 1 "encrypted for transport, and not decrypted here" "$FOTA" verify -p "$w/k.pem" "$w/enc.img"
+expect 0 "OK: version 1.0.0, bank A" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/enc.img"
+expect 1 "not encrypted for this device key" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev2.pem" "$w/enc.img"
+expect 1 "the image is not encrypted" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/plain.img"
+cp "$w/enc.img" "$w/flip.img"; printf '\x01' | dd of="$w/flip.img" bs=1 seek=2000 conv=notrunc status=none
+expect 1 "SHA-256 mismatch" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/flip.img"
+payload=$(( $(stat -c %s "$w/plain.img") - 512 - 144 ))
+same() { cmp -l <(dd if="$1" bs=1 skip=512 count="$payload" status=none) <(dd if="$2" bs=1 skip=512 count="$payload" status=none) | wc -l; }
+[ "$(same "$w/plain.img" "$w/enc.img")" -gt $((payload * 99 / 100)) ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: the encrypted payload is not different from the plaintext"; }
+[ "$(same "$w/enc.img" "$w/enc2.img")" -gt $((payload * 99 / 100)) ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: two encryptions of one input are alike"; }
+expect 3 "" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/missing.pem" -o "$w/bad8" "$FW/app-a.elf"
+absent "$w/bad8"
+
 # Every host binary says which release it is.
 for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do
   expect 0 "^$b [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$" "$(dirname "$FOTA")/$b" --version

@@ -18,6 +18,7 @@ static const char verify_usage[] =
     "  -p, --pubkey FILE                the trusted key (public or private PEM)\n"
     "  -b, --bank a|b                   bank the image must be for (default: either)\n"
     "  -m, --min-security-counter N     the device's counter (default 0)\n"
+    "  -d, --device-key FILE            an image encrypted for this device key: decrypt, then verify\n"
     "Exit status: 0 valid, 1 rejected, 2 usage, 3 unreadable input.\n";
 
 int cmd_verify(int argc, char **argv)
@@ -25,16 +26,20 @@ int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {{"pubkey", required_argument, 0, 'p'},
                                          {"bank", required_argument, 0, 'b'},
                                          {"min-security-counter", required_argument, 0, 'm'},
+                                         {"device-key", required_argument, 0, 'd'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *key = NULL;
+    const char *key = NULL, *dev_key = NULL;
     img_policy_t pol = {.pubkey = NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:b:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:m:d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             key = optarg;
+            break;
+        case 'd':
+            dev_key = optarg;
             break;
         case 'b':
             pol.bank = fota_parse_bank(optarg);
@@ -73,6 +78,24 @@ int cmd_verify(int argc, char **argv)
     size_t len;
     if (fota_read_file(argv[optind], MAX_IMAGE_FILE, &img, &len) != 0) {
         return EXIT_INPUT;
+    }
+    if (dev_key != NULL) {
+        fota_signer *d = fota_signer_load(dev_key);
+        uint8_t priv[32];
+        int bad = d == NULL || fota_signer_private(d, priv) != 0;
+        fota_signer_free(d);
+        if (bad) {
+            free(img);
+            return EXIT_INPUT;
+        }
+        int r = fota_image_decrypt(img, len, priv);
+        memset(priv, 0, sizeof(priv));
+        if (r != 0) {
+            free(img);
+            printf("REJECTED: cannot decrypt with %s\n", dev_key);
+            return EXIT_REJECTED;
+        }
+        pol.decrypts = 1;
     }
     img_header_t hdr;
     img_err_t e = img_verify_buffer(img, len, &pol, &hdr);

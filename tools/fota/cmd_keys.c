@@ -8,9 +8,11 @@
 #include "fota.h"
 
 static const char keygen_usage[] =
-    "Usage: fota keygen -o KEY.pem [--pub PUB.pem] [--force]\n"
+    "Usage: fota keygen -o KEY.pem [--pub PUB.pem] [--force] [--device-enc]\n"
     "Creates an ECDSA P-256 signing key pair: the private key in KEY.pem (mode 0600) and the\n"
     "public key in PUB.pem (default: KEY.pem with .pem replaced by .pub.pem).\n"
+    "      --device-enc a device's encryption key instead (the same kind of pair): PUB.pem goes to\n"
+    "                   fota sign --encrypt-for, KEY.pem to the device (docs/encryption.md)\n"
     "  -o, --out FILE   private key to write\n"
     "      --pub FILE   public key to write\n"
     "      --force      overwrite existing files (a lost private key cannot sign updates again)\n";
@@ -20,10 +22,11 @@ int cmd_keygen(int argc, char **argv)
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"pub", required_argument, 0, 'p'},
                                          {"force", no_argument, 0, 'f'},
+                                         {"device-enc", no_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *out = NULL, *pub = NULL;
-    int force = 0, c;
+    int force = 0, device = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -35,6 +38,9 @@ int cmd_keygen(int argc, char **argv)
             break;
         case 'f':
             force = 1;
+            break;
+        case 'D':
+            device = 1;
             break;
         case 'h':
             fputs(keygen_usage, stdout);
@@ -68,7 +74,9 @@ int cmd_keygen(int argc, char **argv)
     }
     int rc = fota_keygen_files(out, pub);
     if (rc == EXIT_OK) {
-        printf("wrote private key %s and public key %s\n", out, pub);
+        printf(device ? "wrote device encryption key %s (for the device) and %s (for fota sign --encrypt-for)\n"
+                      : "wrote private key %s and public key %s\n",
+               out, pub);
     }
     return rc;
 }

@@ -15,7 +15,10 @@ static const char usage[] =
     "  -b, --bank a|b              bank the image is for; an input linked for the other bank is refused\n"
     "  -v, --version X.Y.Z[+B]     version (major, minor < 256, patch < 65536, optional build number)\n"
     "  -s, --security-counter N    anti-rollback counter (default 0): devices refuse lower counters\n"
-    "  -o, --out FILE              signed image to write\n";
+    "  -o, --out FILE              signed image to write\n"
+    "      --encrypt-for PUB.pem   encrypt the payload for this device key (fota keygen --device-enc;\n"
+    "                              docs/encryption.md): the signature covers the plaintext. Devices\n"
+    "                              cannot install encrypted images yet\n";
 
 /* Where a binary says it runs: the reset vector (Thumb bit cleared). */
 static uint32_t reset_vector(const uint8_t *bin, size_t len)
@@ -30,9 +33,10 @@ int cmd_sign(int argc, char **argv)
                                          {"version", required_argument, 0, 'v'},
                                          {"security-counter", required_argument, 0, 's'},
                                          {"out", required_argument, 0, 'o'},
+                                         {"encrypt-for", required_argument, 0, 'E'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *key = NULL, *bank_s = NULL, *ver_s = NULL, *out = NULL;
+    const char *key = NULL, *bank_s = NULL, *ver_s = NULL, *out = NULL, *enc_for = NULL;
     uint32_t sec = 0;
     int c;
     opterr = 0;
@@ -55,6 +59,9 @@ int cmd_sign(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'E':
+            enc_for = optarg;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -149,14 +156,27 @@ int cmd_sign(int argc, char **argv)
         fota_err("sign: '%s' does not make a bootable image: %s", input, img_strerror(e));
         goto out;
     }
+    if (enc_for != NULL) {
+        /* The plaintext image above passed the device's verifier; now the one that travels. */
+        uint8_t dev[CRYPTO_P256_PUBKEY_SIZE];
+        if (fota_load_pubkey(enc_for, dev) != 0) {
+            goto out;
+        }
+        free(img);
+        img = NULL;
+        if (fota_image_encrypt(signer, bin, bin_len, bank, &ver, sec, dev, &img, &img_len) != 0) {
+            goto out;
+        }
+    }
     if (fota_write_file(out, img, img_len, 0644) != 0) {
         rc = EXIT_OUTPUT;
         goto out;
     }
     char vs[32];
     img_version_format(&ver, vs, sizeof(vs));
-    printf("signed %s -> %s: bank %c, version %s, security counter %u, %zu bytes\n", input, out,
-           layout_bank_letter(bank), vs, (unsigned)sec, img_len);
+    printf("signed %s -> %s: bank %c, version %s, security counter %u, %zu bytes%s%s\n", input, out,
+           layout_bank_letter(bank), vs, (unsigned)sec, img_len, enc_for ? ", payload encrypted for " : "",
+           enc_for ? enc_for : "");
     rc = EXIT_OK;
 out:
     fota_signer_free(signer);

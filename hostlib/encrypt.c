@@ -1,0 +1,110 @@
+/* Images encrypted for one device (docs/encryption.md): the host's side, the writer and a reader
+ * the tools use to check what they wrote. The device's side is the agent (not built yet). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <psa/crypto.h>
+
+#include "fota/crypto_enc.h"
+#include "fota/hostlib.h"
+#include "fota/le.h"
+
+static const char kdf_info[] = "fota-enc-ec256-v1";
+
+/* k_wrap (16) || k_mac (32) from the shared secret. */
+static int derive(const uint8_t z[32], uint8_t keys[48])
+{
+    return crypto_hkdf_sha256(NULL, 0, z, 32, (const uint8_t *)kdf_info, sizeof(kdf_info) - 1, keys, 48) == CRYPTO_OK
+               ? 0
+               : -1;
+}
+
+int fota_image_encrypt(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
+                       const img_version_t *version, uint32_t security_counter,
+                       const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE], uint8_t **image, size_t *image_len)
+{
+    static const uint8_t iv[16] = {0};
+    uint8_t image_key[16], eph_priv[32], z[32], keys[48], rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE];
+    uint8_t *r = rec + IMG_TLV_HDR_SIZE; /* ephemeral public key || tag || wrapped key */
+    int rc = -1;
+    fota_signer *eph = fota_signer_generate();
+    if (eph == NULL) {
+        return -1;
+    }
+    if (psa_crypto_init() != PSA_SUCCESS || psa_generate_random(image_key, sizeof(image_key)) != PSA_SUCCESS) {
+        fota_err("no random numbers for the image key");
+        goto out;
+    }
+    if (fota_signer_private(eph, eph_priv) != 0) {
+        goto out;
+    }
+    fota_signer_pubkey(eph, r);
+    if (crypto_ecdh_p256(eph_priv, device_pub, z) != CRYPTO_OK) {
+        fota_err("the device key is not a P-256 public key");
+        goto out;
+    }
+    if (derive(z, keys) != 0 || crypto_aes128_ctr(keys, iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
+        crypto_hmac_sha256(keys + 16, 32, r + 65 + 32, 16, r + 65) != CRYPTO_OK) {
+        fota_err("wrapping the image key failed (crypto library)");
+        goto out;
+    }
+    le_put16(rec, IMG_TLV_ENC_EC256);
+    le_put16(rec + 2, IMG_ENC_EC256_SIZE);
+    /* Signed over the plaintext (what the device will hold), then the payload encrypted. */
+    if (fota_image_build_flags(s, payload, payload_len, bank, version, security_counter, IMG_FLAG_ENCRYPTED, rec,
+                               sizeof(rec), image, image_len) != 0) {
+        goto out;
+    }
+    uint8_t *p = *image + IMG_HEADER_SIZE;
+    if (crypto_aes128_ctr(image_key, iv, 0, p, p, payload_len) != CRYPTO_OK) {
+        fota_err("encrypting the payload failed (crypto library)");
+        free(*image);
+        *image = NULL;
+        goto out;
+    }
+    rc = 0;
+out:
+    memset(image_key, 0, sizeof(image_key));
+    memset(eph_priv, 0, sizeof(eph_priv));
+    memset(z, 0, sizeof(z));
+    memset(keys, 0, sizeof(keys));
+    fota_signer_free(eph);
+    return rc;
+}
+
+int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32])
+{
+    static const uint8_t iv[16] = {0};
+    img_header_t h;
+    img_trailer_t t;
+    if (len < IMG_HEADER_SIZE || img_header_decode(image, &h) != IMG_OK || img_total_size(&h) != len ||
+        img_trailer_parse(image + h.hdr_size + h.payload_size, h.trailer_size, &t) != IMG_OK) {
+        fota_err("not a well-formed image");
+        return -1;
+    }
+    if ((h.flags & IMG_FLAG_ENCRYPTED) == 0 || t.enc == NULL) {
+        fota_err("the image is not encrypted");
+        return -1;
+    }
+    uint8_t z[32], keys[48], image_key[16];
+    int rc = -1;
+    if (crypto_ecdh_p256(device_priv, t.enc, z) != CRYPTO_OK || derive(z, keys) != 0) {
+        fota_err("the image's key record is malformed (its ephemeral key is not a P-256 point)");
+        goto out;
+    }
+    if (crypto_hmac_sha256_verify(keys + 16, 32, t.enc + 65 + 32, 16, t.enc + 65) != CRYPTO_OK) {
+        fota_err("the image is not encrypted for this device key");
+        goto out;
+    }
+    if (crypto_aes128_ctr(keys, iv, 0, t.enc + 65 + 32, image_key, 16) != CRYPTO_OK ||
+        crypto_aes128_ctr(image_key, iv, 0, image + h.hdr_size, image + h.hdr_size, h.payload_size) != CRYPTO_OK) {
+        fota_err("decrypting failed (crypto library)");
+        goto out;
+    }
+    rc = 0;
+out:
+    memset(z, 0, sizeof(z));
+    memset(keys, 0, sizeof(keys));
+    memset(image_key, 0, sizeof(image_key));
+    return rc;
+}
