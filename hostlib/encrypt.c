@@ -19,19 +19,34 @@ static int derive(const uint8_t z[32], uint8_t keys[48])
                : -1;
 }
 
-int fota_image_encrypt(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
-                       const img_version_t *version, uint32_t security_counter,
-                       const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE], uint8_t **image, size_t *image_len)
+static const uint8_t zero_iv[16] = {0};
+
+/* The payload bytes of a well-formed encrypted image, or NULL. */
+static uint8_t *encrypted_payload(uint8_t *image, size_t len, img_header_t *h, img_trailer_t *t)
 {
-    static const uint8_t iv[16] = {0};
-    uint8_t image_key[16], eph_priv[32], z[32], keys[48], rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE];
-    uint8_t *r = rec + IMG_TLV_HDR_SIZE; /* ephemeral public key || tag || wrapped key */
+    if (len < IMG_HEADER_SIZE || img_header_decode(image, h) != IMG_OK || img_total_size(h) != len ||
+        img_trailer_parse(image + h->hdr_size + h->payload_size, h->trailer_size, t) != IMG_OK) {
+        fota_err("not a well-formed image");
+        return NULL;
+    }
+    if ((h->flags & IMG_FLAG_ENCRYPTED) == 0 || t->enc == NULL) {
+        fota_err("the image is not encrypted");
+        return NULL;
+    }
+    return image + h->hdr_size;
+}
+
+int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                  uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], uint8_t image_key[16])
+{
+    uint8_t eph_priv[32], z[32], keys[48];
+    uint8_t *r = record + IMG_TLV_HDR_SIZE; /* ephemeral public key || tag || wrapped key */
     int rc = -1;
     fota_signer *eph = fota_signer_generate();
     if (eph == NULL) {
         return -1;
     }
-    if (psa_crypto_init() != PSA_SUCCESS || psa_generate_random(image_key, sizeof(image_key)) != PSA_SUCCESS) {
+    if (psa_crypto_init() != PSA_SUCCESS || psa_generate_random(image_key, 16) != PSA_SUCCESS) {
         fota_err("no random numbers for the image key");
         goto out;
     }
@@ -43,28 +58,15 @@ int fota_image_encrypt(fota_signer *s, const uint8_t *payload, size_t payload_le
         fota_err("the device key is not a P-256 public key");
         goto out;
     }
-    if (derive(z, keys) != 0 || crypto_aes128_ctr(keys, iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
+    if (derive(z, keys) != 0 || crypto_aes128_ctr(keys, zero_iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
         crypto_hmac_sha256(keys + 16, 32, r + 65 + 32, 16, r + 65) != CRYPTO_OK) {
         fota_err("wrapping the image key failed (crypto library)");
         goto out;
     }
-    le_put16(rec, IMG_TLV_ENC_EC256);
-    le_put16(rec + 2, IMG_ENC_EC256_SIZE);
-    /* Signed over the plaintext (what the device will hold), then the payload encrypted. */
-    if (fota_image_build_flags(s, payload, payload_len, bank, version, security_counter, IMG_FLAG_ENCRYPTED, rec,
-                               sizeof(rec), image, image_len) != 0) {
-        goto out;
-    }
-    uint8_t *p = *image + IMG_HEADER_SIZE;
-    if (crypto_aes128_ctr(image_key, iv, 0, p, p, payload_len) != CRYPTO_OK) {
-        fota_err("encrypting the payload failed (crypto library)");
-        free(*image);
-        *image = NULL;
-        goto out;
-    }
+    le_put16(record, IMG_TLV_ENC_EC256);
+    le_put16(record + 2, IMG_ENC_EC256_SIZE);
     rc = 0;
 out:
-    memset(image_key, 0, sizeof(image_key));
     memset(eph_priv, 0, sizeof(eph_priv));
     memset(z, 0, sizeof(z));
     memset(keys, 0, sizeof(keys));
@@ -72,18 +74,27 @@ out:
     return rc;
 }
 
-int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32])
+int fota_image_encrypt_payload(uint8_t *image, size_t len, const uint8_t image_key[16])
 {
-    static const uint8_t iv[16] = {0};
     img_header_t h;
     img_trailer_t t;
-    if (len < IMG_HEADER_SIZE || img_header_decode(image, &h) != IMG_OK || img_total_size(&h) != len ||
-        img_trailer_parse(image + h.hdr_size + h.payload_size, h.trailer_size, &t) != IMG_OK) {
-        fota_err("not a well-formed image");
+    uint8_t *p = encrypted_payload(image, len, &h, &t);
+    if (p == NULL) {
         return -1;
     }
-    if ((h.flags & IMG_FLAG_ENCRYPTED) == 0 || t.enc == NULL) {
-        fota_err("the image is not encrypted");
+    if (crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size) != CRYPTO_OK) {
+        fota_err("encrypting the payload failed (crypto library)");
+        return -1;
+    }
+    return 0;
+}
+
+int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32])
+{
+    img_header_t h;
+    img_trailer_t t;
+    uint8_t *p = encrypted_payload(image, len, &h, &t);
+    if (p == NULL) {
         return -1;
     }
     uint8_t z[32], keys[48], image_key[16];
@@ -96,8 +107,8 @@ int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]
         fota_err("the image is not encrypted for this device key");
         goto out;
     }
-    if (crypto_aes128_ctr(keys, iv, 0, t.enc + 65 + 32, image_key, 16) != CRYPTO_OK ||
-        crypto_aes128_ctr(image_key, iv, 0, image + h.hdr_size, image + h.hdr_size, h.payload_size) != CRYPTO_OK) {
+    if (crypto_aes128_ctr(keys, zero_iv, 0, t.enc + 65 + 32, image_key, 16) != CRYPTO_OK ||
+        crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size) != CRYPTO_OK) {
         fota_err("decrypting failed (crypto library)");
         goto out;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fota.h"
+#include "fota/crypto_enc.h"
 #include "fota/le.h"
 
 static const char usage[] =
@@ -144,29 +145,31 @@ int cmd_sign(int argc, char **argv)
     if (signer == NULL) {
         goto out;
     }
-    if (fota_image_build(signer, bin, bin_len, bank, &ver, sec, NULL, 0, &img, &img_len) != 0) {
+    /* --encrypt-for: the wrapped key goes in the trailer, the flag in the signed header; the
+     * payload is encrypted only after the image (plaintext, as the device will hold it) passed the
+     * device's verifier. */
+    uint8_t rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], image_key[CRYPTO_AES128_KEY_SIZE];
+    if (enc_for != NULL) {
+        uint8_t dev[CRYPTO_P256_PUBKEY_SIZE];
+        if (fota_load_pubkey(enc_for, dev) != 0 || fota_enc_wrap(dev, rec, image_key) != 0) {
+            goto out;
+        }
+    }
+    if (fota_image_build_flags(signer, bin, bin_len, bank, &ver, sec, enc_for ? IMG_FLAG_ENCRYPTED : 0,
+                               enc_for ? rec : NULL, enc_for ? sizeof(rec) : 0, &img, &img_len) != 0) {
         goto out;
     }
     /* Check the result with the same verifier the device runs before writing anything. */
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
     fota_signer_pubkey(signer, pub);
-    img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank};
+    img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank, .decrypts = enc_for != NULL};
     img_err_t e = img_verify_buffer(img, img_len, &pol, NULL);
     if (e != IMG_OK) {
         fota_err("sign: '%s' does not make a bootable image: %s", input, img_strerror(e));
         goto out;
     }
-    if (enc_for != NULL) {
-        /* The plaintext image above passed the device's verifier; now the one that travels. */
-        uint8_t dev[CRYPTO_P256_PUBKEY_SIZE];
-        if (fota_load_pubkey(enc_for, dev) != 0) {
-            goto out;
-        }
-        free(img);
-        img = NULL;
-        if (fota_image_encrypt(signer, bin, bin_len, bank, &ver, sec, dev, &img, &img_len) != 0) {
-            goto out;
-        }
+    if (enc_for != NULL && fota_image_encrypt_payload(img, img_len, image_key) != 0) {
+        goto out;
     }
     if (fota_write_file(out, img, img_len, 0644) != 0) {
         rc = EXIT_OUTPUT;

@@ -76,20 +76,20 @@ int fota_image_build(fota_signer *s, const uint8_t *payload, size_t payload_len,
                      const img_version_t *version, uint32_t security_counter, const uint8_t *extra_tlv,
                      size_t extra_len, uint8_t **image, size_t *image_len);
 
-/* The same with header flags (IMG_FLAG_ENCRYPTED: fota_image_encrypt). */
+/* The same with header flags (IMG_FLAG_ENCRYPTED: fota_enc_wrap). */
 int fota_image_build_flags(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
                            const img_version_t *version, uint32_t security_counter, uint32_t flags,
                            const uint8_t *extra_tlv, size_t extra_len, uint8_t **image, size_t *image_len);
 
-/* Encrypted images (docs/encryption.md). fota_image_encrypt builds a signed image for bank whose
- * payload travels encrypted for the device key device_pub: a fresh AES-128 key encrypts the
- * payload (CTR), wrapped with ECDH from a fresh ephemeral key, HKDF-SHA256 and HMAC-SHA256 into the
- * IMG_TLV_ENC_EC256 record; the signature covers the plaintext. fota_image_decrypt undoes it in
- * place with the device's private scalar: -1 (and a message) when the image is not encrypted,
- * malformed, or not for this key. */
-int fota_image_encrypt(fota_signer *s, const uint8_t *payload, size_t payload_len, layout_bank_t bank,
-                       const img_version_t *version, uint32_t security_counter,
-                       const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE], uint8_t **image, size_t *image_len);
+/* Encrypted images (docs/encryption.md). fota_enc_wrap makes a fresh AES-128 image key and its
+ * IMG_TLV_ENC_EC256 record (type, length, value) for the device key device_pub: ECDH with a fresh
+ * ephemeral key, HKDF-SHA256, HMAC-SHA256. Build the image with IMG_FLAG_ENCRYPTED and that record
+ * (the signature covers the plaintext), then fota_image_encrypt_payload encrypts its payload in
+ * place (AES-128-CTR). fota_image_decrypt undoes it with the device's private scalar: -1 (and a
+ * message) when the image is not encrypted, malformed, or not for this key. */
+int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE], uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE],
+                  uint8_t image_key[16]);
+int fota_image_encrypt_payload(uint8_t *image, size_t len, const uint8_t image_key[16]);
 int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]);
 /* A loaded key's private scalar (big-endian), for ECDH. 0, or -1 after printing why. */
 int fota_signer_private(const fota_signer *s, uint8_t d[32]);
