@@ -118,7 +118,9 @@ static int unhex(const char *h, uint8_t *out, size_t n)
         unsigned v = 0;
         for (int k = 0; k < 2; k++) {
             char c = h[2 * i + (size_t)k];
-            unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                                : 16;
             if (d > 15) {
                 return -1;
             }
@@ -208,8 +210,8 @@ static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *d
               url->valuestring, status, (unsigned)got, (unsigned)n);
         return 1;
     }
-    if (lm_begin_delta_encode(begin, s->win, n) != 0 || delta_parse_header(s->win, n, &info) != DELTA_OK ||
-        info.target_size != image_size || memcmp(info.target_sha256, sha, 32) != 0) {
+    if (lm_begin_delta_encode(begin, s->win, n, &info) != 0 || info.target_size != image_size ||
+        memcmp(info.target_sha256, sha, 32) != 0) {
         logf_(p, "bridge: the patch %s does not make the release's image: the whole image", url->valuestring);
         return 1;
     }

@@ -268,17 +268,21 @@ lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SI
     return send(m, LINK_BEGIN_DELTA, begin, LINK_BEGIN_DELTA_SIZE, size, read, rctx, progress, pctx, resumed_from);
 }
 
-int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch_header, uint32_t patch_size)
+int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch, uint32_t patch_size,
+                          delta_info_t *header)
 {
     delta_info_t info;
     img_header_t h;
-    if (delta_parse_header(patch_header, DELTA_HDR_SIZE, &info) != DELTA_OK ||
+    if (delta_parse_header(patch, patch_size, &info) != DELTA_OK ||
         img_header_decode(info.target_header, &h) != IMG_OK || patch_size != DELTA_HDR_SIZE + info.body_size) {
         return -1;
     }
     lm_begin_encode(out, info.target_size, info.target_sha256, h.bank, info.target_header);
     le_put32(out + LINK_BEGIN_SIZE, patch_size);
     memcpy(out + LINK_BEGIN_SIZE + 4, info.base_sha256, 32);
+    if (header != NULL) {
+        *header = info;
+    }
     return 0;
 }
 

@@ -48,6 +48,15 @@ if [ $rc -eq 0 ] && wait_log "$w/1.log" "app: confirmed (trial over)" && grep -q
 else
   bad "v1 -> v2 update (exit $rc)"; echo "$out"; cat "$w/1.log"
 fi
+# 1b. A file that starts like a patch but is cut inside its header: refused before anything is
+# sent (fota-link used to read the 160-byte header past the end of a shorter file).
+printf 'FDLT\x01\x00\xa0\x00' >"$w/short.patch"
+out=$("$LINK" --socket "$w/sock" update "$w/short.patch" 2>&1); rc=$?
+if [ $rc -eq 3 ] && grep -qF "is not a whole patch" <<<"$out"; then
+  ok "a patch cut inside its header: refused (exit 3), nothing sent"
+else
+  bad "a short patch (exit $rc)"; echo "$out"
+fi
 stop_sim
 
 # 2. A faulty bus: 2% of transactions each corrupted towards the slave, corrupted towards the

@@ -128,7 +128,7 @@ static lm_err_t send_patch(rig_t *r, link_master_t *m, const uint8_t *patch, siz
     link_port_t port = {rig_transact, rig_wait, r};
     lm_init(m, &port);
     uint8_t begin[LINK_BEGIN_DELTA_SIZE];
-    assert_int_equal(lm_begin_delta_encode(begin, patch, (uint32_t)len), 0);
+    assert_int_equal(lm_begin_delta_encode(begin, patch, (uint32_t)len, NULL), 0);
     return lm_send_patch(m, begin, (uint32_t)len, lm_read_memory, (void *)patch, NULL, NULL, from);
 }
 
@@ -227,7 +227,7 @@ static void test_agent_refuses_a_truncated_patch(void **state)
     link_port_t port = {rig_transact, rig_wait, r};
     lm_init(&m, &port);
     uint8_t begin[LINK_BEGIN_DELTA_SIZE];
-    assert_int_equal(lm_begin_delta_encode(begin, patch_ab, (uint32_t)len_patch_ab), 0);
+    assert_int_equal(lm_begin_delta_encode(begin, patch_ab, (uint32_t)len_patch_ab, NULL), 0);
     uint32_t cut = (uint32_t)len_patch_ab - 100;
     le_put32(begin + LINK_BEGIN_SIZE, cut);
     assert_int_equal(lm_send_patch(&m, begin, cut, lm_read_memory, (void *)patch_ab, NULL, NULL, NULL), LM_ERR_REFUSED);

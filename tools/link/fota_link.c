@@ -80,8 +80,8 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     size_t image_len = len;
     if (patch) {
         delta_info_t info;
-        if (lm_begin_delta_encode(begin_delta, img, (uint32_t)len) != 0 ||
-            delta_parse_header(img, len, &info) != DELTA_OK || img_header_decode(info.target_header, &h) != IMG_OK) {
+        if (lm_begin_delta_encode(begin_delta, img, (uint32_t)len, &info) != 0 ||
+            img_header_decode(info.target_header, &h) != IMG_OK) {
             fprintf(stderr, "fota-link: '%s' is not a whole patch (header or size wrong; see fota apply)\n", path);
             free(img);
             return 3;

@@ -87,8 +87,8 @@ int fota_image_build_flags(fota_signer *s, const uint8_t *payload, size_t payloa
  * (the signature covers the plaintext), then fota_image_encrypt_payload encrypts its payload in
  * place (AES-128-CTR). fota_image_decrypt undoes it with the device's private scalar: -1 (and a
  * message) when the image is not encrypted, malformed, or not for this key. */
-int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE], uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE],
-                  uint8_t image_key[16]);
+int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                  uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], uint8_t image_key[16]);
 int fota_image_encrypt_payload(uint8_t *image, size_t len, const uint8_t image_key[16]);
 int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]);
 /* A loaded key's private scalar (big-endian), for ECDH. 0, or -1 after printing why. */

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "fota/delta.h"
 #include "fota/link.h"
 
 typedef struct {
@@ -63,9 +64,11 @@ void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t 
 lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
                        void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
 
-/* The BEGIN_DELTA payload from a patch's header (DELTA_HDR_SIZE bytes): the image it makes, the
- * patch size, the base it needs. 0, or -1 when the header is not a patch's. */
-int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch_header, uint32_t patch_size);
+/* The BEGIN_DELTA payload from a whole patch of patch_size bytes (its header: the image it makes,
+ * the base it needs), and the header decoded into *header when not NULL. 0, or -1 when it is not a
+ * whole patch (too short, not a patch header, a body size that disagrees with patch_size). */
+int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch, uint32_t patch_size,
+                          delta_info_t *header);
 
 /* As lm_send_image, for a patch of size bytes (docs/delta.md): BEGIN_DELTA, then the patch in DATA
  * frames (a resume sends it again from the offset the slave gives, 0: it re-decodes), then VERIFY
