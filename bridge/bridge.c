@@ -183,6 +183,29 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON_free(json);
 }
 
+/* Sends an image (BEGIN) or a patch (BEGIN_DELTA: begin is LINK_BEGIN_DELTA_SIZE bytes), resuming
+ * when the device answers that it is not where the transfer was (it reset, or a flash operation
+ * failed: not a refusal): INFO again, and the same BEGIN resumes where the device stands (a patch
+ * from its start, the agent keeping what is in flash). */
+static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_info_t *di, layout_bank_t target,
+                              int patch, const uint8_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                              uint32_t *from)
+{
+    lm_err_t e = LM_ERR_STATE;
+    for (int again = 0; e == LM_ERR_STATE && again <= BRIDGE_RESUMES; again++) {
+        if (again > 0) {
+            logf_(p, "bridge: device answered %s at offset %u: re-reading INFO and resuming",
+                  link_result_name((link_result_t)m->status.result), (unsigned)m->status.next_offset);
+            if (device_info(p, m, di) != 0 || layout_other_bank(di->running) != target) {
+                break;
+            }
+        }
+        e = patch ? lm_send_patch(m, begin, size, read, rctx, p->progress, p->ctx, from)
+                  : lm_send_image(m, begin, size, read, rctx, p->progress, p->ctx, from);
+    }
+    return e;
+}
+
 /* A patch the server offers for the device's running image: downloaded whole into the stream's
  * window (a patch larger than BRIDGE_WINDOW is not worth it: the image is used), checked to make
  * the image the server announced, then sent with BEGIN_DELTA (resumed, like an image, when the
@@ -217,15 +240,7 @@ static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *d
     }
     logf_(p, "bridge: sending a patch of %u bytes for the %u-byte image", (unsigned)n, (unsigned)image_size);
     uint32_t from = 0;
-    lm_err_t e = lm_send_patch(m, begin, n, lm_read_memory, s->win, p->progress, p->ctx, &from);
-    for (int again = 0; e == LM_ERR_STATE && again < BRIDGE_RESUMES; again++) {
-        logf_(p, "bridge: device answered %s while patching: re-reading INFO and sending the patch again",
-              link_result_name((link_result_t)m->status.result));
-        if (device_info(p, m, di) != 0 || layout_other_bank(di->running) != target) {
-            break;
-        }
-        e = lm_send_patch(m, begin, n, lm_read_memory, s->win, p->progress, p->ctx, &from);
-    }
+    lm_err_t e = send_resuming(p, m, di, target, 1, begin, n, lm_read_memory, s->win, &from);
     if (e == LM_OK) {
         logf_(p, "bridge: patch applied to bank %c and verified by the device", layout_bank_letter(target));
         return 0;
@@ -355,17 +370,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     uint8_t begin[LINK_BEGIN_SIZE];
     lm_begin_encode(begin, s->size, sha_bin, (uint8_t)target, header);
     uint32_t from = 0;
-    lm_err_t e = lm_send_image(m, begin, s->size, stream_read, s, p->progress, p->ctx, &from);
-    for (int again = 0; e == LM_ERR_STATE && again < BRIDGE_RESUMES; again++) {
-        /* Not a refusal of the image: the device reset (or a flash operation failed) and is not
-         * where the transfer was. Ask it again which bank it runs; BEGIN then resumes. */
-        logf_(p, "bridge: device answered %s at offset %u: re-reading INFO and resuming",
-              link_result_name((link_result_t)m->status.result), (unsigned)m->status.next_offset);
-        if (device_info(p, m, di) != 0 || layout_other_bank(di->running) != target) {
-            break;
-        }
-        e = lm_send_image(m, begin, s->size, stream_read, s, p->progress, p->ctx, &from);
-    }
+    lm_err_t e = send_resuming(p, m, di, target, 0, begin, s->size, stream_read, s, &from);
     if (e != LM_OK) {
         if (e == LM_ERR_REFUSED) {
             snprintf(why, cap, "device refused %s: %s (detail %u)", ver->valuestring,
