@@ -56,54 +56,35 @@ predict_unit(const delta_map_t *map, uint32_t map_count, uint32_t base_addr, uin
     if (avail == 0) {
         return 0;
     }
-    if (((base_addr + p) & 1u) != 0 || avail < 2) {
-        out[0] = old4[0];
-        return 1;
-    }
-    if (avail >= 4) {
-        uint32_t w = le_get32(old4);
-        uint16_t h1 = (uint16_t)w, h2 = (uint16_t)(w >> 16);
-        /* A word-aligned word holding an address inside the base: a literal pool entry, a vector,
-         * a function pointer. */
-        if (((base_addr + p) & 3u) == 0 && w >= base_addr && w - base_addr <= base_size) {
-            le_put32(out, relocate(map, map_count, base_addr, base_size, target_addr, w));
-            return 4;
+    delta_unit_t u = delta_unit(old4, avail, base_addr + p, base_addr, base_size);
+    if (u == DELTA_UNIT_ADDR) {
+        le_put32(out, relocate(map, map_count, base_addr, base_size, target_addr, le_get32(old4)));
+    } else if (u == DELTA_UNIT_BRANCH) {
+        uint16_t h1 = le_get16(old4), h2 = le_get16(old4 + 2);
+        uint32_t s = (h1 >> 10) & 1u, j1 = (h2 >> 13) & 1u, j2 = (h2 >> 11) & 1u;
+        uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
+        uint32_t imm =
+            (s << 24) | (i1 << 23) | (i2 << 22) | ((uint32_t)(h1 & 0x3FFu) << 12) | ((uint32_t)(h2 & 0x7FFu) << 1);
+        if (s) {
+            imm |= 0xFE000000u; /* sign-extend from bit 24 */
         }
-        /* BL (T1) or B.W (T4): 11110 S imm10 | 1 1/0 J1 1 J2 imm11 (ARMv7-M ARM A7.7.18, A7.7.12). */
-        if ((h1 & 0xF800u) == 0xF000u && ((h2 & 0xD000u) == 0xD000u || (h2 & 0xD000u) == 0x9000u)) {
-            uint32_t s = (h1 >> 10) & 1u, j1 = (h2 >> 13) & 1u, j2 = (h2 >> 11) & 1u;
-            uint32_t i1 = !(j1 ^ s), i2 = !(j2 ^ s);
-            uint32_t imm =
-                (s << 24) | (i1 << 23) | (i2 << 22) | ((uint32_t)(h1 & 0x3FFu) << 12) | ((uint32_t)(h2 & 0x7FFu) << 1);
-            if (s) {
-                imm |= 0xFE000000u; /* sign-extend from bit 24 */
-            }
-            uint32_t from = base_addr + p + 4u;
-            uint32_t to = relocate(map, map_count, base_addr, base_size, target_addr, from + imm);
-            uint32_t nimm = to - (target_addr + q + 4u);
-            /* Representable: 25-bit signed, even. Otherwise keep the bytes (the residual fixes them). */
-            uint32_t top = nimm & 0xFF000000u;
-            if ((nimm & 1u) == 0 && (top == 0 || top == 0xFF000000u)) {
-                uint32_t ns = (nimm >> 24) & 1u, ni1 = (nimm >> 23) & 1u, ni2 = (nimm >> 22) & 1u;
-                uint32_t nj1 = !(ni1 ^ ns), nj2 = !(ni2 ^ ns);
-                uint16_t o1 = (uint16_t)(0xF000u | (ns << 10) | ((nimm >> 12) & 0x3FFu));
-                uint16_t o2 = (uint16_t)((h2 & 0xD000u) | (nj1 << 13) | (nj2 << 11) | ((nimm >> 1) & 0x7FFu));
-                le_put16(out, o1);
-                le_put16(out + 2, o2);
-            } else {
-                memcpy(out, old4, 4);
-            }
-            return 4;
-        }
-        /* Any other 32-bit Thumb-2 instruction: keep in step with the instruction stream. */
-        if ((h1 & 0xE000u) == 0xE000u && (h1 & 0x1800u) != 0) {
+        uint32_t from = base_addr + p + 4u;
+        uint32_t to = relocate(map, map_count, base_addr, base_size, target_addr, from + imm);
+        uint32_t nimm = to - (target_addr + q + 4u);
+        /* Representable: 25-bit signed, even. Otherwise keep the bytes (the residual fixes them). */
+        uint32_t top = nimm & 0xFF000000u;
+        if ((nimm & 1u) == 0 && (top == 0 || top == 0xFF000000u)) {
+            uint32_t ns = (nimm >> 24) & 1u, ni1 = (nimm >> 23) & 1u, ni2 = (nimm >> 22) & 1u;
+            uint32_t nj1 = !(ni1 ^ ns), nj2 = !(ni2 ^ ns);
+            le_put16(out, (uint16_t)(0xF000u | (ns << 10) | ((nimm >> 12) & 0x3FFu)));
+            le_put16(out + 2, (uint16_t)((h2 & 0xD000u) | (nj1 << 13) | (nj2 << 11) | ((nimm >> 1) & 0x7FFu)));
+        } else {
             memcpy(out, old4, 4);
-            return 4;
         }
+    } else {
+        memcpy(out, old4, delta_unit_len(u));
     }
-    out[0] = old4[0];
-    out[1] = old4[1];
-    return 2;
+    return delta_unit_len(u);
 }
 
 unsigned delta_predict(const delta_map_t *map, uint32_t map_count, uint32_t base_addr, uint32_t base_size,
@@ -233,7 +214,7 @@ static int number(delta_dec_t *d, delta_num_model_t *m, uint32_t *v)
 
 static int signed_number(delta_dec_t *d, delta_num_model_t *m, int32_t *v)
 {
-    unsigned neg = bit(d, &d->sign_bit);
+    unsigned neg = bit(d, &d->md.sign_bit);
     uint32_t u;
     if (!number(d, m, &u)) {
         return 0;
@@ -244,13 +225,6 @@ static int signed_number(delta_dec_t *d, delta_num_model_t *m, int32_t *v)
 
 /* ---- the decoder ---- */
 
-static void init_probs(delta_prob_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        p[i] = (delta_prob_t)RC_PROB_INIT;
-    }
-}
-
 void delta_dec_init(delta_dec_t *d, delta_read_fn read, void *ctx)
 {
     memset(d, 0, sizeof(*d));
@@ -258,14 +232,7 @@ void delta_dec_init(delta_dec_t *d, delta_read_fn read, void *ctx)
     d->rctx = ctx;
     d->phase = P_HDR;
     d->range = 0xFFFFFFFFu;
-    d->sign_bit = (delta_prob_t)RC_PROB_INIT;
-    delta_num_model_t *models[] = {&d->m_copy,    &d->m_lit,       &d->m_off,  &d->m_run,
-                                   &d->m_map_old, &d->m_map_shift, &d->m_count};
-    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-        init_probs(models[i]->cls, 64);
-    }
-    init_probs(&d->lit[0][0], sizeof(d->lit) / sizeof(d->lit[0][0]));
-    init_probs(&d->res[0][0], sizeof(d->res) / sizeof(d->res[0][0]));
+    delta_models_init(&d->md);
 }
 
 static delta_err_t fail(delta_dec_t *d, delta_err_t e)
@@ -442,7 +409,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
             break;
         case P_MAPN: {
             uint32_t c;
-            if (!number(d, &d->m_count, &c) || c > DELTA_MAP_MAX) {
+            if (!number(d, &d->md.m_count, &c) || c > DELTA_MAP_MAX) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -454,7 +421,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         case P_MAP: {
             uint32_t gap;
             int32_t dshift;
-            if (!number(d, &d->m_map_old, &gap) || !signed_number(d, &d->m_map_shift, &dshift)) {
+            if (!number(d, &d->md.m_map_old, &gap) || !signed_number(d, &d->md.m_map_shift, &dshift)) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -475,7 +442,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         }
         case P_COPYLEN: {
             uint32_t len;
-            if (!number(d, &d->m_copy, &len) || len > d->info.target_size - d->out_pos) {
+            if (!number(d, &d->md.m_copy, &len) || len > d->info.target_size - d->out_pos) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -486,7 +453,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         }
         case P_OFF: {
             int32_t off;
-            if (!signed_number(d, &d->m_off, &off)) {
+            if (!signed_number(d, &d->md.m_off, &off)) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -506,7 +473,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         case P_COPY:
             if (d->need_run) {
                 uint32_t run;
-                if (!number(d, &d->m_run, &run) || run > d->copy_left) {
+                if (!number(d, &d->md.m_run, &run) || run > d->copy_left) {
                     ret = fail(d, DELTA_ERR_CORRUPT);
                     goto out;
                 }
@@ -519,7 +486,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
             } else {
                 /* run_left == 0 and a non-zero residual is due. */
                 uint8_t p;
-                unsigned r = tree(d, d->res[delta_res_ctx(d->out_pos)], 8);
+                unsigned r = tree(d, d->md.res[delta_res_ctx(d->out_pos)], 8);
                 if (r == 0) {
                     ret = fail(d, DELTA_ERR_CORRUPT);
                     goto out;
@@ -541,7 +508,8 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
         case P_LITLEN: {
             uint32_t len;
             /* A pair that makes nothing would loop forever: the encoder never writes one. */
-            if (!number(d, &d->m_lit, &len) || len > d->info.target_size - d->out_pos || (len == 0 && d->empty_copy)) {
+            if (!number(d, &d->md.m_lit, &len) || len > d->info.target_size - d->out_pos ||
+                (len == 0 && d->empty_copy)) {
                 ret = fail(d, DELTA_ERR_CORRUPT);
                 goto out;
             }
@@ -560,7 +528,7 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
             break;
         }
         case P_LIT: {
-            unsigned b = tree(d, d->lit[delta_lit_ctx(d->out_pos, d->prev)], 8);
+            unsigned b = tree(d, d->md.lit[delta_lit_ctx(d->out_pos, d->prev)], 8);
             emit(d, out, &n, (uint8_t)b);
             if (--d->lit_left == 0) {
                 d->phase = d->out_pos == d->info.target_size ? P_DONE : P_COPYLEN;

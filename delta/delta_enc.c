@@ -122,23 +122,13 @@ static void enc_number(rc_t *rc, delta_num_model_t *m, uint32_t v)
 
 typedef struct {
     rc_t rc;
-    delta_prob_t sign_bit;
-    delta_num_model_t m_copy, m_lit, m_off, m_run, m_map_old, m_map_shift, m_count;
-    delta_prob_t lit[DELTA_LIT_CTX][256];
-    delta_prob_t res[DELTA_RES_CTX][256];
+    delta_models_t md; /* the decoder's models, adapting the same way */
 } enc_t;
 
 static void enc_signed(enc_t *e, delta_num_model_t *m, int64_t v)
 {
-    enc_bit(&e->rc, &e->sign_bit, v < 0);
+    enc_bit(&e->rc, &e->md.sign_bit, v < 0);
     enc_number(&e->rc, m, (uint32_t)(v < 0 ? -v : v));
-}
-
-static void probs_init(delta_prob_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        p[i] = (delta_prob_t)RC_PROB_INIT;
-    }
 }
 
 /* ---- matching ---- */
@@ -155,34 +145,18 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 static void mask(const uint8_t *img, uint32_t size, uint32_t addr, uint8_t *m)
 {
     memcpy(m, img, size);
-    uint32_t p = 0;
-    while (p < size) {
-        if (((addr + p) & 1u) != 0 || size - p < 2) {
-            p++;
-            continue;
+    for (uint32_t p = 0; p < size;) {
+        uint32_t avail = size - p < 4u ? size - p : 4u;
+        delta_unit_t u = delta_unit(img + p, avail, addr + p, addr, size);
+        if (u == DELTA_UNIT_ADDR) {
+            memset(m + p, 0xA5, 4);
+        } else if (u == DELTA_UNIT_BRANCH) { /* the opcode bits stay, the immediate goes */
+            m[p] = 0;
+            m[p + 1] = (uint8_t)(img[p + 1] & 0xF8u);
+            m[p + 2] = 0;
+            m[p + 3] = (uint8_t)(img[p + 3] & 0xD0u);
         }
-        if (size - p >= 4) {
-            uint32_t w = le_get32(img + p);
-            if (((addr + p) & 3u) == 0 && w >= addr && w - addr <= size) {
-                memset(m + p, 0xA5, 4);
-                p += 4;
-                continue;
-            }
-            uint16_t h1 = le_get16(img + p), h2 = le_get16(img + p + 2);
-            if ((h1 & 0xF800u) == 0xF000u && ((h2 & 0xD000u) == 0xD000u || (h2 & 0xD000u) == 0x9000u)) {
-                m[p] = 0;
-                m[p + 1] = (uint8_t)((h1 >> 8) & 0xF8u);
-                m[p + 2] = 0;
-                m[p + 3] = (uint8_t)((h2 >> 8) & 0xD0u);
-                p += 4;
-                continue;
-            }
-            if ((h1 & 0xE000u) == 0xE000u && (h1 & 0x1800u) != 0) {
-                p += 4;
-                continue;
-            }
-        }
-        p += 2;
+        p += delta_unit_len(u);
     }
 }
 
@@ -404,21 +378,14 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
 
     e->rc.range = 0xFFFFFFFFu;
     e->rc.cache_size = 1;
-    e->sign_bit = (delta_prob_t)RC_PROB_INIT;
-    delta_num_model_t *models[] = {&e->m_copy,    &e->m_lit,       &e->m_off,  &e->m_run,
-                                   &e->m_map_old, &e->m_map_shift, &e->m_count};
-    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-        probs_init(models[i]->cls, 64);
-    }
-    probs_init(&e->lit[0][0], sizeof(e->lit) / sizeof(e->lit[0][0]));
-    probs_init(&e->res[0][0], sizeof(e->res) / sizeof(e->res[0][0]));
+    delta_models_init(&e->md);
 
-    enc_number(&e->rc, &e->m_count, map_count);
+    enc_number(&e->rc, &e->md.m_count, map_count);
     for (uint32_t i = 0; i < map_count; i++) {
         uint32_t prev_old = i ? map[i - 1].old : 0;
         int32_t prev_shift = i ? map[i - 1].shift : 0;
-        enc_number(&e->rc, &e->m_map_old, map[i].old - prev_old - (i ? 1u : 0u));
-        enc_signed(e, &e->m_map_shift, (int64_t)map[i].shift - prev_shift);
+        enc_number(&e->rc, &e->md.m_map_old, map[i].old - prev_old - (i ? 1u : 0u));
+        enc_signed(e, &e->md.m_map_shift, (int64_t)map[i].shift - prev_shift);
     }
 
     uint32_t out = 0, old_pos = 0;
@@ -428,8 +395,8 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
         if (si < segs.n && segs.v[si].new_off == out) {
             const seg_t *s = &segs.v[si++];
             copy = s->len;
-            enc_number(&e->rc, &e->m_copy, copy);
-            enc_signed(e, &e->m_off, (int64_t)s->old_off - old_pos);
+            enc_number(&e->rc, &e->md.m_copy, copy);
+            enc_signed(e, &e->md.m_off, (int64_t)s->old_off - old_pos);
             /* Residuals: target minus the decoder's own prediction. */
             uint32_t src = s->old_off, q = out, left = copy;
             while (left > 0) {
@@ -452,10 +419,10 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
                 while (j + run < out + copy && res[j + run] == 0) {
                     run++;
                 }
-                enc_number(&e->rc, &e->m_run, run);
+                enc_number(&e->rc, &e->md.m_run, run);
                 j += run;
                 if (j < out + copy) {
-                    enc_tree(&e->rc, e->res[delta_res_ctx(j)], 8, res[j]);
+                    enc_tree(&e->rc, e->md.res[delta_res_ctx(j)], 8, res[j]);
                     st.residuals++;
                     j++;
                 }
@@ -464,13 +431,13 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
             out += copy;
             st.copied += copy;
         } else {
-            enc_number(&e->rc, &e->m_copy, 0);
+            enc_number(&e->rc, &e->md.m_copy, 0);
         }
         uint32_t lit = (si < segs.n ? segs.v[si].new_off : target_size) - out;
-        enc_number(&e->rc, &e->m_lit, lit);
+        enc_number(&e->rc, &e->md.m_lit, lit);
         for (uint32_t j = 0; j < lit; j++) {
             uint8_t prev = out + j ? target[out + j - 1] : 0;
-            enc_tree(&e->rc, e->lit[delta_lit_ctx(out + j, prev)], 8, target[out + j]);
+            enc_tree(&e->rc, e->md.lit[delta_lit_ctx(out + j, prev)], 8, target[out + j]);
         }
         old_pos += lit;
         if (old_pos > base_size) {

@@ -58,6 +58,14 @@ typedef struct {
     delta_prob_t cls[64]; /* bit length of value + 1, a 6-bit tree */
 } delta_num_model_t;
 
+/* Every adaptive model of the body (the encoder has the same set). Only probabilities. */
+typedef struct {
+    delta_prob_t sign_bit;
+    delta_num_model_t m_copy, m_lit, m_off, m_run, m_map_old, m_map_shift, m_count;
+    delta_prob_t lit[DELTA_LIT_CTX][256];
+    delta_prob_t res[DELTA_RES_CTX][256];
+} delta_models_t;
+
 typedef struct {
     uint32_t old;  /* base offset where this breakpoint starts */
     int32_t shift; /* target offset - base offset from here on */
@@ -82,11 +90,7 @@ typedef struct {
     /* Range decoder. */
     uint32_t range, code;
     uint32_t init_bytes;
-    /* Models. */
-    delta_prob_t sign_bit;
-    delta_num_model_t m_copy, m_lit, m_off, m_run, m_map_old, m_map_shift, m_count;
-    delta_prob_t lit[DELTA_LIT_CTX][256];
-    delta_prob_t res[DELTA_RES_CTX][256];
+    delta_models_t md; /* the models */
     /* Relocation map. */
     delta_map_t map[DELTA_MAP_MAX];
     uint32_t map_count, map_i;
