@@ -216,7 +216,7 @@ static int on_data(agent_t *a, const link_frame_t *f, uint8_t buf)
     }
     uint32_t off = le_get32(f->payload);
     uint32_t n = f->len - 4u;
-    uint32_t limit = a->delta ? a->patch_size : a->size; /* a patch: DATA carries its bytes */
+    uint32_t limit = a->dl.on ? a->dl.patch_size : a->size; /* a patch: DATA carries its bytes */
     if ((uint64_t)off + n <= a->next_offset) {
         answer(a, LINK_R_OK, 0); /* a duplicate of bytes already accepted: harmless */
         return 0;
@@ -318,12 +318,12 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
         memcpy(a->sha, f.payload + 4, CRYPTO_SHA256_SIZE);
         a->bank = (layout_bank_t)f.payload[36];
         memcpy(a->header, f.payload + 37, IMG_HEADER_FIELDS_SIZE);
-        a->delta = f.type == LINK_BEGIN_DELTA;
+        a->dl.on = f.type == LINK_BEGIN_DELTA;
         a->erase_sector = -2; /* validate first */
-        if (a->delta) {
-            a->patch_size = le_get32(f.payload + LINK_BEGIN_SIZE);
-            memcpy(a->base_sha, f.payload + LINK_BEGIN_SIZE + 4, CRYPTO_SHA256_SIZE);
-            a->base_size = 0;
+        if (a->dl.on) {
+            a->dl.patch_size = le_get32(f.payload + LINK_BEGIN_SIZE);
+            memcpy(a->dl.base_sha, f.payload + LINK_BEGIN_SIZE + 4, CRYPTO_SHA256_SIZE);
+            a->dl.base_size = 0;
             a->erase_sector = -3; /* the running image must be the patch's base: check it first */
         }
         f.type = LINK_BEGIN; /* one pending command for both */
@@ -339,7 +339,7 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
             answer(a, LINK_R_PENDING, 0);
             return 0;
         }
-        if (a->state != AGENT_RECEIVING || a->next_offset != (a->delta ? a->patch_size : a->size)) {
+        if (a->state != AGENT_RECEIVING || a->next_offset != (a->dl.on ? a->dl.patch_size : a->size)) {
             answer(a, LINK_R_BAD_STATE, a->next_offset);
             return 0;
         }
@@ -464,15 +464,15 @@ static void begin_validate(agent_t *a)
         }
     }
     a->next_offset = a->programmed = from;
-    if (a->delta) {
+    if (a->dl.on) {
         /* The patch comes again from its start and is decoded again; what it makes below from is
          * in flash already (programmed in order, the torn word finished as for an image). */
         a->next_offset = 0;
-        a->keep_below = from;
-        a->made = 0;
-        a->stage_len = 0;
-        a->delta_done = 0;
-        delta_dec_init(&a->dec, read_running, a);
+        a->dl.keep_below = from;
+        a->dl.made = 0;
+        a->dl.stage_len = 0;
+        a->dl.done = 0;
+        delta_dec_init(&a->dl.dec, read_running, a);
     }
     drop_held(a);
     a->erase_sector = first_sector(a, from);
@@ -501,11 +501,11 @@ static void base_check(agent_t *a)
         fail(a, LINK_R_BAD_BASE, 0);
         return;
     }
-    if (memcmp(id, a->base_sha, CRYPTO_SHA256_SIZE) != 0) {
+    if (memcmp(id, a->dl.base_sha, CRYPTO_SHA256_SIZE) != 0) {
         fail(a, LINK_R_BAD_BASE, 1);
         return;
     }
-    a->base_size = size;
+    a->dl.base_size = size;
     a->erase_sector = -2;
 }
 
@@ -622,28 +622,29 @@ static void program_step(agent_t *a)
  * flash already (a resume); the word a cut may have torn is finished, as program_step does. */
 static void stage_flush(agent_t *a)
 {
-    uint32_t s = a->made - a->stage_len, padded = (a->stage_len + 3u) & ~3u;
-    if (s == 0 && (a->stage_len < IMG_HEADER_FIELDS_SIZE || memcmp(a->stage, a->header, IMG_HEADER_FIELDS_SIZE) != 0)) {
+    uint32_t s = a->dl.made - a->dl.stage_len, padded = (a->dl.stage_len + 3u) & ~3u;
+    if (s == 0 &&
+        (a->dl.stage_len < IMG_HEADER_FIELDS_SIZE || memcmp(a->dl.stage, a->header, IMG_HEADER_FIELDS_SIZE) != 0)) {
         /* The patch makes another header than the one BEGIN_DELTA announced (and was checked). */
         (void)meta_end_transfer(&a->meta);
         fail(a, LINK_R_BAD_IMAGE, IMG_ERR_HEADER);
         return;
     }
-    for (uint32_t i = a->stage_len; i < padded; i++) {
-        a->stage[i] = 0xFF;
+    for (uint32_t i = a->dl.stage_len; i < padded; i++) {
+        a->dl.stage[i] = 0xFF;
     }
     flash_err_t fe = FLASH_OK;
-    if (s + padded > a->keep_below) {
-        uint32_t start = s > a->keep_below ? s : a->keep_below;
+    if (s + padded > a->dl.keep_below) {
+        uint32_t start = s > a->dl.keep_below ? s : a->dl.keep_below;
         if (a->torn_pending && start == a->torn_at) {
             uint32_t w;
-            memcpy(&w, a->stage + (start - s), 4);
+            memcpy(&w, a->dl.stage + (start - s), 4);
             a->torn_pending = 0;
             fe = flash_finish_word(a->cfg.flash, bank_base(a) + start, w);
             start += 4;
         }
         if (fe == FLASH_OK && start < s + padded) {
-            fe = flash_program(a->cfg.flash, bank_base(a) + start, a->stage + (start - s), s + padded - start);
+            fe = flash_program(a->cfg.flash, bank_base(a) + start, a->dl.stage + (start - s), s + padded - start);
         }
     }
     if (fe != FLASH_OK) {
@@ -651,14 +652,14 @@ static void stage_flush(agent_t *a)
         fail(a, LINK_R_FLASH, fe);
         return;
     }
-    a->programmed = a->made;
-    a->stage_len = 0;
+    a->programmed = a->dl.made;
+    a->dl.stage_len = 0;
 }
 
 /* A patch: one decoding step of the first held frame into stage[], or one programming of stage[]. */
 static void delta_step(agent_t *a)
 {
-    if (a->stage_len == AGENT_STAGE || (a->delta_done && a->stage_len > 0)) {
+    if (a->dl.stage_len == AGENT_STAGE || (a->dl.done && a->dl.stage_len > 0)) {
         stage_flush(a);
         return;
     }
@@ -670,25 +671,25 @@ static void delta_step(agent_t *a)
     const uint8_t *data = frame + LINK_HDR_SIZE + 4;
     size_t used = 0, got = 0;
     delta_err_t e = DELTA_DONE;
-    if (!a->delta_done) {
-        e = delta_dec_run(&a->dec, data + a->held_done, n - a->held_done, &used, a->stage + a->stage_len,
-                          AGENT_STAGE - a->stage_len, &got);
+    if (!a->dl.done) {
+        e = delta_dec_run(&a->dl.dec, data + a->held_done, n - a->held_done, &used, a->dl.stage + a->dl.stage_len,
+                          AGENT_STAGE - a->dl.stage_len, &got);
     } else {
         used = n - a->held_done; /* bytes after the end of the patch's body: ignored */
     }
     a->held_done = (uint16_t)(a->held_done + used);
-    a->stage_len = (uint16_t)(a->stage_len + got);
-    a->made += (uint32_t)got;
+    a->dl.stage_len = (uint16_t)(a->dl.stage_len + got);
+    a->dl.made += (uint32_t)got;
     if (e == DELTA_HEADER) {
         /* The patch must be for this image, from the running one, at these addresses. */
-        const delta_info_t *in = delta_dec_info(&a->dec);
+        const delta_info_t *in = delta_dec_info(&a->dl.dec);
         if (in->target_size != a->size || memcmp(in->target_sha256, a->sha, CRYPTO_SHA256_SIZE) != 0 ||
             memcmp(in->target_header, a->header, IMG_HEADER_FIELDS_SIZE) != 0 || in->target_addr != bank_base(a)) {
             (void)meta_end_transfer(&a->meta);
             fail(a, LINK_R_BAD_IMAGE, (uint32_t)-DELTA_ERR_HEADER);
             return;
         }
-        if (in->base_size != a->base_size || memcmp(in->base_sha256, a->base_sha, CRYPTO_SHA256_SIZE) != 0 ||
+        if (in->base_size != a->dl.base_size || memcmp(in->base_sha256, a->dl.base_sha, CRYPTO_SHA256_SIZE) != 0 ||
             in->base_addr != layout_bank_base(a->cfg.running)) {
             (void)meta_end_transfer(&a->meta);
             fail(a, LINK_R_BAD_BASE, (uint32_t)-DELTA_ERR_BASE);
@@ -701,7 +702,7 @@ static void delta_step(agent_t *a)
         fail(a, LINK_R_BAD_IMAGE, (uint32_t)-e);
         return;
     } else if (e == DELTA_DONE) {
-        a->delta_done = 1;
+        a->dl.done = 1;
     }
     if (a->held_done == n) {
         a->held_done = 0;
@@ -714,7 +715,7 @@ static void delta_step(agent_t *a)
 
 static void verify_step(agent_t *a)
 {
-    if (a->verified == 0 && a->delta && (!a->delta_done || a->stage_len > 0 || a->made != a->size)) {
+    if (a->verified == 0 && a->dl.on && (!a->dl.done || a->dl.stage_len > 0 || a->dl.made != a->size)) {
         /* The whole patch came and the image is not whole: a patch cut short. */
         (void)meta_end_transfer(&a->meta);
         a->pending = 0;
@@ -806,7 +807,7 @@ int agent_poll(agent_t *a)
         a->cfg.reset(a->cfg.ctx);
         return 0;
     }
-    if (a->state == AGENT_RECEIVING && a->delta && (a->held_count > 0 || (a->delta_done && a->stage_len > 0))) {
+    if (a->state == AGENT_RECEIVING && a->dl.on && (a->held_count > 0 || (a->dl.done && a->dl.stage_len > 0))) {
         delta_step(a);
         return 1;
     }
@@ -840,7 +841,7 @@ int agent_poll(agent_t *a)
         drop_held(a);
         a->state = AGENT_IDLE;
         a->next_offset = 0;
-        a->delta = 0;
+        a->dl.on = 0;
         answer(a, me == META_OK ? LINK_R_OK : LINK_R_FLASH, me);
         break;
     }

@@ -82,5 +82,5 @@ for p in "${pairs[@]}"; do
   total=$((total + 1)); [ "$ours" -lt "$bs" ] && better=$((better + 1))
   echo "| $name | $(sz "$t") | $ours | $bs | $(sz "$w/x$i") | $(sz "$w/z$i") | $(sz "$w/f$i") | $(awk -v a="$ours" -v b="$bs" 'BEGIN {printf "%.2f", a / b}') |"
 done
-"$FOTA" apply "$w/base.img" "$w/p2" -o "$w/r.img" | sed 's/.*(decoder state \([0-9]*\) bytes)/decoder state on the device: \1 bytes/'
+"$FOTA" apply "$w/base.img" "$w/p2" -o "$w/r.img" | sed 's/.*(decoder state \([0-9]*\) bytes)/decoder state: \1 bytes (this host build; the Cortex-M4 figure: docs\/delta.md)/'
 echo "smaller than bsdiff on $better of $total pairs"

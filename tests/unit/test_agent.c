@@ -263,7 +263,7 @@ static void test_agent_resumes_a_patch_after_power_cuts(void **state)
         assert_int_equal(d.bank, LAYOUT_BANK_A);
         rig_agent(r);
         assert_int_equal(send_patch(r, &m, patch_ab, len_patch_ab, NULL), LM_OK);
-        resumed += r->agent.keep_below > 0;
+        resumed += r->agent.dl.keep_below > 0;
         assert_memory_equal(bank_b(r), img_bd, len_bd);
         rig_free(r);
     }

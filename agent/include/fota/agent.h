@@ -55,6 +55,21 @@ typedef struct {
     uint32_t gen; /* STATUS generation the slave sent during that transaction */
 } agent_rxq_t;
 
+/* A patch (BEGIN_DELTA, docs/delta.md): DATA carries patch bytes (next_offset counts them),
+ * decoded into the image through stage[]. Private. */
+typedef struct {
+    uint8_t on;         /* this transfer is a patch */
+    uint8_t done;       /* the decoder has made the whole image */
+    uint16_t stage_len; /* image bytes in stage[], not yet programmed */
+    uint32_t patch_size;
+    uint8_t base_sha[CRYPTO_SHA256_SIZE];
+    uint32_t base_size;  /* the running image's size, once it is checked to be the base */
+    uint32_t made;       /* image bytes the decoder has made */
+    uint32_t keep_below; /* a resume: image bytes below this are in flash already */
+    uint8_t stage[AGENT_STAGE];
+    delta_dec_t dec;
+} agent_delta_t;
+
 /* Layout public so the application can place it statically; fields are private. */
 typedef struct {
     agent_config_t cfg;
@@ -106,23 +121,12 @@ typedef struct {
     uint8_t tx[2][LINK_STATUS_TXN];
     uint32_t txgen[2];
     uint8_t tx_front;
-    uint32_t gen; /* generation of the last STATUS published */
-    /* A patch (BEGIN_DELTA, docs/delta.md): DATA carries patch bytes (next_offset counts them),
-     * decoded into the image through stage[]. */
-    uint8_t delta;      /* this transfer is a patch */
-    uint8_t delta_done; /* the decoder has made the whole image */
-    uint16_t stage_len; /* image bytes in stage[], not yet programmed */
-    uint32_t patch_size;
-    uint8_t base_sha[CRYPTO_SHA256_SIZE];
-    uint32_t base_size;  /* the running image's size, once it is checked to be the base */
-    uint32_t made;       /* image bytes the decoder has made */
-    uint32_t keep_below; /* a resume: image bytes below this are in flash already */
-    uint8_t stage[AGENT_STAGE];
-    delta_dec_t dec;
+    uint32_t gen;     /* generation of the last STATUS published */
+    agent_delta_t dl; /* a patch being applied (BEGIN_DELTA) */
 } agent_t;
 
 /* What applying a patch adds to the agent (issue 14: at most 8 KiB). */
-#define AGENT_DELTA_RAM (DELTA_DEC_RAM + AGENT_STAGE + CRYPTO_SHA256_SIZE + 28u)
+#define AGENT_DELTA_RAM ((uint32_t)sizeof(agent_delta_t))
 
 /* Opens the metadata, prepares the first STATUS. */
 void agent_init(agent_t *a, const agent_config_t *cfg);
