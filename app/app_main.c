@@ -71,9 +71,10 @@ int main(void)
     board_watchdog_kick();
 
     flash_port_t flash = board_flash_port_app(bank); /* refuses sectors 0-1 and this bank */
-    /* Self-test: our own image, as the bootloader checked it. */
+    /* Self-test: our own image, as the bootloader checked it (decrypted by the agent if it came
+     * encrypted: flash holds plaintext). */
     img_header_t hdr;
-    img_policy_t pol = {.pubkey = fota_trusted_pubkey, .min_security_counter = 0, .bank = bank};
+    img_policy_t pol = {.pubkey = fota_trusted_pubkey, .min_security_counter = 0, .bank = bank, .decrypts = 1};
     img_err_t e = img_verify_read(read_own, &flash, LAYOUT_BANK_SIZE, &pol, &hdr);
     if (e != IMG_OK) {
         board_logf("app: self-test failed: %s", img_strerror(e));

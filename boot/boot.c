@@ -29,7 +29,10 @@ static img_err_t check_bank(const boot_port_t *port, const uint8_t *pubkey, layo
                             img_header_t *hdr)
 {
     bank_reader_t r = {port, layout_bank_base(bank)};
-    img_policy_t pol = {.pubkey = pubkey, .min_security_counter = min_sec, .bank = bank};
+    /* decrypts: an image that travelled encrypted (IMG_FLAG_ENCRYPTED) was decrypted by the agent
+     * before it was programmed; its hash and signature are over the plaintext flash holds, so
+     * ciphertext in a bank fails the hash like any corruption. */
+    img_policy_t pol = {.pubkey = pubkey, .min_security_counter = min_sec, .bank = bank, .decrypts = 1};
     return img_verify_read(read_bank, &r, LAYOUT_BANK_SIZE, &pol, hdr);
 }
 

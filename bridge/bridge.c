@@ -183,12 +183,12 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON_free(json);
 }
 
-/* Sends an image (BEGIN) or a patch (BEGIN_DELTA: begin is LINK_BEGIN_DELTA_SIZE bytes), resuming
+/* Sends an image (image: BEGIN or BEGIN_ENC) or a patch (patch: BEGIN_DELTA's payload), resuming
  * when the device answers that it is not where the transfer was (it reset, or a flash operation
  * failed: not a refusal): INFO again, and the same BEGIN resumes where the device stands (a patch
  * from its start, the agent keeping what is in flash). */
 static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_info_t *di, layout_bank_t target,
-                              int patch, const uint8_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                              const lm_begin_t *image, const uint8_t *patch, uint32_t size, lm_read_fn read, void *rctx,
                               uint32_t *from)
 {
     lm_err_t e = LM_ERR_STATE;
@@ -200,8 +200,8 @@ static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_i
                 break;
             }
         }
-        e = patch ? lm_send_patch(m, begin, size, read, rctx, p->progress, p->ctx, from)
-                  : lm_send_image(m, begin, size, read, rctx, p->progress, p->ctx, from);
+        e = patch != NULL ? lm_send_patch(m, patch, size, read, rctx, p->progress, p->ctx, from)
+                          : lm_send_image(m, image, size, read, rctx, p->progress, p->ctx, from);
     }
     return e;
 }
@@ -240,7 +240,7 @@ static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *d
     }
     logf_(p, "bridge: sending a patch of %u bytes for the %u-byte image", (unsigned)n, (unsigned)image_size);
     uint32_t from = 0;
-    lm_err_t e = send_resuming(p, m, di, target, 1, begin, n, lm_read_memory, s->win, &from);
+    lm_err_t e = send_resuming(p, m, di, target, NULL, begin, n, lm_read_memory, s->win, &from);
     if (e == LM_OK) {
         logf_(p, "bridge: patch applied to bank %c and verified by the device", layout_bank_letter(target));
         return 0;
@@ -360,17 +360,21 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     snprintf(s->path, sizeof(s->path), "%s", url->valuestring);
     snprintf(s->etag, sizeof(s->etag), "\"%s\"", sha->valuestring);
     s->size = (uint32_t)size->valuedouble;
-    uint8_t header[IMG_HEADER_FIELDS_SIZE];
-    if (stream_read(s, 0, header, sizeof(header)) != 0) {
-        snprintf(why, cap, "download of %s failed", s->path);
+    /* The header (and an encrypted image's trailer: the hash it is signed over, its key record). */
+    lm_begin_t begin;
+    int br = lm_begin_image(&begin, s->size, sha_bin, (uint8_t)target, stream_read, s);
+    if (br != 0) {
+        snprintf(why, cap, br == -1 ? "download of %s failed" : "%s is encrypted and its key record is malformed",
+                 s->path);
         goto out;
+    }
+    if (begin.type == LINK_BEGIN_ENC) {
+        logf_(p, "bridge: %s is encrypted for the device: it decrypts while receiving", ver->valuestring);
     }
     /* (5-8) the agent erases, receives, programs and verifies; the transfer resumes where the
      * device stands. */
-    uint8_t begin[LINK_BEGIN_SIZE];
-    lm_begin_encode(begin, s->size, sha_bin, (uint8_t)target, header);
     uint32_t from = 0;
-    lm_err_t e = send_resuming(p, m, di, target, 0, begin, s->size, stream_read, s, &from);
+    lm_err_t e = send_resuming(p, m, di, target, &begin, NULL, s->size, stream_read, s, &from);
     if (e != LM_OK) {
         if (e == LM_ERR_REFUSED) {
             snprintf(why, cap, "device refused %s: %s (detail %u)", ver->valuestring,

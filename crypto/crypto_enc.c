@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include <mbedtls/platform_util.h>
 #include <psa/crypto.h>
 
 static crypto_err_t status_err(psa_status_t s)
@@ -165,4 +166,38 @@ crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const 
     psa_cipher_abort(&op);
     psa_destroy_key(k);
     return status_err(s);
+}
+
+static const char enc_kdf_info[] = "fota-enc-ec256-v1";
+static const uint8_t zero_iv[16];
+
+crypto_err_t crypto_enc_ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8_t keys[CRYPTO_ENC_KEYS_SIZE])
+{
+    return crypto_hkdf_sha256(NULL, 0, z, CRYPTO_P256_PRIV_SIZE, (const uint8_t *)enc_kdf_info,
+                              sizeof(enc_kdf_info) - 1, keys, CRYPTO_ENC_KEYS_SIZE);
+}
+
+crypto_err_t crypto_enc_ec256_unwrap(const uint8_t priv[CRYPTO_P256_PRIV_SIZE],
+                                     const uint8_t record[CRYPTO_ENC_EC256_SIZE],
+                                     uint8_t image_key[CRYPTO_AES128_KEY_SIZE])
+{
+    const uint8_t *tag = record + CRYPTO_P256_PUBKEY_SIZE, *wrapped = tag + CRYPTO_SHA256_SIZE;
+    uint8_t z[CRYPTO_P256_PRIV_SIZE], keys[CRYPTO_ENC_KEYS_SIZE];
+    crypto_err_t e = crypto_ecdh_p256(priv, record, z);
+    if (e == CRYPTO_OK) {
+        e = crypto_enc_ec256_keys(z, keys);
+    }
+    if (e == CRYPTO_OK) {
+        e = crypto_hmac_sha256_verify(keys + CRYPTO_AES128_KEY_SIZE, CRYPTO_SHA256_SIZE, wrapped,
+                                      CRYPTO_AES128_KEY_SIZE, tag);
+    }
+    if (e == CRYPTO_OK) {
+        e = crypto_aes128_ctr(keys, zero_iv, 0, wrapped, image_key, CRYPTO_AES128_KEY_SIZE);
+    }
+    mbedtls_platform_zeroize(z, sizeof(z));
+    mbedtls_platform_zeroize(keys, sizeof(keys));
+    if (e != CRYPTO_OK) {
+        mbedtls_platform_zeroize(image_key, CRYPTO_AES128_KEY_SIZE);
+    }
+    return e;
 }

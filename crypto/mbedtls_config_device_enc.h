@@ -16,4 +16,8 @@
 #endif
 #include "mbedtls_config_device.h"
 
+/* Counter mode only ever runs the block cipher forwards: no AES decryption code, and no 4 KiB of
+ * inverse tables in RAM (the forward ones, 4 KiB, are built in RAM at first use). */
+#define MBEDTLS_BLOCK_CIPHER_NO_DECRYPT
+
 #endif

@@ -9,16 +9,6 @@
 #include "fota/hostlib.h"
 #include "fota/le.h"
 
-static const char kdf_info[] = "fota-enc-ec256-v1";
-
-/* k_wrap (16) || k_mac (32) from the shared secret. */
-static int derive(const uint8_t z[32], uint8_t keys[48])
-{
-    return crypto_hkdf_sha256(NULL, 0, z, 32, (const uint8_t *)kdf_info, sizeof(kdf_info) - 1, keys, 48) == CRYPTO_OK
-               ? 0
-               : -1;
-}
-
 static const uint8_t zero_iv[16] = {0};
 
 /* The payload bytes of a well-formed encrypted image, or NULL. */
@@ -58,7 +48,7 @@ int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
         fota_err("the device key is not a P-256 public key");
         goto out;
     }
-    if (derive(z, keys) != 0 || crypto_aes128_ctr(keys, zero_iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
+    if (crypto_enc_ec256_keys(z, keys) != CRYPTO_OK || crypto_aes128_ctr(keys, zero_iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
         crypto_hmac_sha256(keys + 16, 32, r + 65 + 32, 16, r + 65) != CRYPTO_OK) {
         fota_err("wrapping the image key failed (crypto library)");
         goto out;
@@ -97,25 +87,22 @@ int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]
     if (p == NULL) {
         return -1;
     }
-    uint8_t z[32], keys[48], image_key[16];
-    int rc = -1;
-    if (crypto_ecdh_p256(device_priv, t.enc, z) != CRYPTO_OK || derive(z, keys) != 0) {
+    uint8_t image_key[16];
+    crypto_err_t e = crypto_enc_ec256_unwrap(device_priv, t.enc, image_key);
+    if (e == CRYPTO_ERR_BAD_KEY) {
         fota_err("the image's key record is malformed (its ephemeral key is not a P-256 point)");
-        goto out;
+        return -1;
     }
-    if (crypto_hmac_sha256_verify(keys + 16, 32, t.enc + 65 + 32, 16, t.enc + 65) != CRYPTO_OK) {
-        fota_err("the image is not encrypted for this device key");
-        goto out;
+    if (e != CRYPTO_OK) {
+        fota_err(e == CRYPTO_ERR_BAD_SIGNATURE ? "the image is not encrypted for this device key"
+                                               : "decrypting failed (crypto library)");
+        return -1;
     }
-    if (crypto_aes128_ctr(keys, zero_iv, 0, t.enc + 65 + 32, image_key, 16) != CRYPTO_OK ||
-        crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size) != CRYPTO_OK) {
-        fota_err("decrypting failed (crypto library)");
-        goto out;
-    }
-    rc = 0;
-out:
-    memset(z, 0, sizeof(z));
-    memset(keys, 0, sizeof(keys));
+    e = crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size);
     memset(image_key, 0, sizeof(image_key));
-    return rc;
+    if (e != CRYPTO_OK) {
+        fota_err("decrypting failed (crypto library)");
+        return -1;
+    }
+    return 0;
 }

@@ -105,6 +105,6 @@ const char *link_result_name(link_result_t r)
     static const char *const names[] = {"ok",         "pending",   "busy",     "bad frame",
                                         "unknown request", "bad state", "bad offset", "wrong bank",
                                         "too large",  "rollback",  "bad image", "flash error",
-                                        "bad base"};
+                                        "bad base",   "bad key"};
     return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown result";
 }

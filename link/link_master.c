@@ -256,10 +256,47 @@ static lm_err_t send(link_master_t *m, uint8_t type, const uint8_t *begin, uint1
     return lm_request(m, LINK_VERIFY, NULL, 0);
 }
 
-lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
-                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+int lm_begin_image(lm_begin_t *b, uint32_t size, const uint8_t file_sha[32], uint8_t bank, lm_read_fn read,
+                   void *rctx)
 {
-    return send(m, LINK_BEGIN, begin, LINK_BEGIN_SIZE, size, read, rctx, progress, pctx, resumed_from);
+    uint8_t header[IMG_HEADER_FIELDS_SIZE], trailer[FOTA_IMG_TRAILER_MAX];
+    img_header_t h;
+    img_trailer_t t;
+    if (size < IMG_HEADER_FIELDS_SIZE || read(rctx, 0, header, sizeof(header)) != 0) {
+        return -1;
+    }
+    b->type = LINK_BEGIN;
+    b->len = LINK_BEGIN_SIZE;
+    if (img_header_decode(header, &h) != IMG_OK) {
+        lm_begin_encode(b->payload, size, file_sha, bank, header); /* the device says what is wrong */
+        return 0;
+    }
+    if ((h.flags & IMG_FLAG_ENCRYPTED) == 0) {
+        lm_begin_encode(b->payload, size, file_sha, bank, header);
+        return 0;
+    }
+    /* Encrypted: the signed hash and the key record are in the trailer, in clear. */
+    if (img_total_size(&h) != size || h.trailer_size > sizeof(trailer)) {
+        return -2;
+    }
+    if (read(rctx, h.hdr_size + h.payload_size, trailer, h.trailer_size) != 0) {
+        return -1;
+    }
+    if (img_trailer_parse(trailer, h.trailer_size, &t) != IMG_OK || t.enc == NULL) {
+        return -2;
+    }
+    lm_begin_encode(b->payload, size, t.sha256, bank, header);
+    memcpy(b->payload + LINK_BEGIN_SIZE, t.enc, IMG_ENC_EC256_SIZE);
+    b->type = LINK_BEGIN_ENC;
+    b->len = LINK_BEGIN_ENC_SIZE;
+    return 0;
+}
+_Static_assert(LINK_BEGIN_ENC_SIZE == LINK_BEGIN_SIZE + IMG_ENC_EC256_SIZE, "BEGIN_ENC carries the key record");
+
+lm_err_t lm_send_image(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                       lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+{
+    return send(m, begin->type, begin->payload, begin->len, size, read, rctx, progress, pctx, resumed_from);
 }
 
 lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SIZE], uint32_t size, lm_read_fn read,

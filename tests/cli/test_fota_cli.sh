@@ -194,6 +194,16 @@ same() { cmp -l <(dd if="$1" bs=1 skip=512 count="$payload" status=none) <(dd if
 [ "$(same "$w/enc.img" "$w/enc2.img")" -gt $((payload * 99 / 100)) ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: two encryptions of one input are alike"; }
 expect 3 "" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/missing.pem" -o "$w/bad8" "$FW/app-a.elf"
 absent "$w/bad8"
+# compose --device-key: the key record at 0x08010000 (magic "FDEK"); an encrypted bank image is
+# decrypted with it (flash holds plaintext, as after the agent); without the key, or with another,
+# refused and nothing written.
+expect 0 "device key at 0x08010000" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -p "$w/k.pem" --device-key "$w/dev.pem" -o "$w/enc-flash.bin"
+expect 0 "^FDEK" head -c 4 <(dd if="$w/enc-flash.bin" bs=4096 skip=16 count=1 status=none)
+dd if="$w/enc-flash.bin" bs=4096 skip=32 count=64 status=none >"$w/bank-a.bin"
+[ "$(same "$w/plain.img" "$w/bank-a.bin")" -eq 0 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: compose --device-key did not put the plaintext in bank A"; }
+expect 3 "is encrypted: give the device's key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -o "$w/bad9"
+expect 3 "cannot be decrypted with that device key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" --device-key "$w/dev2.pem" -o "$w/bad9"
+absent "$w/bad9"
 
 # Every host binary says which release it is.
 for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do

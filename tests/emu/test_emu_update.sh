@@ -34,6 +34,16 @@ start_emu() {
   return 1
 }
 
+# cut_run START FILE SEED: from the flash image START, power cut at flash operation 3000 (torn)
+# while FILE is sent; leaves the emulator's exit status in $cut_rc and the device powered on again.
+cut_run() {
+  cp "$1" "$w/dev.bin"
+  start_emu --cut-op 3000 --tear --seed "$3" || bad "fota-emu did not start (cut run of $2)"
+  "$LINK" --socket "$w/s.sock" update "$2" >"$w/link.txt" 2>&1
+  wait "$emu_pid"; cut_rc=$?; emu_pid=
+  start_emu || bad "fota-emu did not start after the cut"
+}
+
 cp "$w/start.bin" "$w/dev.bin"
 start_emu || bad "fota-emu did not start"
 # This master times its own transactions ('X' messages: gap and SCK sent with the bytes).
@@ -98,18 +108,14 @@ else
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
-cp "$w/start.bin" "$w/dev.bin"
-start_emu --cut-op 3000 --tear --seed 7 || bad "fota-emu did not start (patch cut run)"
-"$LINK" --socket "$w/s.sock" update "$w/ab1.patch" >"$w/link.txt" 2>&1
-wait "$emu_pid"; rc=$?; emu_pid=
-start_emu || bad "fota-emu did not start after the patch cut"
-if [ $rc -eq 5 ] && grep -q "boot: bank A v1.0.0 (normal)" "$w/emu.log" &&
+cut_run "$w/start.bin" "$w/ab1.patch" 7
+if [ $cut_rc -eq 5 ] && grep -q "boot: bank A v1.0.0 (normal)" "$w/emu.log" &&
    "$LINK" --socket "$w/s.sock" update "$w/ab1.patch" --bench >"$w/link.txt" 2>&1 && "$LINK" --socket "$w/s.sock" wait 6000 &&
    "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "application 1.2.0, running bank B" "$w/info.txt" &&
    grep -qE "flash erase +0.000 s" "$w/link.txt"; then
   ok "power cut while the patch was applied (exit 5); after it A booted, the patch was sent again, nothing erased, completed"
 else
-  echo "    cut run exit $rc"; cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  echo "    cut run exit $cut_rc"; cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
   bad "delta update after a power cut"
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
@@ -127,6 +133,78 @@ if [ $rc -eq 1 ] && grep -q "patch refused by the device: bad base" "$w/link.txt
 else
   cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
   bad "patch for another base"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+# Encrypted images (docs/encryption.md) on the real firmware: the device's key is composed into the
+# device-data sector; the image travels encrypted for it (BEGIN_ENC), the agent unwraps its key
+# (ECDH) and decrypts every chunk before programming it; bank B ends up holding the plaintext the
+# bootloader verifies and boots. Then: cut by power while decrypting and resumed; another device's
+# key refused before anything is erased; a flipped ciphertext byte refused by the hash over the
+# plaintext.
+"$FOTA" keygen --device-enc -o "$w/dev.pem" >/dev/null
+"$FOTA" keygen --device-enc -o "$w/dev2.pem" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 1.3.0 --encrypt-for "$w/dev.pub.pem" -o "$w/b-enc.img" "$FW/app-b.elf" >/dev/null
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a.img" --bank-b "$w/b-old.img" \
+    --device-key "$w/dev.pem" -o "$w/start-enc.bin" >/dev/null
+cp "$w/start-enc.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (encrypted run)"
+if "$LINK" --socket "$w/s.sock" --gap-us 20 --spi-hz 8000000 update "$w/b-enc.img" --bench >"$w/link.txt" 2>&1 &&
+   "$LINK" --socket "$w/s.sock" wait 6000 && "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 &&
+   grep -q "application 1.3.0, running bank B" "$w/info.txt" && grep -q "encrypted for the device, decrypted by it" "$w/link.txt" &&
+   grep -q "boot: bank B v1.3.0 on trial" "$w/emu.log" && grep -q "app: confirmed (trial over)" "$w/emu.log"; then
+  ok "an image encrypted for this device decrypted by the real agent while received: v1.3.0 in B, trial booted, confirmed"
+  sed -n 's/^/    /p' "$w/link.txt" | grep -E "update time|SPI|flash" | head -4
+else
+  cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "encrypted update of the real application"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+cut_run "$w/start-enc.bin" "$w/b-enc.img" 11
+if [ $cut_rc -eq 5 ] && grep -q "boot: bank A v1.0.0 (normal)" "$w/emu.log" &&
+   "$LINK" --socket "$w/s.sock" update "$w/b-enc.img" >"$w/link.txt" 2>&1 && "$LINK" --socket "$w/s.sock" wait 6000 &&
+   "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "application 1.3.0, running bank B" "$w/info.txt" &&
+   grep -qE "started at offset [1-9][0-9]{3,}" "$w/link.txt"; then
+  ok "power cut while decrypting (exit 5); resumed at $(grep -oE 'offset [0-9]+' "$w/link.txt") (counter mode from there), completed"
+else
+  echo "    cut run exit $cut_rc"; cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "encrypted update after a power cut"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+# bank_b_kept FILE: the first 32 KiB of bank B are as they were composed.
+bank_b_kept() {
+  cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \
+         <(dd if="$1" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none)
+}
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a.img" --bank-b "$w/b-old.img" \
+    --device-key "$w/dev2.pem" -o "$w/start-enc2.bin" >/dev/null
+cp "$w/start-enc2.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (other key run)"
+"$LINK" --socket "$w/s.sock" update "$w/b-enc.img" >"$w/link.txt" 2>&1; rc=$?
+if [ $rc -eq 1 ] && grep -q "image refused by the device: bad key (detail 3)" "$w/link.txt" &&
+   "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "running bank A" "$w/info.txt" &&
+   bank_b_kept "$w/start-enc2.bin"; then
+  ok "an image encrypted for another device refused at BEGIN (bad key), bank B not touched"
+else
+  cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "image encrypted for another device"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
+cp "$w/b-enc.img" "$w/b-flip.img"
+printf '\x5a' | dd of="$w/b-flip.img" bs=1 seek=20000 conv=notrunc status=none
+cp "$w/start-enc.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (flipped ciphertext run)"
+"$LINK" --socket "$w/s.sock" update "$w/b-flip.img" >"$w/link.txt" 2>&1; rc=$?
+if ! cmp -s "$w/b-enc.img" "$w/b-flip.img" && [ $rc -eq 1 ] &&
+   grep -q "image refused by the device: bad image (detail 11)" "$w/link.txt" &&
+   "$LINK" --socket "$w/s.sock" state >"$w/state.txt" 2>&1 && grep -q "boot bank A, trial bank ?" "$w/state.txt"; then
+  ok "a flipped ciphertext byte refused at VERIFY by the hash over the plaintext, nothing staged"
+else
+  cat "$w/link.txt" "$w/state.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "flipped ciphertext byte"
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 

@@ -10,6 +10,7 @@
 #include "device_fixture.h"
 #include "fota/agent.h"
 #include "fota/delta_enc.h"
+#include "fota/devkey.h"
 #include "fota/link_master.h"
 
 static uint8_t *img_a, *img_b, *img_b_other, *img_b_sec1, *img_a_for_b;
@@ -117,10 +118,11 @@ static lm_err_t send(rig_t *r, link_master_t *m, const uint8_t *img, size_t len,
 {
     link_port_t port = {rig_transact, rig_wait, r};
     lm_init(m, &port);
-    uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
+    lm_begin_t begin;
+    uint8_t sha[CRYPTO_SHA256_SIZE];
     assert_int_equal(crypto_sha256(img, len, sha), CRYPTO_OK);
-    lm_begin_encode(begin, (uint32_t)len, sha, (uint8_t)bank, img);
-    return lm_send_image(m, begin, (uint32_t)len, lm_read_memory, (void *)img, NULL, NULL, from);
+    assert_int_equal(lm_begin_image(&begin, (uint32_t)len, sha, (uint8_t)bank, lm_read_memory, (void *)img), 0);
+    return lm_send_image(m, &begin, (uint32_t)len, lm_read_memory, (void *)img, NULL, NULL, from);
 }
 
 static lm_err_t send_patch(rig_t *r, link_master_t *m, const uint8_t *patch, size_t len, uint32_t *from)
@@ -350,6 +352,33 @@ static void test_agent_resumes_after_power_cut_mid_transfer(void **state)
     assert_true(resumed > 0);
 }
 
+/* The image must be refused (want; at VERIFY or at BEGIN), leaving the running bank as it was and
+ * nothing staged; refused at BEGIN, bank B stays erased. Frees r. */
+static void refused_by(rig_t *r, const uint8_t *img, size_t len, layout_bank_t bank, link_result_t want, int at_verify)
+{
+    uint8_t bank_a_before[4096];
+    memcpy(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
+    link_master_t m;
+    assert_int_equal(send(r, &m, img, len, bank, NULL), LM_ERR_REFUSED);
+    assert_int_equal(m.status.result, want);
+    assert_int_equal(r->agent.state, AGENT_ERROR);
+    if (!at_verify) {
+        assert_true(m.status.ack_type == LINK_BEGIN || m.status.ack_type == LINK_BEGIN_ENC);
+    }
+    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_STATE); /* nothing to stage */
+    meta_log_t log;
+    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
+    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
+    assert_memory_equal(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
+    if (!at_verify && bank == LAYOUT_BANK_B) {
+        const uint8_t *b = r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE);
+        for (size_t i = 0; i < len; i++) {
+            assert_int_equal(b[i], 0xFF);
+        }
+    }
+    rig_free(r);
+}
+
 static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t device_counter, link_result_t want,
                     int at_verify)
 {
@@ -360,21 +389,7 @@ static void refused(const uint8_t *img, size_t len, layout_bank_t bank, uint32_t
         fx_meta(&r->dev, &s);
         rig_agent(r);
     }
-    uint8_t bank_a_before[4096];
-    memcpy(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
-    link_master_t m;
-    assert_int_equal(send(r, &m, img, len, bank, NULL), LM_ERR_REFUSED);
-    assert_int_equal(m.status.result, want);
-    assert_int_equal(r->agent.state, AGENT_ERROR);
-    if (!at_verify) {
-        assert_int_equal(m.status.ack_type, LINK_BEGIN);
-    }
-    assert_int_equal(lm_request(&m, LINK_COMMIT, NULL, 0), LM_ERR_STATE); /* nothing to stage */
-    meta_log_t log;
-    assert_int_equal(meta_log_open(&log, &r->dev.port.flash), META_OK);
-    assert_int_equal(log.state.trial_bank, LAYOUT_BANK_NONE);
-    assert_memory_equal(bank_a_before, r->dev.mem + (LAYOUT_BANK_A_BASE - LAYOUT_FLASH_BASE), sizeof(bank_a_before));
-    rig_free(r);
+    refused_by(r, img, len, bank, want, at_verify);
 }
 
 static void test_agent_refuses_bad_images_and_stages_nothing(void **state)
@@ -390,23 +405,131 @@ static void test_agent_refuses_bad_images_and_stages_nothing(void **state)
     bad[len_b / 2] ^= 0x20;
     refused(bad, len_b, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 1);
     free(bad);
-    /* An image encrypted for transport: this agent does not decrypt, so it is refused at BEGIN,
-     * before a byte of ciphertext is programmed (docs/encryption.md). */
-    uint8_t rec[4 + IMG_ENC_EC256_SIZE];
-    le_put16(rec, IMG_TLV_ENC_EC256);
-    le_put16(rec + 2, IMG_ENC_EC256_SIZE);
-    memset(rec + 4, 0x5A, IMG_ENC_EC256_SIZE);
-    uint8_t *payload = malloc(30000), *enc = NULL;
-    size_t enc_len = 0;
-    assert_non_null(payload);
-    memcpy(payload, img_b + IMG_HEADER_SIZE, 30000);
-    img_version_t v = {2, 0, 0, 0};
-    assert_int_equal(fota_image_build(fx_key, payload, 30000, LAYOUT_BANK_B, &v, 0, rec, sizeof(rec), &enc, &enc_len),
-                     0);
-    le_put32(enc + 36, IMG_FLAG_ENCRYPTED);
-    refused(enc, enc_len, LAYOUT_BANK_B, 0, LINK_R_BAD_IMAGE, 0);
-    free(payload);
-    free(enc);
+}
+
+/* Images encrypted for one device (docs/encryption.md). */
+static fota_signer *dev_key, *other_dev_key;
+static uint8_t *img_e_plain, *img_e; /* the same image: as flash must end up, and as it travels */
+static size_t len_e;
+
+static void put_devkey(rig_t *r, const fota_signer *k, int corrupt)
+{
+    uint8_t priv[32], rec[DEVKEY_RECORD_SIZE];
+    assert_int_equal(fota_signer_private(k, priv), 0);
+    devkey_encode(priv, rec);
+    rec[20] ^= (uint8_t)corrupt;
+    memcpy(r->dev.mem + (DEVKEY_ADDR - LAYOUT_FLASH_BASE), rec, sizeof(rec));
+}
+
+static rig_t *rig_keyed(const fota_signer *k, int corrupt)
+{
+    rig_t *r = rig_new();
+    put_devkey(r, k, corrupt);
+    return r;
+}
+
+static void test_agent_decrypts_an_image_encrypted_for_it(void **state)
+{
+    (void)state;
+    size_t differ = 0;
+    for (size_t i = IMG_HEADER_SIZE; i < len_e; i++) {
+        differ += img_e[i] != img_e_plain[i];
+    }
+    assert_true(differ > (len_e - IMG_HEADER_SIZE) * 9 / 10); /* it is ciphertext */
+    rig_t *r = rig_keyed(dev_key, 0);
+    link_master_t m;
+    assert_int_equal(send(r, &m, img_e, len_e, LAYOUT_BANK_B, NULL), LM_OK);
+    assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_e_plain, len_e);
+    for (size_t i = 0; i < sizeof(r->agent.enc.key); i++) {
+        assert_int_equal(r->agent.enc.key[i], 0); /* the image key is gone once verified */
+    }
+    assert_int_equal(lm_commit(&m, LAYOUT_BANK_B), LM_OK);
+    boot_decision_t d;
+    boot_decide(&r->dev.port, fx_pub, &d); /* the bootloader runs the decrypted image */
+    assert_int_equal(d.bank, LAYOUT_BANK_B);
+    assert_int_equal(d.path, BOOT_PATH_TRIAL);
+    print_message("      %zu-byte encrypted image: %zu of its payload bytes differ on the wire, flash holds the "
+                  "plaintext, booted on trial\n",
+                  len_e, differ);
+    rig_free(r);
+}
+
+static void test_agent_refuses_what_it_cannot_decrypt(void **state)
+{
+    (void)state;
+    /* No device key, another device's key, a corrupt key record: refused at BEGIN, nothing erased. */
+    refused_by(rig_new(), img_e, len_e, LAYOUT_BANK_B, LINK_R_BAD_KEY, 0);
+    refused_by(rig_keyed(other_dev_key, 0), img_e, len_e, LAYOUT_BANK_B, LINK_R_BAD_KEY, 0);
+    refused_by(rig_keyed(dev_key, 0x10), img_e, len_e, LAYOUT_BANK_B, LINK_R_BAD_KEY, 0);
+    rig_t *r = rig_keyed(other_dev_key, 0);
+    link_master_t m;
+    assert_int_equal(send(r, &m, img_e, len_e, LAYOUT_BANK_B, NULL), LM_ERR_REFUSED);
+    assert_int_equal(m.status.detail, AGENT_KEY_OTHER);
+    rig_free(r);
+    /* The key record altered (its tag, then its wrapped key): it no longer unwraps. */
+    uint8_t *bad = malloc(len_e);
+    assert_non_null(bad);
+    img_header_t h;
+    assert_int_equal(img_header_decode(img_e, &h), IMG_OK);
+    img_trailer_t t;
+    assert_int_equal(img_trailer_parse(img_e + h.hdr_size + h.payload_size, h.trailer_size, &t), IMG_OK);
+    assert_non_null(t.enc);
+    size_t rec = (size_t)(t.enc - img_e); /* the record's value: ephemeral key, tag, wrapped key */
+    for (size_t at = rec + 65; at < rec + IMG_ENC_EC256_SIZE; at += 32) {
+        memcpy(bad, img_e, len_e);
+        bad[at] ^= 0x01;
+        refused_by(rig_keyed(dev_key, 0), bad, len_e, LAYOUT_BANK_B, LINK_R_BAD_KEY, 0);
+    }
+    /* A flipped ciphertext byte decrypts to a flipped plaintext byte: the hash over the plaintext
+     * refuses it at VERIFY, and nothing is staged. */
+    memcpy(bad, img_e, len_e);
+    bad[IMG_HEADER_SIZE + 4321] ^= 0x80;
+    refused_by(rig_keyed(dev_key, 0), bad, len_e, LAYOUT_BANK_B, LINK_R_BAD_IMAGE, 1);
+    /* Plain BEGIN for an encrypted image (no key record): never programmed as it is. */
+    r = rig_keyed(dev_key, 0);
+    lm_init(&m, &(link_port_t){rig_transact, rig_wait, r});
+    uint8_t begin[LINK_BEGIN_SIZE];
+    lm_begin_encode(begin, (uint32_t)len_e, img_e, LAYOUT_BANK_B, img_e);
+    assert_int_equal(lm_request(&m, LINK_BEGIN, begin, sizeof(begin)), LM_ERR_REFUSED);
+    assert_int_equal(m.status.detail, IMG_ERR_ENCRYPTED);
+    rig_free(r);
+    /* BEGIN_ENC for an image that is not encrypted: refused. */
+    r = rig_keyed(dev_key, 0);
+    lm_init(&m, &(link_port_t){rig_transact, rig_wait, r});
+    uint8_t begin_enc[LINK_BEGIN_ENC_SIZE];
+    lm_begin_encode(begin_enc, (uint32_t)len_b, img_b, LAYOUT_BANK_B, img_b);
+    memcpy(begin_enc + LINK_BEGIN_SIZE, img_e + rec, IMG_ENC_EC256_SIZE);
+    assert_int_equal(lm_request(&m, LINK_BEGIN_ENC, begin_enc, sizeof(begin_enc)), LM_ERR_REFUSED);
+    assert_int_equal(m.status.detail, IMG_ERR_HEADER);
+    rig_free(r);
+    free(bad);
+}
+
+static void test_agent_resumes_an_encrypted_image_after_power_cuts(void **state)
+{
+    (void)state;
+    uint32_t seed = 777;
+    int resumed = 0;
+    for (int trial = 0; trial < 12; trial++) {
+        rig_t *r = rig_keyed(dev_key, 0);
+        link_master_t m;
+        jmp_buf env;
+        uint64_t cut = 2 + test_rand(&seed) % (len_e / 4 + 40);
+        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
+        if (!setjmp(env)) {
+            (void)send(r, &m, img_e, len_e, LAYOUT_BANK_B, NULL);
+        }
+        flash_sim_disarm(&r->dev.sim);
+        rig_agent(r);
+        uint32_t from = 0;
+        assert_int_equal(send(r, &m, img_e, len_e, LAYOUT_BANK_B, &from), LM_OK);
+        resumed += from > 0;
+        assert_memory_equal(r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE), img_e_plain, len_e);
+        rig_free(r);
+    }
+    print_message("      12 power cuts while decrypting, %d resumed past offset 0, all bit-exact plaintext\n",
+                  resumed);
+    assert_true(resumed > 0);
 }
 
 static int group_setup(void **state)
@@ -442,6 +565,25 @@ static int group_setup(void **state)
         return -1;
     }
     free(p);
+    /* An image encrypted for dev_key: built with the flag and the key record, checked, then its
+     * payload encrypted, as `fota sign --encrypt-for` does. */
+    uint8_t dev_pub[CRYPTO_P256_PUBKEY_SIZE], rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], image_key[16];
+    dev_key = fota_signer_generate();
+    other_dev_key = fota_signer_generate();
+    if (dev_key == NULL || other_dev_key == NULL) {
+        return -1;
+    }
+    fota_signer_pubkey(dev_key, dev_pub);
+    if (fota_enc_wrap(dev_pub, rec, image_key) != 0 ||
+        fota_image_build_flags(fx_key, img_b + IMG_HEADER_SIZE, 90000, LAYOUT_BANK_B, &v, 0, IMG_FLAG_ENCRYPTED, rec,
+                               sizeof(rec), &img_e_plain, &len_e) != 0 ||
+        (img_e = malloc(len_e)) == NULL) {
+        return -1;
+    }
+    memcpy(img_e, img_e_plain, len_e);
+    if (fota_image_encrypt_payload(img_e, len_e, image_key) != 0) {
+        return -1;
+    }
     char err[160];
     uint8_t id_a[32], id_other[32];
     if (fota_image_signed_hash(img_a, len_a, id_a) != 0 ||
@@ -460,6 +602,8 @@ static int group_teardown(void **state)
     (void)state;
     free(img_a), free(img_b), free(img_b_other), free(img_b_sec1), free(img_a_for_b);
     free(img_bd), free(patch_ab), free(patch_other);
+    free(img_e), free(img_e_plain);
+    fota_signer_free(dev_key), fota_signer_free(other_dev_key);
     fx_teardown_keys();
     return 0;
 }
@@ -476,6 +620,9 @@ int main(void)
         cmocka_unit_test(test_agent_refuses_corrupt_patches),
         cmocka_unit_test(test_agent_refuses_a_truncated_patch),
         cmocka_unit_test(test_agent_resumes_a_patch_after_power_cuts),
+        cmocka_unit_test(test_agent_decrypts_an_image_encrypted_for_it),
+        cmocka_unit_test(test_agent_refuses_what_it_cannot_decrypt),
+        cmocka_unit_test(test_agent_resumes_an_encrypted_image_after_power_cuts),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

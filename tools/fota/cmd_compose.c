@@ -6,12 +6,13 @@
 #include <string.h>
 
 #include "fota.h"
+#include "fota/devkey.h"
 #include "fota/meta.h"
 
 static const char usage[] =
     "Usage: fota compose --bootloader BOOT [--bank-a A.img] [--bank-b B.img] [--boot-bank a|b]\n"
     "                    [--trial a|b] [--attempts N] [--security-counter N] [--blank-meta]\n"
-    "                    [--pubkey KEY.pem] -o FLASH.bin\n"
+    "                    [--pubkey KEY.pem] [--device-key DEV.pem] -o FLASH.bin\n"
     "Writes a 1 MiB image of the STM32F407 flash: the bootloader (ELF or raw binary) at 0x08000000,\n"
     "signed images in their banks, and one metadata record naming the bank to boot.\n"
     "  -B, --bootloader FILE       bootloader ELF or binary (at most 32 KiB)\n"
@@ -23,6 +24,9 @@ static const char usage[] =
     "      --security-counter N    the device's security counter in the metadata (default 0)\n"
     "      --blank-meta            leave the metadata erased: the bootloader initialises it\n"
     "  -p, --pubkey FILE           also verify both images with this key before composing\n"
+    "  -k, --device-key FILE       the device's own key for encrypted images (fota keygen --device-enc),\n"
+    "                              stored in the device-data sector (0x08010000); an encrypted bank\n"
+    "                              image is decrypted with it, as the agent does\n"
     "  -o, --out FILE              flash image to write\n"
     "Images are checked for structure and bank; without --pubkey their signatures are not\n"
     "checked, so corrupt or foreign-key images can be composed for tests on purpose.\n";
@@ -65,7 +69,8 @@ static int load_bootloader(const char *path, uint8_t *flash)
     return 0;
 }
 
-static int load_bank(const char *path, layout_bank_t bank, const uint8_t *pub, uint8_t *flash)
+static int load_bank(const char *path, layout_bank_t bank, const uint8_t *pub, const uint8_t *dev_priv,
+                     uint8_t *flash)
 {
     uint8_t *img;
     size_t len;
@@ -80,8 +85,20 @@ static int load_bank(const char *path, layout_bank_t bank, const uint8_t *pub, u
     if (e == IMG_OK && img_total_size(&hdr) != len) {
         e = img_total_size(&hdr) > len ? IMG_ERR_TRUNCATED : IMG_ERR_TRAILING;
     }
+    int encrypted = e == IMG_OK && (hdr.flags & IMG_FLAG_ENCRYPTED) != 0;
+    if (encrypted && dev_priv == NULL) {
+        fota_err("compose: bank %c image '%s' is encrypted: give the device's key (--device-key) to decrypt it",
+                 layout_bank_letter(bank), path);
+        free(img);
+        return -1;
+    }
+    if (encrypted && fota_image_decrypt(img, len, dev_priv) != 0) {
+        fota_err("compose: bank %c image '%s' cannot be decrypted with that device key", layout_bank_letter(bank), path);
+        free(img);
+        return -1;
+    }
     if (e == IMG_OK && pub != NULL) {
-        img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank};
+        img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = bank, .decrypts = (uint8_t)encrypted};
         e = img_verify_buffer(img, len, &pol, NULL);
     }
     if (e != IMG_OK) {
@@ -106,15 +123,16 @@ int cmd_compose(int argc, char **argv)
                                          {"security-counter", required_argument, 0, O_SEC},
                                          {"blank-meta", no_argument, 0, O_BLANK},
                                          {"pubkey", required_argument, 0, 'p'},
+                                         {"device-key", required_argument, 0, 'k'},
                                          {"out", required_argument, 0, 'o'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *boot = NULL, *bank_a = NULL, *bank_b = NULL, *out = NULL, *key = NULL;
+    const char *boot = NULL, *bank_a = NULL, *bank_b = NULL, *out = NULL, *key = NULL, *dev_key = NULL;
     layout_bank_t boot_bank = LAYOUT_BANK_NONE, trial = LAYOUT_BANK_NONE;
     uint32_t attempts = 0, sec = 0;
     int blank = 0, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":B:a:b:p:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":B:a:b:p:k:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'B':
             boot = optarg;
@@ -127,6 +145,9 @@ int cmd_compose(int argc, char **argv)
             break;
         case 'p':
             key = optarg;
+            break;
+        case 'k':
+            dev_key = optarg;
             break;
         case 'o':
             out = optarg;
@@ -183,6 +204,15 @@ int cmd_compose(int argc, char **argv)
     if (key != NULL && fota_load_pubkey(key, pub) != 0) {
         return EXIT_INPUT;
     }
+    uint8_t dev_priv[DEVKEY_KEY_SIZE];
+    if (dev_key != NULL) {
+        fota_signer *dk = fota_signer_load(dev_key);
+        int bad = dk == NULL || fota_signer_private(dk, dev_priv) != 0;
+        fota_signer_free(dk);
+        if (bad) {
+            return EXIT_INPUT;
+        }
+    }
     uint8_t *flash = malloc(LAYOUT_FLASH_SIZE);
     if (flash == NULL) {
         fota_err("compose: out of memory");
@@ -191,9 +221,12 @@ int cmd_compose(int argc, char **argv)
     memset(flash, LAYOUT_ERASED_BYTE, LAYOUT_FLASH_SIZE);
     int rc = EXIT_INPUT;
     if (load_bootloader(boot, flash) != 0 ||
-        (bank_a != NULL && load_bank(bank_a, LAYOUT_BANK_A, key ? pub : NULL, flash) != 0) ||
-        (bank_b != NULL && load_bank(bank_b, LAYOUT_BANK_B, key ? pub : NULL, flash) != 0)) {
+        (bank_a != NULL && load_bank(bank_a, LAYOUT_BANK_A, key ? pub : NULL, dev_key ? dev_priv : NULL, flash) != 0) ||
+        (bank_b != NULL && load_bank(bank_b, LAYOUT_BANK_B, key ? pub : NULL, dev_key ? dev_priv : NULL, flash) != 0)) {
         goto out;
+    }
+    if (dev_key != NULL) {
+        devkey_encode(dev_priv, flash + (DEVKEY_ADDR - LAYOUT_FLASH_BASE));
     }
     if (!blank) {
         meta_state_t st = {.boot_bank = (uint8_t)boot_bank,
@@ -207,10 +240,12 @@ int cmd_compose(int argc, char **argv)
         rc = EXIT_OUTPUT;
         goto out;
     }
-    printf("composed %s: bootloader %s, bank A %s, bank B %s, metadata %s\n", out, boot, bank_a ? bank_a : "(erased)",
-           bank_b ? bank_b : "(erased)", blank ? "(erased)" : boot_bank == LAYOUT_BANK_A ? "boot A" : "boot B");
+    printf("composed %s: bootloader %s, bank A %s, bank B %s, metadata %s%s\n", out, boot, bank_a ? bank_a : "(erased)",
+           bank_b ? bank_b : "(erased)", blank ? "(erased)" : boot_bank == LAYOUT_BANK_A ? "boot A" : "boot B",
+           dev_key ? ", device key at 0x08010000" : "");
     rc = EXIT_OK;
 out:
+    memset(dev_priv, 0, sizeof(dev_priv));
     free(flash);
     return rc;
 }

@@ -12,7 +12,7 @@ static const char keygen_usage[] =
     "Creates an ECDSA P-256 signing key pair: the private key in KEY.pem (mode 0600) and the\n"
     "public key in PUB.pem (default: KEY.pem with .pem replaced by .pub.pem).\n"
     "      --device-enc a device's encryption key instead (the same kind of pair): PUB.pem goes to\n"
-    "                   fota sign --encrypt-for, KEY.pem to the device (docs/encryption.md)\n"
+    "                   fota sign --encrypt-for, KEY.pem into the device (fota compose --device-key; docs/encryption.md)\n"
     "  -o, --out FILE   private key to write\n"
     "      --pub FILE   public key to write\n"
     "      --force      overwrite existing files (a lost private key cannot sign updates again)\n";

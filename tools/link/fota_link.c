@@ -97,14 +97,19 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         free(img);
         return 4;
     }
-    uint8_t begin[LINK_BEGIN_SIZE], sha[CRYPTO_SHA256_SIZE];
+    lm_begin_t begin;
+    uint8_t sha[CRYPTO_SHA256_SIZE];
     if (!patch) {
         if (crypto_sha256(img, len, sha) != CRYPTO_OK) {
             fprintf(stderr, "fota-link: SHA-256 of '%s' failed (crypto library)\n", path);
             free(img);
             return 4;
         }
-        lm_begin_encode(begin, (uint32_t)len, sha, h.bank, img);
+        if (lm_begin_image(&begin, (uint32_t)len, sha, h.bank, lm_read_memory, img) != 0) {
+            fprintf(stderr, "fota-link: '%s' is encrypted but its trailer has no well-formed key record\n", path);
+            free(img);
+            return 3;
+        }
     }
     uint32_t from = 0;
     lm_err_t e = LM_ERR_STATE;
@@ -115,7 +120,7 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
                     link_result_name((link_result_t)m->status.result));
         }
         e = patch ? lm_send_patch(m, begin_delta, (uint32_t)len, lm_read_memory, img, progress, NULL, &from)
-                  : lm_send_image(m, begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
+                  : lm_send_image(m, &begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
     }
     if (isatty(STDERR_FILENO)) {
         fputc('\n', stderr);
@@ -134,8 +139,10 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
                    path, layout_bank_letter((layout_bank_t)h.bank), len, image_len,
                    100.0 * (double)len / (double)image_len);
         } else {
-            printf("sent %s to bank %c: %zu bytes, started at offset %u, verified by the device\n", path,
-                   layout_bank_letter((layout_bank_t)h.bank), len, (unsigned)from);
+            printf("sent %s to bank %c: %zu bytes%s, started at offset %u, verified by the device\n", path,
+                   layout_bank_letter((layout_bank_t)h.bank), len,
+                   begin.type == LINK_BEGIN_ENC ? " encrypted for the device, decrypted by it" : "",
+                   (unsigned)from);
         }
     }
     if (rc == 0 && bench) {

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "fota/crypto_enc.h"
 #include "fota/delta.h"
 #include "fota/flash.h"
 #include "fota/image.h"
@@ -69,6 +70,25 @@ typedef struct {
     uint8_t stage[AGENT_STAGE];
     delta_dec_t dec;
 } agent_delta_t;
+
+/* An image encrypted for this device (BEGIN_ENC, docs/encryption.md): the key record BEGIN_ENC
+ * carried, until BEGIN unwraps it, then the image key; each chunk's payload bytes are decrypted in
+ * their receive buffer just before they are programmed. Private. */
+typedef struct {
+    uint8_t on;
+    uint8_t keyed; /* key holds the image key */
+    uint8_t record[CRYPTO_ENC_EC256_SIZE];
+    uint8_t key[CRYPTO_AES128_KEY_SIZE];
+    uint32_t from, to; /* the payload: image offsets [from, to) are ciphertext on the wire */
+} agent_enc_t;
+
+/* LINK_R_BAD_KEY details: why an encrypted image cannot be decrypted here. */
+enum {
+    AGENT_KEY_NONE = 1,    /* no device-key record in the device-data sector (fota/devkey.h) */
+    AGENT_KEY_CORRUPT = 2, /* a record whose CRC or format is wrong */
+    AGENT_KEY_OTHER = 3,   /* the image's key record was made for another device key (tag mismatch) */
+    AGENT_KEY_RECORD = 4,  /* the image's key record is malformed (not a point of P-256) */
+};
 
 /* Layout public so the application can place it statically; fields are private. */
 typedef struct {
@@ -123,6 +143,7 @@ typedef struct {
     uint8_t tx_front;
     uint32_t gen;     /* generation of the last STATUS published */
     agent_delta_t dl; /* a patch being applied (BEGIN_DELTA) */
+    agent_enc_t enc;  /* an encrypted image being received (BEGIN_ENC) */
 } agent_t;
 
 /* What applying a patch adds to the agent (issue 14: at most 8 KiB). */

@@ -36,4 +36,22 @@ crypto_err_t crypto_hmac_sha256_verify(const uint8_t *key, size_t key_len, const
 crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const uint8_t iv[16], uint64_t offset,
                                const uint8_t *in, uint8_t *out, size_t len);
 
+/* The key-wrapping scheme of encrypted images (docs/encryption.md, IMG_TLV_ENC_EC256): a record is
+ * the sender's ephemeral public key (65) || HMAC-SHA256 tag (32) || wrapped image key (16). From
+ * Z = ECDH(private, public): HKDF-SHA256(no salt, Z, "fota-enc-ec256-v1") gives k_wrap (16) ||
+ * k_mac (32); wrapped = AES-128-CTR(k_wrap, iv 0) of the image key; tag = HMAC(k_mac, wrapped). */
+#define CRYPTO_ENC_EC256_SIZE (CRYPTO_P256_PUBKEY_SIZE + CRYPTO_SHA256_SIZE + CRYPTO_AES128_KEY_SIZE)
+#define CRYPTO_ENC_KEYS_SIZE (CRYPTO_AES128_KEY_SIZE + CRYPTO_SHA256_SIZE)
+
+/* k_wrap || k_mac from the shared secret Z: the one KDF the wrapper and the unwrapper share. */
+crypto_err_t crypto_enc_ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8_t keys[CRYPTO_ENC_KEYS_SIZE]);
+
+/* The device's side: the image key from a record, with the device's private scalar. The tag is
+ * checked (in constant time) before anything is unwrapped: CRYPTO_ERR_BAD_SIGNATURE when the record
+ * was made for another key (or altered), CRYPTO_ERR_BAD_KEY when its ephemeral key is not a point
+ * of the curve (or the private scalar is not valid). Intermediate secrets are wiped. */
+crypto_err_t crypto_enc_ec256_unwrap(const uint8_t priv[CRYPTO_P256_PRIV_SIZE],
+                                     const uint8_t record[CRYPTO_ENC_EC256_SIZE],
+                                     uint8_t image_key[CRYPTO_AES128_KEY_SIZE]);
+
 #endif

@@ -32,6 +32,7 @@ enum {
     LINK_ABORT = 0x08,
     LINK_BEGIN_DELTA = 0x09, /* BEGIN for a patch: the DATA that follows is decoded into the image */
     LINK_IMAGE_ID = 0x0A,    /* the SHA-256 the running image is signed over: what a patch names */
+    LINK_BEGIN_ENC = 0x0B,   /* BEGIN for an image encrypted for this device: its key record follows */
     LINK_STATUS = 0x81,      /* the slave's only frame */
 };
 
@@ -50,6 +51,7 @@ typedef enum {
     LINK_R_BAD_IMAGE = 10,
     LINK_R_FLASH = 11,
     LINK_R_BAD_BASE = 12, /* BEGIN_DELTA: the running image is not the patch's base */
+    LINK_R_BAD_KEY = 13,  /* BEGIN_ENC: no device key, or the image is encrypted for another key */
 } link_result_t;
 
 /* BEGIN payload: size u32, sha256[32], bank u8, header fields[64]. */
@@ -57,6 +59,10 @@ typedef enum {
 /* BEGIN_DELTA payload: BEGIN's (for the image the patch makes), patch size u32, SHA-256 of the
  * base image[32]. */
 #define LINK_BEGIN_DELTA_SIZE (LINK_BEGIN_SIZE + 4 + 32)
+/* BEGIN_ENC payload (docs/encryption.md): BEGIN's, with the SHA-256 the image is signed over (of
+ * header and plaintext payload: neither side knows the other's whole-file hash), then the image's
+ * IMG_TLV_ENC_EC256 record[113]. */
+#define LINK_BEGIN_ENC_SIZE (LINK_BEGIN_SIZE + 113)
 
 typedef enum {
     LINK_OK = 0,

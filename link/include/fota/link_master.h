@@ -59,10 +59,24 @@ int lm_read_memory(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len);
 void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t sha256[32], uint8_t bank,
                      const uint8_t header[64]);
 
+/* The request that starts an image transfer: BEGIN, or BEGIN_ENC for an image encrypted for the
+ * device (docs/encryption.md). */
+typedef struct {
+    uint8_t type; /* LINK_BEGIN or LINK_BEGIN_ENC */
+    uint16_t len;
+    uint8_t payload[LINK_BEGIN_ENC_SIZE];
+} lm_begin_t;
+
+/* The request for the image of size bytes that read gives (its header, and for an encrypted image
+ * its trailer: the hash it is signed over and its key record), whose SHA-256 is file_sha, for
+ * bank. 0; -1 when read fails; -2 when the image's header or trailer is not well formed. */
+int lm_begin_image(lm_begin_t *b, uint32_t size, const uint8_t file_sha[32], uint8_t bank, lm_read_fn read,
+                   void *rctx);
+
 /* BEGIN (the slave answers where to resume), then DATA from there, pipelined, until the slave has
  * programmed every byte, then VERIFY. The caller decides when to COMMIT. */
-lm_err_t lm_send_image(link_master_t *m, const uint8_t begin[LINK_BEGIN_SIZE], uint32_t size, lm_read_fn read,
-                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
+lm_err_t lm_send_image(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                       lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
 
 /* The BEGIN_DELTA payload from a whole patch of patch_size bytes (its header: the image it makes,
  * the base it needs), and the header decoded into *header when not NULL. 0, or -1 when it is not a
