@@ -106,3 +106,41 @@ int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]
     }
     return 0;
 }
+
+img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t *pubkey, img_header_t *hdr)
+{
+    img_header_t h;
+    img_trailer_t t;
+    img_err_t e = len < IMG_HEADER_FIELDS_SIZE ? IMG_ERR_TRUNCATED : img_header_decode(img, &h);
+    if (e != IMG_OK) {
+        return e;
+    }
+    if (img_total_size(&h) != len) {
+        return img_total_size(&h) > len ? IMG_ERR_TRUNCATED : IMG_ERR_TRAILING;
+    }
+    if ((h.flags & IMG_FLAG_ENCRYPTED) == 0) {
+        return IMG_ERR_HEADER; /* not sealed: img_verify_buffer checks it whole */
+    }
+    e = img_trailer_parse(img + h.hdr_size + h.payload_size, h.trailer_size, &t);
+    if (e == IMG_OK && t.enc == NULL) {
+        e = IMG_ERR_TLV_MISSING;
+    }
+    if (e != IMG_OK) {
+        return e;
+    }
+    if (hdr != NULL) {
+        *hdr = h;
+    }
+    if (pubkey == NULL) {
+        return IMG_ERR_NO_KEY;
+    }
+    uint8_t key_id[CRYPTO_SHA256_SIZE];
+    if (crypto_sha256(pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id) != CRYPTO_OK) {
+        return IMG_ERR_CRYPTO;
+    }
+    if (memcmp(key_id, t.key_id, sizeof(key_id)) != 0) {
+        return IMG_ERR_KEY_ID;
+    }
+    crypto_err_t ce = crypto_p256_verify(pubkey, t.sha256, t.signature);
+    return ce == CRYPTO_OK ? IMG_OK : ce == CRYPTO_ERR_BAD_SIGNATURE ? IMG_ERR_SIGNATURE : IMG_ERR_CRYPTO;
+}

@@ -330,6 +330,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     fail |= !cJSON_AddNumberToObject(o, "security_counter", fi->hdr.security_counter);
     fail |= !cJSON_AddStringToObject(o, "url", link);
     fail |= !cJSON_AddBoolToObject(o, "signature_checked", fi->verdict == IMG_OK);
+    fail |= !cJSON_AddBoolToObject(o, "encrypted", (fi->hdr.flags & IMG_FLAG_ENCRYPTED) != 0);
     fail |= !cJSON_AddBoolToObject(o, "update", cur_s == NULL || img_version_cmp(&fi->hdr.version, &current) > 0);
     /* base: the SHA-256 the device's running image is signed over; when this release holds a patch
      * from it (made at publication, docs/delta.md), its URL and size. */

@@ -113,6 +113,19 @@ int releases_file_info(releases_t *s, const char *path, int fd, const struct sta
     return r;
 }
 
+/* The release verdict: an image encrypted for a device (docs/encryption.md) is checked as far as
+ * the server can without the device's key (structure, key record, signer and signature over the
+ * stated hash); any other image completely. */
+static img_err_t verify(const uint8_t *buf, size_t len, const uint8_t *pub, img_header_t *hdr)
+{
+    img_header_t h;
+    if (len >= IMG_HEADER_FIELDS_SIZE && img_header_decode(buf, &h) == IMG_OK && (h.flags & IMG_FLAG_ENCRYPTED) != 0) {
+        return fota_image_check_sealed(buf, len, pub, hdr);
+    }
+    img_policy_t pol = {.pubkey = pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
+    return img_verify_buffer(buf, len, &pol, hdr);
+}
+
 static int file_info_locked(releases_t *s, const char *path, int fd, const struct stat *st, release_file_t *out)
 {
     for (int i = 0; i < CACHE_SLOTS; i++) {
@@ -151,8 +164,7 @@ static int file_info_locked(releases_t *s, const char *path, int fd, const struc
     c->size = st->st_size;
     c->mtime = st->st_mtim;
     fota_hex(sha, sizeof(sha), c->sha_hex);
-    img_policy_t pol = {.pubkey = s->have_key ? s->pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    c->verdict = img_verify_buffer(buf, (size_t)got, &pol, &c->hdr);
+    c->verdict = verify(buf, (size_t)got, s->have_key ? s->pub : NULL, &c->hdr);
     if (c->verdict != IMG_OK && c->verdict != IMG_ERR_NO_KEY && got >= IMG_HEADER_FIELDS_SIZE) {
         (void)img_header_decode(buf, &c->hdr);
     }
@@ -169,8 +181,7 @@ static img_err_t check_image(const releases_t *s, const char *path, img_header_t
     if (fota_read_file(path, LAYOUT_BANK_SIZE, &buf, &len) != 0) {
         return IMG_ERR_READ;
     }
-    img_policy_t pol = {.pubkey = s->pub, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_err_t e = img_verify_buffer(buf, len, &pol, hdr);
+    img_err_t e = verify(buf, len, s->pub, hdr);
     free(buf);
     return e;
 }
@@ -198,8 +209,11 @@ static int make_patch(const char *base_path, const char *target_path, const char
         img_header_decode(target, &th) != IMG_OK || fota_image_signed_hash(base, bl, id) != 0) {
         goto out;
     }
-    if (bh.bank == th.bank) {
-        r = 0; /* an image is never patched into the bank it runs from */
+    if (bh.bank == th.bank || ((bh.flags | th.flags) & IMG_FLAG_ENCRYPTED) != 0) {
+        /* An image is never patched into the bank it runs from. Nor from or to an encrypted
+         * image: the server holds its ciphertext, a patch must be made from the plaintexts
+         * (docs/encryption.md). */
+        r = 0;
         goto out;
     }
     if (delta_encode(base, (uint32_t)bl, layout_bank_base((layout_bank_t)bh.bank), id, target, (uint32_t)tl,

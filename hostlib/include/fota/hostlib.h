@@ -91,6 +91,13 @@ int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
                   uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], uint8_t image_key[16]);
 int fota_image_encrypt_payload(uint8_t *image, size_t len, const uint8_t image_key[16]);
 int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]);
+/* What can be checked of an image encrypted for a device without the device's key (fota-server,
+ * a publisher's pipeline): its structure, the key record, the signer (key id, with pubkey) and the
+ * signature over the hash its trailer states. Not that the payload has that hash: that needs the
+ * plaintext, which only the device (or `fota verify --device-key`) has. IMG_OK; IMG_ERR_NO_KEY
+ * when all but the signature holds and pubkey is NULL; otherwise why it is refused. hdr may be
+ * NULL. */
+img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t *pubkey, img_header_t *hdr);
 /* A loaded key's private scalar (big-endian), for ECDH. 0, or -1 after printing why. */
 int fota_signer_private(const fota_signer *s, uint8_t d[32]);
 
