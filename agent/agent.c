@@ -316,9 +316,11 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
     case LINK_BEGIN:
     case LINK_BEGIN_DELTA:
     case LINK_BEGIN_ENC:
+    case LINK_BEGIN_DELTA_ENC:
         if (f.len != (f.type == LINK_BEGIN         ? LINK_BEGIN_SIZE
                       : f.type == LINK_BEGIN_DELTA ? LINK_BEGIN_DELTA_SIZE
-                                                   : LINK_BEGIN_ENC_SIZE)) {
+                      : f.type == LINK_BEGIN_ENC   ? LINK_BEGIN_ENC_SIZE
+                                                   : LINK_BEGIN_DELTA_ENC_SIZE)) {
             answer(a, LINK_R_BAD_FRAME, f.len);
             return 0;
         }
@@ -330,11 +332,12 @@ static int on_transaction(agent_t *a, uint8_t buf, uint32_t len, uint32_t gen)
         memcpy(a->sha, f.payload + 4, CRYPTO_SHA256_SIZE);
         a->bank = (layout_bank_t)f.payload[36];
         memcpy(a->header, f.payload + 37, IMG_HEADER_FIELDS_SIZE);
-        a->dl.on = f.type == LINK_BEGIN_DELTA;
+        a->dl.on = f.type == LINK_BEGIN_DELTA || f.type == LINK_BEGIN_DELTA_ENC;
         forget_key(a);
-        a->enc.on = f.type == LINK_BEGIN_ENC;
+        a->enc.on = f.type == LINK_BEGIN_ENC || f.type == LINK_BEGIN_DELTA_ENC;
         if (a->enc.on) {
-            memcpy(a->enc.record, f.payload + LINK_BEGIN_SIZE, sizeof(a->enc.record));
+            memcpy(a->enc.record, f.payload + (a->dl.on ? LINK_BEGIN_DELTA_SIZE : LINK_BEGIN_SIZE),
+                   sizeof(a->enc.record));
         }
         a->erase_sector = -2; /* validate first */
         if (a->dl.on) {
@@ -447,8 +450,9 @@ static int unwrap(agent_t *a, const img_header_t *h)
         return -1;
     }
     a->enc.keyed = 1;
-    a->enc.from = h->hdr_size;
-    a->enc.to = h->hdr_size + h->payload_size;
+    /* What travels encrypted: an image's payload; a patch's body, after its header and record. */
+    a->enc.from = a->dl.on ? DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE : h->hdr_size;
+    a->enc.to = a->dl.on ? a->dl.patch_size : h->hdr_size + h->payload_size;
     return 0;
 }
 
@@ -530,6 +534,7 @@ static void begin_validate(agent_t *a)
         a->dl.done = 0;
         delta_dec_init(&a->dl.dec, read_running, a);
     }
+    a->enc.upto = a->next_offset; /* transfer bytes from here on arrive, and are decrypted, anew */
     drop_held(a);
     a->erase_sector = first_sector(a, from);
     if (a->torn_pending) {
@@ -631,6 +636,10 @@ static const uint8_t zero_iv[16];
  * from wherever it starts. About 50,000 cycles per KiB on the Cortex-M4. */
 static int decrypt(agent_t *a, uint32_t off, uint8_t *data, uint32_t n)
 {
+    if (off + n <= a->enc.upto) {
+        return 0; /* decrypted already, on an earlier poll */
+    }
+    a->enc.upto = off + n;
     uint32_t lo = off > a->enc.from ? off : a->enc.from, hi = off + n < a->enc.to ? off + n : a->enc.to;
     if (lo < hi && (!a->enc.keyed || crypto_aes128_ctr(a->enc.key, zero_iv, lo - a->enc.from, data + (lo - off),
                                                        data + (lo - off), hi - lo) != CRYPTO_OK)) {
@@ -743,7 +752,10 @@ static void delta_step(agent_t *a)
     }
     uint8_t *frame = a->rx[a->held[a->held_head]];
     uint32_t n = le_get16(frame + 4) - 4u;
-    const uint8_t *data = frame + LINK_HDR_SIZE + 4;
+    uint8_t *data = frame + LINK_HDR_SIZE + 4;
+    if (a->enc.on && decrypt(a, le_get32(frame + LINK_HDR_SIZE), data, n) != 0) {
+        return;
+    }
     size_t used = 0, got = 0;
     delta_err_t e = DELTA_DONE;
     if (!a->dl.done) {
@@ -759,6 +771,7 @@ static void delta_step(agent_t *a)
         /* The patch must be for this image, from the running one, at these addresses. */
         const delta_info_t *in = delta_dec_info(&a->dl.dec);
         if (in->target_size != a->size || memcmp(in->target_sha256, a->sha, CRYPTO_SHA256_SIZE) != 0 ||
+            ((in->flags & DELTA_FLAG_ENCRYPTED) != 0) != a->enc.on ||
             memcmp(in->target_header, a->header, IMG_HEADER_FIELDS_SIZE) != 0 || in->target_addr != bank_base(a)) {
             (void)meta_end_transfer(&a->meta);
             fail(a, LINK_R_BAD_IMAGE, (uint32_t)-DELTA_ERR_HEADER);
@@ -842,7 +855,7 @@ static void verify_step(agent_t *a)
     if (a->whole_on && crypto_sha256_finish(&a->whole, digest) != CRYPTO_OK && ie == IMG_OK) {
         ie = IMG_ERR_CRYPTO;
     }
-    if (ie == IMG_OK && a->enc.on) {
+    if (ie == IMG_OK && a->enc.on && !a->dl.on) {
         /* BEGIN_ENC announced the signed hash (the master only knows the ciphertext's): the
          * trailer's, which img_verify_final has just matched to what flash holds. */
         img_trailer_t t;

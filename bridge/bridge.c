@@ -183,12 +183,12 @@ static void report(const bridge_port_t *p, const bridge_config_t *cfg, const dev
     cJSON_free(json);
 }
 
-/* Sends an image (image: BEGIN or BEGIN_ENC) or a patch (patch: BEGIN_DELTA's payload), resuming
+/* Sends an image (BEGIN or BEGIN_ENC) or a patch (BEGIN_DELTA or BEGIN_DELTA_ENC), resuming
  * when the device answers that it is not where the transfer was (it reset, or a flash operation
  * failed: not a refusal): INFO again, and the same BEGIN resumes where the device stands (a patch
  * from its start, the agent keeping what is in flash). */
 static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_info_t *di, layout_bank_t target,
-                              const lm_begin_t *image, const uint8_t *patch, uint32_t size, lm_read_fn read, void *rctx,
+                              const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
                               uint32_t *from)
 {
     lm_err_t e = LM_ERR_STATE;
@@ -200,8 +200,7 @@ static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_i
                 break;
             }
         }
-        e = patch != NULL ? lm_send_patch(m, patch, size, read, rctx, p->progress, p->ctx, from)
-                          : lm_send_image(m, image, size, read, rctx, p->progress, p->ctx, from);
+        e = lm_send(m, begin, size, read, rctx, p->progress, p->ctx, from);
     }
     return e;
 }
@@ -212,7 +211,8 @@ static lm_err_t send_resuming(const bridge_port_t *p, link_master_t *m, device_i
  * device resets on the way). 0 sent and verified by the device; 1 not usable or refused (the
  * caller sends the image); -1 the device stopped answering. */
 static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *di, stream_t *s, const cJSON *patch,
-                      const uint8_t sha[32], uint32_t image_size, layout_bank_t target, char *why, size_t cap)
+                      const uint8_t sha[32], uint32_t image_size, const char *version, layout_bank_t target, char *why,
+                      size_t cap)
 {
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(patch, "url");
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(patch, "size");
@@ -226,21 +226,33 @@ static int send_patch(const bridge_port_t *p, link_master_t *m, device_info_t *d
     long status = 0;
     uint32_t n = (uint32_t)size->valuedouble;
     delta_info_t info;
-    uint8_t begin[LINK_BEGIN_DELTA_SIZE];
+    lm_begin_t begin;
     if (p->http_get(p->ctx, url->valuestring, 0, NULL, s->win, BRIDGE_WINDOW, &got, &status, NULL, 0) != 0 ||
         status != 200 || got != n) {
         logf_(p, "bridge: download of the patch %s failed (HTTP %ld, %u of %u bytes): the whole image",
               url->valuestring, status, (unsigned)got, (unsigned)n);
         return 1;
     }
-    if (lm_begin_delta_encode(begin, s->win, n, &info) != 0 || info.target_size != image_size ||
-        memcmp(info.target_sha256, sha, 32) != 0) {
+    /* It must make the release's image: the same SHA-256. A patch of an encrypted release names the
+     * plaintext's, which the bridge cannot know (it holds ciphertext): there, size, version and bank
+     * (the server checked its header against the image's at publication; the device checks it all). */
+    img_header_t th;
+    img_version_t want;
+    int enc = 0, makes_it = lm_begin_delta_encode(&begin, s->win, n, &info) == 0 && info.target_size == image_size &&
+                            img_header_decode(info.target_header, &th) == IMG_OK && th.bank == (uint8_t)target;
+    if (makes_it) {
+        enc = (info.flags & DELTA_FLAG_ENCRYPTED) != 0;
+        makes_it = enc ? img_version_parse(version, &want) == 0 && img_version_cmp(&want, &th.version) == 0
+                       : memcmp(info.target_sha256, sha, 32) == 0;
+    }
+    if (!makes_it) {
         logf_(p, "bridge: the patch %s does not make the release's image: the whole image", url->valuestring);
         return 1;
     }
-    logf_(p, "bridge: sending a patch of %u bytes for the %u-byte image", (unsigned)n, (unsigned)image_size);
+    logf_(p, "bridge: sending a patch of %u bytes for the %u-byte image%s", (unsigned)n, (unsigned)image_size,
+          enc ? " (encrypted for the device)" : "");
     uint32_t from = 0;
-    lm_err_t e = send_resuming(p, m, di, target, NULL, begin, n, lm_read_memory, s->win, &from);
+    lm_err_t e = send_resuming(p, m, di, target, &begin, n, lm_read_memory, s->win, &from);
     if (e == LM_OK) {
         logf_(p, "bridge: patch applied to bank %c and verified by the device", layout_bank_letter(target));
         return 0;
@@ -346,7 +358,8 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     s->p = p;
     const cJSON *patch = cJSON_GetObjectItemCaseSensitive(o, "patch");
     if (cJSON_IsObject(patch)) {
-        int pr = send_patch(p, m, di, s, patch, sha_bin, (uint32_t)size->valuedouble, target, why, cap);
+        int pr = send_patch(p, m, di, s, patch, sha_bin, (uint32_t)size->valuedouble, ver->valuestring, target, why,
+                            cap);
         if (pr == 0) {
             goto sent;
         }
@@ -374,7 +387,7 @@ static bridge_result_t attempt(const bridge_port_t *p, link_master_t *m, device_
     /* (5-8) the agent erases, receives, programs and verifies; the transfer resumes where the
      * device stands. */
     uint32_t from = 0;
-    lm_err_t e = send_resuming(p, m, di, target, &begin, NULL, s->size, stream_read, s, &from);
+    lm_err_t e = send_resuming(p, m, di, target, &begin, s->size, stream_read, s, &from);
     if (e != LM_OK) {
         if (e == LM_ERR_REFUSED) {
             snprintf(why, cap, "device refused %s: %s (detail %u)", ver->valuestring,

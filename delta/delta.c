@@ -8,6 +8,7 @@
 
 enum {
     P_HDR = 0,
+    P_RECORD,  /* an encrypted patch's key record, after the header: skipped */
     P_INIT,    /* the range decoder's first five bytes */
     P_MAPN,    /* breakpoint count */
     P_MAP,     /* breakpoints */
@@ -119,7 +120,7 @@ delta_err_t delta_parse_header(const uint8_t *b, size_t len, delta_info_t *o)
     memcpy(o->base_sha256, b + 32, 32);
     memcpy(o->target_sha256, b + 64, 32);
     memcpy(o->target_header, b + 96, 64);
-    if (o->flags != 0) {
+    if ((o->flags & ~DELTA_FLAG_ENCRYPTED) != 0) {
         return DELTA_ERR_FORMAT;
     }
     if (o->base_size == 0 || o->base_size > DELTA_SIZE_MAX || o->target_size == 0 || o->target_size > DELTA_SIZE_MAX ||
@@ -351,9 +352,21 @@ delta_err_t delta_dec_run(delta_dec_t *d, const uint8_t *in, size_t in_len, size
                 ret = fail(d, e);
                 break;
             }
-            d->phase = P_INIT;
+            d->record_left = delta_body_offset(&d->info) - DELTA_HDR_SIZE;
+            d->phase = d->record_left > 0 ? P_RECORD : P_INIT;
             ret = DELTA_HEADER;
             break;
+        }
+        if (d->phase == P_RECORD) {
+            /* The caller unwrapped the key from this record and decrypts the body it feeds. */
+            size_t take = d->in_len - d->in_pos < d->record_left ? d->in_len - d->in_pos : d->record_left;
+            d->in_pos += take;
+            d->record_left -= (uint32_t)take;
+            if (d->record_left > 0) {
+                break;
+            }
+            d->phase = P_INIT;
+            continue;
         }
         if (d->phase == P_DONE) {
             ret = DELTA_DONE;

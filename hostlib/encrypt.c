@@ -6,6 +6,7 @@
 #include <psa/crypto.h>
 
 #include "fota/crypto_enc.h"
+#include "fota/delta.h"
 #include "fota/hostlib.h"
 #include "fota/le.h"
 
@@ -143,4 +144,90 @@ img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t 
     }
     crypto_err_t ce = crypto_p256_verify(pubkey, t.sha256, t.signature);
     return ce == CRYPTO_OK ? IMG_OK : ce == CRYPTO_ERR_BAD_SIGNATURE ? IMG_ERR_SIGNATURE : IMG_ERR_CRYPTO;
+}
+
+/* A whole patch's header, and whether it is encrypted; -1 after a message when it is not a patch. */
+static int patch_header(const uint8_t *patch, size_t len, delta_info_t *in)
+{
+    if (delta_parse_header(patch, len, in) != DELTA_OK || len != (uint64_t)delta_body_offset(in) + in->body_size) {
+        fota_err("not a whole patch (header or size wrong)");
+        return -1;
+    }
+    return 0;
+}
+
+int fota_patch_seal(const uint8_t *patch, size_t len, const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                    uint8_t **out, size_t *out_len)
+{
+    delta_info_t in;
+    if (patch_header(patch, len, &in) != 0) {
+        return -1;
+    }
+    if ((in.flags & DELTA_FLAG_ENCRYPTED) != 0) {
+        fota_err("the patch is encrypted already");
+        return -1;
+    }
+    uint8_t rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], key[CRYPTO_AES128_KEY_SIZE];
+    uint8_t *o = malloc(len + DELTA_ENC_RECORD_SIZE);
+    if (o == NULL) {
+        fota_err("out of memory");
+        return -1;
+    }
+    if (fota_enc_wrap(device_pub, rec, key) != 0) {
+        free(o);
+        return -1;
+    }
+    memcpy(o, patch, DELTA_HDR_SIZE);
+    le_put32(o + 28, in.flags | DELTA_FLAG_ENCRYPTED);
+    memcpy(o + DELTA_HDR_SIZE, rec + IMG_TLV_HDR_SIZE, DELTA_ENC_RECORD_SIZE);
+    crypto_err_t e = crypto_aes128_ctr(key, zero_iv, 0, patch + DELTA_HDR_SIZE,
+                                       o + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, in.body_size);
+    memset(key, 0, sizeof(key));
+    if (e != CRYPTO_OK) {
+        fota_err("encrypting the patch failed (crypto library)");
+        free(o);
+        return -1;
+    }
+    *out = o;
+    *out_len = len + DELTA_ENC_RECORD_SIZE;
+    return 0;
+}
+
+int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[32], uint8_t **out,
+                    size_t *out_len)
+{
+    delta_info_t in;
+    if (patch_header(patch, len, &in) != 0) {
+        return -1;
+    }
+    if ((in.flags & DELTA_FLAG_ENCRYPTED) == 0) {
+        fota_err("the patch is not encrypted");
+        return -1;
+    }
+    uint8_t key[CRYPTO_AES128_KEY_SIZE];
+    crypto_err_t e = crypto_enc_ec256_unwrap(device_priv, patch + DELTA_HDR_SIZE, key);
+    if (e != CRYPTO_OK) {
+        fota_err(e == CRYPTO_ERR_BAD_SIGNATURE ? "the patch is not encrypted for this device key"
+                                               : "the patch's key record is malformed");
+        return -1;
+    }
+    uint8_t *o = malloc(len - DELTA_ENC_RECORD_SIZE);
+    if (o == NULL) {
+        memset(key, 0, sizeof(key));
+        fota_err("out of memory");
+        return -1;
+    }
+    memcpy(o, patch, DELTA_HDR_SIZE);
+    le_put32(o + 28, in.flags & ~DELTA_FLAG_ENCRYPTED);
+    e = crypto_aes128_ctr(key, zero_iv, 0, patch + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, o + DELTA_HDR_SIZE,
+                          in.body_size);
+    memset(key, 0, sizeof(key));
+    if (e != CRYPTO_OK) {
+        fota_err("decrypting the patch failed (crypto library)");
+        free(o);
+        return -1;
+    }
+    *out = o;
+    *out_len = len - DELTA_ENC_RECORD_SIZE;
+    return 0;
 }

@@ -292,31 +292,34 @@ int lm_begin_image(lm_begin_t *b, uint32_t size, const uint8_t file_sha[32], uin
     return 0;
 }
 _Static_assert(LINK_BEGIN_ENC_SIZE == LINK_BEGIN_SIZE + IMG_ENC_EC256_SIZE, "BEGIN_ENC carries the key record");
+_Static_assert(DELTA_ENC_RECORD_SIZE == IMG_ENC_EC256_SIZE, "an encrypted patch carries an image's key record");
 
-lm_err_t lm_send_image(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
-                       lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
+lm_err_t lm_send(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                 lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
 {
     return send(m, begin->type, begin->payload, begin->len, size, read, rctx, progress, pctx, resumed_from);
 }
 
-lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SIZE], uint32_t size, lm_read_fn read,
-                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from)
-{
-    return send(m, LINK_BEGIN_DELTA, begin, LINK_BEGIN_DELTA_SIZE, size, read, rctx, progress, pctx, resumed_from);
-}
-
-int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch, uint32_t patch_size,
-                          delta_info_t *header)
+int lm_begin_delta_encode(lm_begin_t *b, const uint8_t *patch, uint32_t patch_size, delta_info_t *header)
 {
     delta_info_t info;
     img_header_t h;
     if (delta_parse_header(patch, patch_size, &info) != DELTA_OK ||
-        img_header_decode(info.target_header, &h) != IMG_OK || patch_size != DELTA_HDR_SIZE + info.body_size) {
+        img_header_decode(info.target_header, &h) != IMG_OK ||
+        patch_size != (uint64_t)delta_body_offset(&info) + info.body_size) {
         return -1;
     }
+    uint8_t *out = b->payload;
     lm_begin_encode(out, info.target_size, info.target_sha256, h.bank, info.target_header);
     le_put32(out + LINK_BEGIN_SIZE, patch_size);
     memcpy(out + LINK_BEGIN_SIZE + 4, info.base_sha256, 32);
+    b->type = LINK_BEGIN_DELTA;
+    b->len = LINK_BEGIN_DELTA_SIZE;
+    if ((info.flags & DELTA_FLAG_ENCRYPTED) != 0) {
+        memcpy(out + LINK_BEGIN_DELTA_SIZE, patch + DELTA_HDR_SIZE, DELTA_ENC_RECORD_SIZE);
+        b->type = LINK_BEGIN_DELTA_ENC;
+        b->len = LINK_BEGIN_DELTA_ENC_SIZE;
+    }
     if (header != NULL) {
         *header = info;
     }

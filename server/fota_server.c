@@ -15,6 +15,8 @@
  *   POST /api/v1/devices/{id}/report       JSON body {version, bank, state, error}: stored in SQLite
  *   GET  /api/v1/devices/{id}/reports      JSON: the device's last 50 reports
  *   PUT  /api/v1/releases/{X.Y.Z}/slot_a.bin, slot_b.bin   (Authorization: Bearer TOKEN) stage files
+ *   PUT  /api/v1/releases/{X.Y.Z}/patches/{SHA256}.patch   a patch the publisher made (encrypted
+ *                                          releases: the server cannot), checked at activation
  * With --s3-bucket it also syncs the release from S3 (ListObjectsV2 every --s3-interval seconds,
  * requests signed by libcurl's CURLOPT_AWS_SIGV4, credentials from AWS_ACCESS_KEY_ID and
  * AWS_SECRET_ACCESS_KEY): changed objects are downloaded, checked like a publication and switched
@@ -504,11 +506,21 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
         snprintf(rq->refused_msg, sizeof(rq->refused_msg), "publishing needs Authorization: Bearer <token>");
         return;
     }
-    if (release_target(url, ver, sizeof(ver), &what) != 0 ||
-        (strcmp(what, release_files[0]) != 0 && strcmp(what, release_files[1]) != 0)) {
+    /* A release's images, or a patch its publisher made (patches/<base's signed SHA-256>.patch: an
+     * encrypted release's, which the server cannot make; docs/encryption.md). */
+    char hex[65] = "";
+    int patch = release_target(url, ver, sizeof(ver), &what) == 0 && strncmp(what, "patches/", 8) == 0 &&
+                strlen(what) == 8 + 64 + 6 && strcmp(what + 72, ".patch") == 0;
+    if (patch) {
+        memcpy(hex, what + 8, 64);
+        patch = srv_is_sha256_hex(hex);
+    }
+    if (!patch && (release_target(url, ver, sizeof(ver), &what) != 0 ||
+                   (strcmp(what, release_files[0]) != 0 && strcmp(what, release_files[1]) != 0))) {
         rq->refused = 1;
         rq->refused_status = MHD_HTTP_BAD_REQUEST;
-        snprintf(rq->refused_msg, sizeof(rq->refused_msg), "upload to /api/v1/releases/X.Y.Z/slot_a.bin or slot_b.bin");
+        snprintf(rq->refused_msg, sizeof(rq->refused_msg),
+                 "upload to /api/v1/releases/X.Y.Z/slot_a.bin, slot_b.bin or patches/<base sha256>.patch");
         return;
     }
     char dir[600], path[700];
@@ -516,6 +528,11 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
     mkdir(dir, 0755);
     snprintf(dir, sizeof(dir), "%s/releases/%s.staging", s->root, ver);
     mkdir(dir, 0755);
+    if (patch) {
+        snprintf(dir, sizeof(dir), "%s/releases/%s.staging/patches", s->root, ver);
+        mkdir(dir, 0755);
+        what += 8;
+    }
     snprintf(path, sizeof(path), "%s/%s", dir, what);
     /* Written to a temporary file, renamed over `what` when complete (upload_finish): activation
      * only ever sees whole files, and a failed or abandoned upload leaves nothing behind. */

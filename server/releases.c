@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fota/delta.h"
 #include "fota/delta_enc.h"
 #include "fota/hostlib.h"
 #include "fota/layout.h"
@@ -324,6 +325,68 @@ void releases_version_path(const releases_t *s, const char *ver, const char *nam
     snprintf(out, cap, "%s/releases/%s/%s", s->root, ver, name);
 }
 
+/* One patch the publisher uploaded (patches/<base's signed SHA-256>.patch): the server cannot make
+ * patches of an encrypted release, its publisher can (docs/encryption.md). It must be a whole patch
+ * from the base its name gives, making exactly this release's image for the other bank (size and
+ * header); a patch of an encrypted release must itself be encrypted (else it would publish the
+ * plaintext). 0, or -1 with the reason in why. */
+static int check_uploaded_patch(const char *staging, const char *fname, char *why, size_t cap)
+{
+    char path[1000], hex[65];
+    uint8_t *patch = NULL, *image = NULL;
+    size_t pl = 0, il = 0;
+    delta_info_t in;
+    img_header_t h;
+    int r = -1;
+    snprintf(path, sizeof(path), "%s/patches/%s", staging, fname);
+    if (fota_read_file(path, 4u << 20, &patch, &pl) != 0 || delta_parse_header(patch, pl, &in) != DELTA_OK ||
+        pl != (uint64_t)delta_body_offset(&in) + in.body_size || img_header_decode(in.target_header, &h) != IMG_OK) {
+        snprintf(why, cap, "patches/%.80s is not a whole patch", fname);
+        goto out;
+    }
+    fota_hex(in.base_sha256, sizeof(in.base_sha256), hex);
+    if (strlen(fname) != 70 || strncmp(fname, hex, 64) != 0) {
+        snprintf(why, cap, "patches/%.80s is named for another base than the one it patches", fname);
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/%s", staging, release_files[h.bank == LAYOUT_BANK_A ? 0 : 1]);
+    if (h.bank > LAYOUT_BANK_B || fota_read_file(path, LAYOUT_BANK_SIZE, &image, &il) != 0 ||
+        il != in.target_size || il < IMG_HEADER_FIELDS_SIZE ||
+        memcmp(image, in.target_header, IMG_HEADER_FIELDS_SIZE) != 0) {
+        snprintf(why, cap, "patches/%.80s does not make this release's image for its bank", fname);
+        goto out;
+    }
+    if ((h.flags & IMG_FLAG_ENCRYPTED) != 0 && (in.flags & DELTA_FLAG_ENCRYPTED) == 0) {
+        snprintf(why, cap, "patches/%.80s is a plain patch of an encrypted release (it would publish its plaintext)",
+                 fname);
+        goto out;
+    }
+    r = 0;
+out:
+    free(patch);
+    free(image);
+    return r;
+}
+
+static int check_uploaded_patches(const char *staging, char *why, size_t cap)
+{
+    char dir[700];
+    snprintf(dir, sizeof(dir), "%s/patches", staging);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+    struct dirent *e;
+    int r = 0;
+    while (r == 0 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            r = check_uploaded_patch(staging, e->d_name, why, cap);
+        }
+    }
+    closedir(d);
+    return r;
+}
+
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
                            int make_current, char *why, size_t cap)
 {
@@ -397,7 +460,10 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
         rmdir(final);
     }
     /* Patches from the releases before it, in the folder before it is switched in: a device that
-     * asks at once finds them. */
+     * asks at once finds them. The publisher's own come first (checked), the server's after. */
+    if (check_uploaded_patches(staging, why, cap) != 0) {
+        return -1;
+    }
     make_patches(s, staging, &want);
     /* The complete release folder first, then one rename makes it current. */
     if (fota_write_file(vpath, (const uint8_t *)vline, (size_t)n, 0644) != 0 ||

@@ -204,6 +204,19 @@ dd if="$w/enc-flash.bin" bs=4096 skip=32 count=64 status=none >"$w/bank-a.bin"
 expect 3 "is encrypted: give the device's key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -o "$w/bad9"
 expect 3 "cannot be decrypted with that device key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" --device-key "$w/dev2.pem" -o "$w/bad9"
 absent "$w/bad9"
+# delta and apply of an encrypted release: the patch is made from the plaintexts (--device-key) and
+# encrypted for the device; apply needs the key; another key is refused; no output without it.
+"$FOTA" sign -k "$w/k.pem" -b b -v 1.0.1 --encrypt-for "$w/dev.pub.pem" -o "$w/eb.img" "$FW/app-b.elf" >/dev/null
+expect 3 "encrypted for transport.*--device-key" "$FOTA" delta "$w/plain.img" "$w/eb.img" -o "$w/bad10"
+absent "$w/bad10"
+expect 0 "bytes encrypted for the device" "$FOTA" delta --device-key "$w/dev.pem" "$w/plain.img" "$w/eb.img" -o "$w/e.patch"
+expect 3 "encrypted for a device: give its key" "$FOTA" apply "$w/plain.img" "$w/e.patch" -o "$w/bad11"
+expect 1 "not encrypted for this device key" "$FOTA" apply --device-key "$w/dev2.pem" "$w/plain.img" "$w/e.patch" -o "$w/bad11"
+absent "$w/bad11"
+expect 0 "decoder state" "$FOTA" apply --device-key "$w/dev.pem" "$w/plain.img" "$w/e.patch" -o "$w/er.img"
+# what the device's flash holds after the whole image: compose decrypts it as the agent does
+"$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-b "$w/eb.img" --device-key "$w/dev.pem" -o "$w/eb-flash.bin" >/dev/null
+expect 0 "" cmp "$w/er.img" <(dd if="$w/eb-flash.bin" bs=4096 skip=96 status=none | head -c "$(stat -c %s "$w/eb.img")")
 
 # Every host binary says which release it is.
 for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do

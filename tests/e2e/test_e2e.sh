@@ -260,6 +260,34 @@ out=$(bridge --attempts 2); rc=$?
 if [ $rc -ne 0 ] && grep -q "device refused 2.2.0: bad key (detail 1)" <<<"$out"; then
   ok "a device without the key refused the encrypted image at BEGIN (bad key), reported as refused"
 else bad "encrypted image to a device without the key (exit $rc)"; echo "$out"; fi
+stop "$sim"
+
+# 10. A patch of an encrypted release: the server cannot make it (it holds ciphertext), the publisher
+# makes it from the plaintexts (fota delta --device-key) and uploads it with the release; the server
+# checks it at activation (whole, named for its base, makes this release's image, encrypted) and
+# serves it; the device running 2.2.0 gets 2.4.0 as that encrypted patch and decrypts it.
+"$FOTA" sign -k "$KEY" -b a -v 2.4.0 -s 1 --encrypt-for "$w/dev.pub.pem" -o "$w/a-2.4.0.img" "$w/app-a1.bin" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.4.0 -s 1 --encrypt-for "$w/dev.pub.pem" -o "$w/b-2.4.0.img" "$w/app-b1.bin" >/dev/null
+"$FOTA" delta -q --device-key "$w/dev.pem" "$w/a-2.2.0.img" "$w/b-2.4.0.img" -o "$w/e24.patch"
+base=$(od -An -tx1 -j32 -N32 "$w/e24.patch" | tr -d ' \n')
+"$FOTA" sign -k "$KEY" -b a -v 2.3.9 -s 1 --encrypt-for "$w/dev.pub.pem" -o "$w/a-2.3.9.img" "$w/app-a1.bin" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 2.3.9 -s 1 --encrypt-for "$w/dev.pub.pem" -o "$w/b-2.3.9.img" "$w/app-b1.bin" >/dev/null
+codes="$(put "$w/a-2.3.9.img" 2.3.9 slot_a.bin) $(put "$w/b-2.3.9.img" 2.3.9 slot_b.bin) $(put "$w/e24.patch" 2.3.9 "patches/$base.patch")"
+why=$(curl -s -X POST -H "$auth" "$url/api/v1/releases/2.3.9/activate")
+codes="$codes $(put "$w/a-2.4.0.img" 2.4.0 slot_a.bin) $(put "$w/b-2.4.0.img" 2.4.0 slot_b.bin) $(put "$w/e24.patch" 2.4.0 "patches/$base.patch") $(act 2.4.0)"
+if [ "$codes" = "201 201 201 201 201 201 200" ] && grep -q "does not make this release's image" <<<"$why" &&
+   grep -q '"patch":' <<<"$(curl -s "$url/api/v1/release?bank=b&current=2.2.0&base=$base")"; then
+  ok "an encrypted patch uploaded with 2.4.0 and served; the same patch uploaded with 2.3.9 refused at activation (it makes another image)"
+else bad "uploading an encrypted patch (codes $codes)"; echo "$why"; fi
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a-2.2.0.img" --device-key "$w/dev.pem" -o "$w/init4.bin" >/dev/null
+rm -f "$w/flash.bin" "$w/state/version"; : >"$w/sim.log"; start_sim --init "$w/init4.bin"
+: >"$w/server.log"
+out=$(bridge --attempts 2); rc=$?
+if [ $rc -eq 0 ] && grep -q "sending a patch of [0-9]* bytes for the [0-9]*-byte image (encrypted for the device)" <<<"$out" &&
+   grep -q "patch applied to bank B and verified" <<<"$out" && grep -q "updated: device runs 2.4.0 from bank B" <<<"$out" &&
+   ! grep -q "GET /firmware/slot_b.bin" "$w/server.log"; then
+  ok "the device got encrypted 2.4.0 as an encrypted patch of $(stat -c %s "$w/e24.patch") bytes (image $(stat -c %s "$w/b-2.4.0.img")), no image download"
+else bad "encrypted patch through the system (exit $rc)"; echo "$out"; fi
 stop "$sim"; stop "$srv"
 
 echo "$pass passed, $fail failed"

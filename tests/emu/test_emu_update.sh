@@ -173,6 +173,23 @@ else
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
+# A patch of an encrypted release (the one-line change, encrypted for the device), made from the
+# plaintexts and encrypted for the device in turn: applied by the real agent while decrypting it.
+"$FOTA" sign -k "$KEY" -b b -v 1.4.0 --encrypt-for "$w/dev.pub.pem" -o "$w/b1-enc.img" "$FW/app-b-v1.elf" >/dev/null
+"$FOTA" delta -q --device-key "$w/dev.pem" "$w/a.img" "$w/b1-enc.img" -o "$w/enc.patch"
+cp "$w/start-enc.bin" "$w/dev.bin"
+start_emu || bad "fota-emu did not start (encrypted patch run)"
+if "$LINK" --socket "$w/s.sock" --gap-us 20 --spi-hz 8000000 update "$w/enc.patch" >"$w/link.txt" 2>&1 &&
+   "$LINK" --socket "$w/s.sock" wait 6000 && "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 &&
+   grep -q "application 1.4.0, running bank B" "$w/info.txt" && grep -q "encrypted for the device, decrypted by it" "$w/link.txt" &&
+   grep -q "app: version 1.4.0 is running from bank B" "$w/emu.log" && grep -q "app: confirmed (trial over)" "$w/emu.log"; then
+  ok "an encrypted patch of $(stat -c %s "$w/enc.patch") bytes for an encrypted release applied by the real agent: v1.4.0 in B, confirmed"
+else
+  cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
+  bad "encrypted patch on the real application"
+fi
+kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
+
 # bank_b_kept FILE: the first 32 KiB of bank B are as they were composed.
 bank_b_kept() {
   cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \

@@ -330,8 +330,11 @@ static void test_bad_headers(void **state)
     le_put16(h + 4, 2);
     assert_int_equal(delta_parse_header(h, sizeof(h), &info), DELTA_ERR_FORMAT);
     memcpy(h, p->patch, sizeof(h));
-    le_put32(h + 28, 1);
+    le_put32(h + 28, 2); /* a flag this decoder does not know (1 is DELTA_FLAG_ENCRYPTED) */
     assert_int_equal(delta_parse_header(h, sizeof(h), &info), DELTA_ERR_FORMAT);
+    le_put32(h + 28, DELTA_FLAG_ENCRYPTED);
+    assert_int_equal(delta_parse_header(h, sizeof(h), &info), DELTA_OK);
+    assert_int_equal(delta_body_offset(&info), DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE);
     memcpy(h, p->patch, sizeof(h));
     le_put32(h + 12, (1u << 20) + 1);
     assert_int_equal(delta_parse_header(h, sizeof(h), &info), DELTA_ERR_HEADER);

@@ -9,25 +9,30 @@
 #include "fota.h"
 #include "fota/delta.h"
 #include "fota/delta_enc.h"
+#include "fota/le.h"
 
 #define MAX_FILE (4u << 20)
 
 static const char delta_usage[] =
-    "Usage: fota delta BASE.img TARGET.img -o PATCH\n"
+    "Usage: fota delta BASE.img TARGET.img -o PATCH [--device-key DEV.pem]\n"
     "Writes the patch that rebuilds TARGET.img from BASE.img (both signed images; each one's bank\n"
     "gives the address it is stored at). The device applies it to the image it runs and checks the\n"
     "result's hash and signature as for a full image.\n"
     "  -o, --output FILE   the patch\n"
+    "  -k, --device-key F  the device's key (fota keygen --device-enc): images encrypted for it are\n"
+    "                      decrypted first, and the patch of an encrypted TARGET is encrypted for it\n"
+    "                      in turn (docs/encryption.md); required when TARGET is encrypted\n"
     "  -q, --quiet         no summary\n"
     "  -r, --raw ADDR      measurement: BASE and TARGET are raw flash contents stored at ADDR (other\n"
     "                      firmware, make bench-delta); the base is named by its SHA-256\n"
     "Exit status: 0 written, 2 usage, 3 an input is not a readable image, 4 the output failed.\n";
 
 static const char apply_usage[] =
-    "Usage: fota apply BASE.img PATCH -o TARGET.img [--chunk N]\n"
+    "Usage: fota apply BASE.img PATCH -o TARGET.img [--chunk N] [--device-key DEV.pem]\n"
     "Rebuilds the target image with the device's decoder, fed N bytes of patch at a time (default\n"
     "1024, as the link carries it), and checks it against the SHA-256 the patch names.\n"
-    "  -o, --output FILE   the rebuilt image\n"
+    "  -o, --output FILE   the rebuilt image (as the device's flash holds it: plaintext)\n"
+    "  -k, --device-key F  decrypts an encrypted patch (and an encrypted BASE) with the device's key\n"
     "  -c, --chunk N       patch bytes per step, 1 to 65536\n"
     "  -r, --raw ADDR      BASE is a raw flash content at ADDR (a patch made with fota delta --raw)\n"
     "Exit status: 0 written, 1 the patch was refused (wrong base, corrupt, truncated), 2 usage,\n"
@@ -49,7 +54,7 @@ static int parse_addr(const char *s, uint32_t *out)
 /* Reads a signed image whose structure and hash hold (the signature is the device's business) and
  * gives the flash address it is stored at. */
 static int read_image(const char *cmd, const char *path, uint8_t **data, size_t *len, uint32_t *addr,
-                      uint8_t signed_hash[CRYPTO_SHA256_SIZE], uint32_t raw_addr)
+                      uint8_t signed_hash[CRYPTO_SHA256_SIZE], uint32_t raw_addr, const uint8_t *dev_priv)
 {
     if (fota_read_file(path, MAX_FILE, data, len) != 0) {
         return EXIT_INPUT;
@@ -66,9 +71,19 @@ static int read_image(const char *cmd, const char *path, uint8_t **data, size_t 
         return EXIT_OK;
     }
     img_header_t hdr;
-    img_err_t e = img_verify_buffer(*data, *len, &(img_policy_t){.pubkey = NULL, .bank = LAYOUT_BANK_NONE}, &hdr);
+    int encrypted = *len >= IMG_HEADER_FIELDS_SIZE && img_header_decode(*data, &hdr) == IMG_OK &&
+                    (hdr.flags & IMG_FLAG_ENCRYPTED) != 0;
+    if (encrypted && dev_priv != NULL && fota_image_decrypt(*data, *len, dev_priv) != 0) {
+        fota_err("%s: '%s' cannot be decrypted with that device key", cmd, path);
+        free(*data);
+        *data = NULL;
+        return EXIT_INPUT;
+    }
+    img_policy_t pol = {.pubkey = NULL, .bank = LAYOUT_BANK_NONE, .decrypts = (uint8_t)(encrypted && dev_priv)};
+    img_err_t e = img_verify_buffer(*data, *len, &pol, &hdr);
     if (e != IMG_OK && e != IMG_ERR_NO_KEY) {
-        fota_err("%s: '%s' is not a valid image: %s", cmd, path, img_strerror(e));
+        fota_err("%s: '%s' is not a valid image: %s%s", cmd, path, img_strerror(e),
+                 e == IMG_ERR_ENCRYPTED ? " (give the device's key: --device-key)" : "");
         free(*data);
         *data = NULL;
         return EXIT_INPUT;
@@ -83,19 +98,35 @@ static int read_image(const char *cmd, const char *path, uint8_t **data, size_t 
     return EXIT_OK;
 }
 
+/* The device key's private scalar (and public point) from a PEM file. EXIT_OK or EXIT_INPUT. */
+static int load_device_key(const char *path, uint8_t priv[32], uint8_t pub[CRYPTO_P256_PUBKEY_SIZE])
+{
+    fota_signer *k = fota_signer_load(path);
+    int bad = k == NULL || fota_signer_private(k, priv) != 0;
+    if (!bad) {
+        fota_signer_pubkey(k, pub);
+    }
+    fota_signer_free(k);
+    return bad ? EXIT_INPUT : EXIT_OK;
+}
+
 int cmd_delta(int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"raw", required_argument, 0, 'r'},
+                                         {"device-key", required_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *dev_key = NULL;
     int quiet = 0, c;
     uint32_t raw = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qr:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:qr:k:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'k':
+            dev_key = optarg;
+            break;
         case 'o':
             out = optarg;
             break;
@@ -119,14 +150,23 @@ int cmd_delta(int argc, char **argv)
         fota_err("delta: BASE.img, TARGET.img and -o PATCH are required (see 'fota delta --help')");
         return EXIT_USAGE;
     }
-    uint8_t *base = NULL, *target = NULL, *patch = NULL;
+    uint8_t *base = NULL, *target = NULL, *patch = NULL, *sealed = NULL;
     size_t base_len = 0, target_len = 0, patch_len = 0;
     uint32_t base_addr = 0, target_addr = 0;
     uint8_t base_id[CRYPTO_SHA256_SIZE], target_id[CRYPTO_SHA256_SIZE];
-    int rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id, raw);
+    uint8_t dev_priv[32], dev_pub[CRYPTO_P256_PUBKEY_SIZE];
+    int rc = dev_key != NULL ? load_device_key(dev_key, dev_priv, dev_pub) : EXIT_OK;
     if (rc == EXIT_OK) {
-        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr, target_id, raw);
+        rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id, raw, dev_key ? dev_priv : NULL);
     }
+    if (rc == EXIT_OK) {
+        rc = read_image("delta", argv[optind + 1], &target, &target_len, &target_addr, target_id, raw,
+                        dev_key ? dev_priv : NULL);
+    }
+    /* The patch of an encrypted release is made from the plaintexts and encrypted in turn. */
+    img_header_t th;
+    int seal = rc == EXIT_OK && raw == 0 && img_header_decode(target, &th) == IMG_OK &&
+               (th.flags & IMG_FLAG_ENCRYPTED) != 0;
     if (rc == EXIT_OK) {
         char err[160];
         delta_enc_stats_t st;
@@ -134,18 +174,23 @@ int cmd_delta(int argc, char **argv)
                          &patch, &patch_len, &st, err, sizeof(err)) != 0) {
             fota_err("delta: %s", err);
             rc = EXIT_OUTPUT;
-        } else if (fota_write_file(out, patch, patch_len, 0644) != 0) {
+        } else if (seal && fota_patch_seal(patch, patch_len, dev_pub, &sealed, &patch_len) != 0) {
+            rc = EXIT_OUTPUT;
+        } else if (fota_write_file(out, seal ? sealed : patch, patch_len, 0644) != 0) {
             rc = EXIT_OUTPUT;
         } else if (!quiet) {
-            printf("%s: %zu bytes, %.2f %% of the %zu-byte target (%u pairs, %u breakpoints; "
+            printf("%s: %zu bytes%s, %.2f %% of the %zu-byte target (%u pairs, %u breakpoints; "
                    "%u bytes predicted, %u of them corrected, %u literal)\n",
-                   out, patch_len, 100.0 * (double)patch_len / (double)target_len, target_len, st.pairs, st.map_entries,
-                   st.copied, st.residuals, st.literal);
+                   out, patch_len, seal ? " encrypted for the device" : "",
+                   100.0 * (double)patch_len / (double)target_len, target_len, st.pairs, st.map_entries, st.copied,
+                   st.residuals, st.literal);
         }
     }
+    memset(dev_priv, 0, sizeof(dev_priv));
     free(base);
     free(target);
     free(patch);
+    free(sealed);
     return rc;
 }
 
@@ -154,15 +199,19 @@ int cmd_apply(int argc, char **argv)
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"chunk", required_argument, 0, 'c'},
                                          {"raw", required_argument, 0, 'r'},
+                                         {"device-key", required_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *dev_key = NULL;
     uint32_t chunk = 1024;
     int c;
     opterr = 0;
     uint32_t raw = 0;
-    while ((c = getopt_long(argc, argv, ":o:c:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:c:r:k:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'k':
+            dev_key = optarg;
+            break;
         case 'r':
             if (parse_addr(optarg, &raw) != 0) {
                 fota_err("apply: --raw '%s' is not a flash address", optarg);
@@ -193,10 +242,26 @@ int cmd_apply(int argc, char **argv)
     size_t base_len = 0, patch_len = 0;
     int rc = EXIT_INPUT;
     uint32_t base_addr;
-    uint8_t base_id[CRYPTO_SHA256_SIZE];
-    if (read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id, raw) != EXIT_OK ||
+    uint8_t base_id[CRYPTO_SHA256_SIZE], dev_priv[32], dev_pub[CRYPTO_P256_PUBKEY_SIZE];
+    if ((dev_key != NULL && load_device_key(dev_key, dev_priv, dev_pub) != EXIT_OK) ||
+        read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id, raw, dev_key ? dev_priv : NULL) !=
+            EXIT_OK ||
         fota_read_file(argv[optind + 1], MAX_FILE, &patch, &patch_len) != 0) {
         goto done;
+    }
+    if (patch_len >= 32 && le_get32(patch) == DELTA_MAGIC && (le_get32(patch + 28) & DELTA_FLAG_ENCRYPTED) != 0) {
+        /* A patch of an encrypted release: decrypted with the device's key, as its agent does. */
+        uint8_t *plain;
+        if (dev_key == NULL) {
+            fota_err("apply: '%s' is encrypted for a device: give its key (--device-key)", argv[optind + 1]);
+            goto done;
+        }
+        if (fota_patch_open(patch, patch_len, dev_priv, &plain, &patch_len) != 0) {
+            rc = EXIT_REJECTED;
+            goto done;
+        }
+        free(patch);
+        patch = plain;
     }
     static delta_dec_t d;
     delta_buffer_t m = {base, base_len};
@@ -261,6 +326,7 @@ int cmd_apply(int argc, char **argv)
         printf("%s: %zu bytes from %zu of patch (decoder state %u bytes)\n", out, made, patch_len, DELTA_DEC_RAM);
     }
 done:
+    memset(dev_priv, 0, sizeof(dev_priv));
     free(base);
     free(patch);
     free(target);

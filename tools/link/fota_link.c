@@ -75,12 +75,12 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     }
     /* A patch (docs/delta.md) or a whole image: both give the image that lands, its bank and size. */
     int patch = len >= 4 && le_get32(img) == DELTA_MAGIC;
-    uint8_t begin_delta[LINK_BEGIN_DELTA_SIZE];
+    lm_begin_t begin;
     img_header_t h;
     size_t image_len = len;
     if (patch) {
         delta_info_t info;
-        if (lm_begin_delta_encode(begin_delta, img, (uint32_t)len, &info) != 0 ||
+        if (lm_begin_delta_encode(&begin, img, (uint32_t)len, &info) != 0 ||
             img_header_decode(info.target_header, &h) != IMG_OK) {
             fprintf(stderr, "fota-link: '%s' is not a whole patch (header or size wrong; see fota apply)\n", path);
             free(img);
@@ -97,7 +97,6 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
         free(img);
         return 4;
     }
-    lm_begin_t begin;
     uint8_t sha[CRYPTO_SHA256_SIZE];
     if (!patch) {
         if (crypto_sha256(img, len, sha) != CRYPTO_OK) {
@@ -119,8 +118,7 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
             fprintf(stderr, "\nfota-link: %s (%s); resuming\n", lm_strerror(e),
                     link_result_name((link_result_t)m->status.result));
         }
-        e = patch ? lm_send_patch(m, begin_delta, (uint32_t)len, lm_read_memory, img, progress, NULL, &from)
-                  : lm_send_image(m, &begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
+        e = lm_send(m, &begin, (uint32_t)len, lm_read_memory, img, progress, NULL, &from);
     }
     if (isatty(STDERR_FILENO)) {
         fputc('\n', stderr);
@@ -134,10 +132,11 @@ static int do_update(int fd, link_master_t *m, const char *path, int commit, int
     }
     if (rc == 0) {
         if (patch) {
-            printf("sent %s to bank %c: a patch of %zu bytes for an image of %zu (%.1f %%), applied and verified "
+            printf("sent %s to bank %c: a patch of %zu bytes for an image of %zu (%.1f %%)%s, applied and verified "
                    "by the device\n",
                    path, layout_bank_letter((layout_bank_t)h.bank), len, image_len,
-                   100.0 * (double)len / (double)image_len);
+                   100.0 * (double)len / (double)image_len,
+                   begin.type == LINK_BEGIN_DELTA_ENC ? ", encrypted for the device, decrypted by it" : "");
         } else {
             printf("sent %s to bank %c: %zu bytes%s, started at offset %u, verified by the device\n", path,
                    layout_bank_letter((layout_bank_t)h.bank), len,

@@ -79,7 +79,9 @@ typedef struct {
     uint8_t keyed; /* key holds the image key */
     uint8_t record[CRYPTO_ENC_EC256_SIZE];
     uint8_t key[CRYPTO_AES128_KEY_SIZE];
-    uint32_t from, to; /* the payload: image offsets [from, to) are ciphertext on the wire */
+    uint32_t from, to; /* transfer offsets [from, to) are ciphertext: an image's payload, a patch's body */
+    uint32_t upto;     /* transfer bytes decrypted so far: a held frame is decrypted once, however
+                        * many polls it takes (a patch's decoder may consume none of it in one) */
 } agent_enc_t;
 
 /* LINK_R_BAD_KEY details: why an encrypted image cannot be decrypted here. */

@@ -36,6 +36,13 @@ typedef enum {
     DELTA_ERR_STATE = -8,     /* called after an error or after DONE */
 } delta_err_t;
 
+/* Header flags. DELTA_FLAG_ENCRYPTED: a patch of an encrypted release (docs/encryption.md): the
+ * IMG_TLV_ENC_EC256 record's value (DELTA_ENC_RECORD_SIZE bytes) follows the header, and the body
+ * after it is AES-128-CTR under the key that record wraps. The decoder skips the record; its caller
+ * unwraps the key and decrypts the body before feeding it. */
+#define DELTA_FLAG_ENCRYPTED 0x00000001u
+#define DELTA_ENC_RECORD_SIZE 113u
+
 /* The header, little endian, DELTA_HDR_SIZE bytes, not compressed. */
 typedef struct {
     uint32_t base_size;        /* bytes of the base image (header + payload + trailer) */
@@ -43,7 +50,7 @@ typedef struct {
     uint32_t base_addr;        /* flash address the base is stored at (its bank's base) */
     uint32_t target_addr;      /* flash address the target will be stored at */
     uint32_t body_size;        /* bytes of range-coded body after the header */
-    uint32_t flags;            /* none defined: any set bit is refused */
+    uint32_t flags;            /* DELTA_FLAG_ENCRYPTED; any other set bit is refused */
     uint8_t base_sha256[32];   /* the SHA-256 the base image is signed over (its IMG_TLV_SHA256) */
     uint8_t target_sha256[32]; /* SHA-256 of the target's target_size bytes */
     uint8_t target_header[64]; /* the target's header fields (its first 64 bytes): what BEGIN sends */
@@ -81,6 +88,7 @@ typedef struct {
     /* Header bytes, then input carried over between calls (less than one step's worth). */
     uint8_t hdr[DELTA_HDR_SIZE];
     uint32_t hdr_len;
+    uint32_t record_left; /* bytes of an encrypted patch's key record still to skip */
     uint8_t carry[DELTA_UNIT_MAX];
     uint32_t carry_len, carry_pos;
     uint32_t body_read; /* body bytes the range decoder has taken */
@@ -133,6 +141,13 @@ const delta_info_t *delta_dec_info(const delta_dec_t *d);
 
 /* Parses a header (DELTA_HDR_SIZE bytes). */
 delta_err_t delta_parse_header(const uint8_t *buf, size_t len, delta_info_t *out);
+
+/* Patch bytes before the body: the header, and an encrypted patch's key record. A whole patch is
+ * delta_body_offset() + body_size bytes. */
+static inline uint32_t delta_body_offset(const delta_info_t *in)
+{
+    return DELTA_HDR_SIZE + ((in->flags & DELTA_FLAG_ENCRYPTED) != 0 ? DELTA_ENC_RECORD_SIZE : 0u);
+}
 
 const char *delta_strerror(delta_err_t e);
 

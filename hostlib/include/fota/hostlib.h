@@ -98,6 +98,14 @@ int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]
  * when all but the signature holds and pubkey is NULL; otherwise why it is refused. hdr may be
  * NULL. */
 img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t *pubkey, img_header_t *hdr);
+/* Patches of encrypted releases (docs/encryption.md): fota_patch_seal encrypts a plain patch for
+ * the device key device_pub (a fresh AES-128 key wrapped as for an image: the record after the
+ * header, DELTA_FLAG_ENCRYPTED, the body in counter mode); fota_patch_open undoes it with the
+ * device's private scalar, giving the plain patch. 0 and *out (malloc'd), or -1 after a message. */
+int fota_patch_seal(const uint8_t *patch, size_t len, const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                    uint8_t **out, size_t *out_len);
+int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[32], uint8_t **out,
+                    size_t *out_len);
 /* A loaded key's private scalar (big-endian), for ECDH. 0, or -1 after printing why. */
 int fota_signer_private(const fota_signer *s, uint8_t d[32]);
 

@@ -33,6 +33,7 @@ enum {
     LINK_BEGIN_DELTA = 0x09, /* BEGIN for a patch: the DATA that follows is decoded into the image */
     LINK_IMAGE_ID = 0x0A,    /* the SHA-256 the running image is signed over: what a patch names */
     LINK_BEGIN_ENC = 0x0B,   /* BEGIN for an image encrypted for this device: its key record follows */
+    LINK_BEGIN_DELTA_ENC = 0x0C, /* BEGIN_DELTA for a patch encrypted for this device: its key record follows */
     LINK_STATUS = 0x81,      /* the slave's only frame */
 };
 
@@ -51,7 +52,7 @@ typedef enum {
     LINK_R_BAD_IMAGE = 10,
     LINK_R_FLASH = 11,
     LINK_R_BAD_BASE = 12, /* BEGIN_DELTA: the running image is not the patch's base */
-    LINK_R_BAD_KEY = 13,  /* BEGIN_ENC: no device key, or the image is encrypted for another key */
+    LINK_R_BAD_KEY = 13,  /* BEGIN_ENC, BEGIN_DELTA_ENC: no device key, or encrypted for another key */
 } link_result_t;
 
 /* BEGIN payload: size u32, sha256[32], bank u8, header fields[64]. */
@@ -63,6 +64,8 @@ typedef enum {
  * header and plaintext payload: neither side knows the other's whole-file hash), then the image's
  * IMG_TLV_ENC_EC256 record[113]. */
 #define LINK_BEGIN_ENC_SIZE (LINK_BEGIN_SIZE + 113)
+/* BEGIN_DELTA_ENC payload: BEGIN_DELTA's, then the patch's key record[113] (its bytes 160-272). */
+#define LINK_BEGIN_DELTA_ENC_SIZE (LINK_BEGIN_DELTA_SIZE + 113)
 
 typedef enum {
     LINK_OK = 0,

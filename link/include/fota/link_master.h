@@ -59,12 +59,12 @@ int lm_read_memory(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len);
 void lm_begin_encode(uint8_t out[LINK_BEGIN_SIZE], uint32_t size, const uint8_t sha256[32], uint8_t bank,
                      const uint8_t header[64]);
 
-/* The request that starts an image transfer: BEGIN, or BEGIN_ENC for an image encrypted for the
- * device (docs/encryption.md). */
+/* The request that starts a transfer: BEGIN, or BEGIN_ENC for an image encrypted for the device
+ * (docs/encryption.md); BEGIN_DELTA or BEGIN_DELTA_ENC for a patch. */
 typedef struct {
-    uint8_t type; /* LINK_BEGIN or LINK_BEGIN_ENC */
+    uint8_t type;
     uint16_t len;
-    uint8_t payload[LINK_BEGIN_ENC_SIZE];
+    uint8_t payload[LINK_BEGIN_DELTA_ENC_SIZE];
 } lm_begin_t;
 
 /* The request for the image of size bytes that read gives (its header, and for an encrypted image
@@ -74,21 +74,17 @@ int lm_begin_image(lm_begin_t *b, uint32_t size, const uint8_t file_sha[32], uin
                    void *rctx);
 
 /* BEGIN (the slave answers where to resume), then DATA from there, pipelined, until the slave has
- * programmed every byte, then VERIFY. The caller decides when to COMMIT. */
-lm_err_t lm_send_image(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
-                       lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
+ * programmed every byte, then VERIFY. The caller decides when to COMMIT. For a patch (BEGIN_DELTA,
+ * docs/delta.md), size is the patch's: the patch goes in DATA frames (a resume sends it again from
+ * the offset the slave gives, 0: it re-decodes), then VERIFY of the image it made. */
+lm_err_t lm_send(link_master_t *m, const lm_begin_t *begin, uint32_t size, lm_read_fn read, void *rctx,
+                 lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
 
-/* The BEGIN_DELTA payload from a whole patch of patch_size bytes (its header: the image it makes,
- * the base it needs), and the header decoded into *header when not NULL. 0, or -1 when it is not a
- * whole patch (too short, not a patch header, a body size that disagrees with patch_size). */
-int lm_begin_delta_encode(uint8_t out[LINK_BEGIN_DELTA_SIZE], const uint8_t *patch, uint32_t patch_size,
-                          delta_info_t *header);
-
-/* As lm_send_image, for a patch of size bytes (docs/delta.md): BEGIN_DELTA, then the patch in DATA
- * frames (a resume sends it again from the offset the slave gives, 0: it re-decodes), then VERIFY
- * of the image it made. */
-lm_err_t lm_send_patch(link_master_t *m, const uint8_t begin[LINK_BEGIN_DELTA_SIZE], uint32_t size, lm_read_fn read,
-                       void *rctx, lm_progress_fn progress, void *pctx, uint32_t *resumed_from);
+/* The BEGIN_DELTA request from a whole patch of patch_size bytes (its header: the image it makes,
+ * the base it needs), BEGIN_DELTA_ENC for a patch encrypted for the device (with its key record),
+ * and the header decoded into *header when not NULL. 0, or -1 when it is not a whole patch (too
+ * short, not a patch header, a body size that disagrees with patch_size). */
+int lm_begin_delta_encode(lm_begin_t *b, const uint8_t *patch, uint32_t patch_size, delta_info_t *header);
 
 /* COMMIT, then the poll that lets the device reset. If the answer is lost on the way (the device
  * may already have staged the image and reset), asks the device's metadata: LM_OK when bank is now
