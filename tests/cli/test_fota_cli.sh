@@ -182,7 +182,8 @@ expect 0 "wrote device encryption key" "$FOTA" keygen --device-enc -o "$w/dev.pe
 expect 0 "payload encrypted for" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/dev.pub.pem" -o "$w/enc.img" "$FW/app-a.elf"
 "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/dev.pub.pem" -o "$w/enc2.img" "$FW/app-a.elf" >/dev/null
 "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/plain.img" "$FW/app-a.elf" >/dev/null
-expect 1 "encrypted for transport, and not decrypted here" "$FOTA" verify -p "$w/k.pem" "$w/enc.img"
+expect 1 "encrypted for transport, and not decrypted here \(its signature over the hash it states is good" "$FOTA" verify -p "$w/k.pem" "$w/enc.img"
+expect 1 "not decrypted here \(image is signed with another key" "$FOTA" verify -p "$w/k2.pem" "$w/enc.img"
 expect 0 "OK: version 1.0.0, bank A" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/enc.img"
 expect 1 "not encrypted for this device key" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev2.pem" "$w/enc.img"
 expect 1 "the image is not encrypted" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/plain.img"
@@ -214,6 +215,7 @@ expect 3 "encrypted for a device: give its key" "$FOTA" apply "$w/plain.img" "$w
 expect 1 "not encrypted for this device key" "$FOTA" apply --device-key "$w/dev2.pem" "$w/plain.img" "$w/e.patch" -o "$w/bad11"
 absent "$w/bad11"
 expect 0 "decoder state" "$FOTA" apply --device-key "$w/dev.pem" "$w/plain.img" "$w/e.patch" -o "$w/er.img"
+expect 0 "OK: version 1.0.1, bank B, .*decrypted: as a device holds it" "$FOTA" verify -p "$w/k.pem" "$w/er.img"
 # what the device's flash holds after the whole image: compose decrypts it as the agent does
 "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-b "$w/eb.img" --device-key "$w/dev.pem" -o "$w/eb-flash.bin" >/dev/null
 expect 0 "" cmp "$w/er.img" <(dd if="$w/eb-flash.bin" bs=4096 skip=96 status=none | head -c "$(stat -c %s "$w/eb.img")")
