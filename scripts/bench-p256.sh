@@ -44,7 +44,7 @@ for v in p256m mbedtls; do
   probe=$dir/sig-probe.elf
   text=$(arm-none-eabi-size "$probe" | awk 'NR == 2 {print $1}')
   lib=$(crypto_bytes "$dir/sig-probe.map")
-  if [ "$v" = p256m ]; then boot="$(arm-none-eabi-size "$FW/bootloader.elf" | awk 'NR == 2 {print $1}') bytes of 32,768"
+  if [ "$v" = p256m ]; then boot="$(arm-none-eabi-size "$FW/bootloader.elf" | awk 'NR == 2 {print $1}') bytes of 32,704"
   else boot=$alt_boot; fi
   qemu=$(timeout 600 qemu-system-arm -M netduinoplus2 -nographic -monitor none -serial null \
     -semihosting-config enable=on,target=native -device loader,file="$probe" \

@@ -135,7 +135,7 @@ echo "  device time      $(awk -v d="$(d device_us)" -v e="$(d erase_us)" -v p="
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 pids=()
 
-step "Firmware sizes (bootloader limit: 32768 bytes)"
+step "Firmware sizes (bootloader limit: 32704 bytes; the device key has the last 64 of its 32 KiB)"
 arm-none-eabi-size "$FW/bootloader.elf" "$FW/app-a.elf" "$FW/app-b.elf"
 echo
 echo "Flash images in $out"

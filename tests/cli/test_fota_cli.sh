@@ -108,7 +108,7 @@ expect 3 "bank B image '.*a.img': image is linked for the other bank" "$FOTA" co
 expect 3 "bank A image .*signed with another key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/a.img" -p "$w/k2.pem" -o "$w/y.bin"
 expect 3 "bank A image .*truncated" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/trunc.img" -o "$w/y.bin"
 head -c 40000 /dev/zero >"$w/big-boot.bin"
-expect 3 "more than its 32768-byte region" "$FOTA" compose --bootloader "$w/big-boot.bin" -o "$w/y.bin"
+expect 3 "more than its 32704-byte region" "$FOTA" compose --bootloader "$w/big-boot.bin" -o "$w/y.bin"
 expect 3 "bootloader .* is linked at 0x08020200, not 0x08000000" "$FOTA" compose --bootloader "$A_ELF" -o "$w/y.bin"
 expect 2 "trial bank must differ" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --trial a --boot-bank a -o "$w/y.bin"
 expect 2 "--bootloader is required" "$FOTA" compose -o "$w/y.bin"
@@ -195,11 +195,11 @@ same() { cmp -l <(dd if="$1" bs=1 skip=512 count="$payload" status=none) <(dd if
 [ "$(same "$w/enc.img" "$w/enc2.img")" -gt $((payload * 99 / 100)) ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: two encryptions of one input are alike"; }
 expect 3 "" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encrypt-for "$w/missing.pem" -o "$w/bad8" "$FW/app-a.elf"
 absent "$w/bad8"
-# compose --device-key: the key record at 0x08010000 (magic "FDEK"); an encrypted bank image is
+# compose --device-key: the key record at 0x08007FC0, the end of the bootloader's sectors (magic "FDEK"); an encrypted bank image is
 # decrypted with it (flash holds plaintext, as after the agent); without the key, or with another,
 # refused and nothing written.
-expect 0 "device key at 0x08010000" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -p "$w/k.pem" --device-key "$w/dev.pem" -o "$w/enc-flash.bin"
-expect 0 "^FDEK" head -c 4 <(dd if="$w/enc-flash.bin" bs=4096 skip=16 count=1 status=none)
+expect 0 "device key at 0x08007FC0" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -p "$w/k.pem" --device-key "$w/dev.pem" -o "$w/enc-flash.bin"
+expect 0 "^FDEK" head -c 4 <(dd if="$w/enc-flash.bin" bs=64 skip=$((0x7FC0 / 64)) count=1 status=none)
 dd if="$w/enc-flash.bin" bs=4096 skip=32 count=64 status=none >"$w/bank-a.bin"
 [ "$(same "$w/plain.img" "$w/bank-a.bin")" -eq 0 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL: compose --device-key did not put the plaintext in bank A"; }
 expect 3 "is encrypted: give the device's key" "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-a "$w/enc.img" -o "$w/bad9"

@@ -137,7 +137,7 @@ fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
 # Encrypted images (docs/encryption.md) on the real firmware: the device's key is composed into the
-# device-data sector; the image travels encrypted for it (BEGIN_ENC), the agent unwraps its key
+# end of the bootloader's sectors; the image travels encrypted for it (BEGIN_ENC), the agent unwraps its key
 # (ECDH) and decrypts every chunk before programming it; bank B ends up holding the plaintext the
 # bootloader verifies and boots. Then: cut by power while decrypting and resumed; another device's
 # key refused before anything is erased; a flipped ciphertext byte refused by the hash over the

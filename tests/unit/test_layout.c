@@ -62,6 +62,9 @@ static void test_seed_addresses_are_kept(void **state)
     assert_int_equal(layout_sector_of(LAYOUT_BANK_B_BASE), 7);
     assert_int_equal(LAYOUT_BOOT_BASE, LAYOUT_FLASH_BASE);
     assert_true(LAYOUT_BOOT_SIZE <= 32768);
+    /* The device key's record at the end of the bootloader's sectors, after its code. */
+    assert_int_equal(LAYOUT_DEVKEY_BASE + LAYOUT_DEVKEY_SIZE, LAYOUT_BOOT_BASE + LAYOUT_BOOT_SIZE);
+    assert_int_equal(LAYOUT_BOOT_CODE_SIZE + LAYOUT_DEVKEY_SIZE, LAYOUT_BOOT_SIZE);
     /* The two metadata halves are separate sectors: erasing one never touches the other. */
     assert_int_not_equal(layout_sector_of(LAYOUT_META0_BASE), layout_sector_of(LAYOUT_META1_BASE));
     assert_int_equal(LAYOUT_META_SECTOR_SIZE % META_RECORD_SIZE, 0);
@@ -136,10 +139,10 @@ static void test_linker_scripts_agree_with_layout(void **state)
     if (fw == NULL || fw[0] == '\0') {
         fail_msg("FOTA_FW_BUILD_DIR is not set: the firmware must be built before this test (make test does)");
     }
-    check_elf(fw, "bootloader.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_SIZE);
+    check_elf(fw, "bootloader.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_CODE_SIZE); /* never over the device key */
     check_elf(fw, "app-a.elf", LAYOUT_APP_A_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
     check_elf(fw, "app-b.elf", LAYOUT_APP_B_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
-    check_elf(fw, "verifier-probe.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_SIZE);
+    check_elf(fw, "verifier-probe.elf", LAYOUT_BOOT_BASE, LAYOUT_BOOT_CODE_SIZE);
     check_elf(fw, "app-probe-a.elf", LAYOUT_APP_A_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
     check_elf(fw, "app-probe-b.elf", LAYOUT_APP_B_ORIGIN, LAYOUT_APP_MAX_SIZE - FOTA_IMG_TRAILER_MAX);
 }

@@ -25,7 +25,8 @@ static const char usage[] =
     "      --blank-meta            leave the metadata erased: the bootloader initialises it\n"
     "  -p, --pubkey FILE           also verify both images with this key before composing\n"
     "  -k, --device-key FILE       the device's own key for encrypted images (fota keygen --device-enc),\n"
-    "                              stored in the device-data sector (0x08010000); an encrypted bank\n"
+    "                              stored at the end of the bootloader's sectors (0x08007FC0, write-\n"
+    "                              protected with them); an encrypted bank\n"
     "                              image is decrypted with it, as the agent does\n"
     "  -o, --out FILE              flash image to write\n"
     "Images are checked for structure and bank; without --pubkey their signatures are not\n"
@@ -58,9 +59,9 @@ static int load_bootloader(const char *path, uint8_t *flash)
         bin = raw;
         bin_len = len;
     }
-    if (bin_len > LAYOUT_BOOT_SIZE) {
+    if (bin_len > LAYOUT_BOOT_CODE_SIZE) {
         fota_err("compose: bootloader '%s' is %zu bytes, more than its %u-byte region", path, bin_len,
-                 (unsigned)LAYOUT_BOOT_SIZE);
+                 (unsigned)LAYOUT_BOOT_CODE_SIZE);
         free(bin);
         return -1;
     }
@@ -242,7 +243,7 @@ int cmd_compose(int argc, char **argv)
     }
     printf("composed %s: bootloader %s, bank A %s, bank B %s, metadata %s%s\n", out, boot, bank_a ? bank_a : "(erased)",
            bank_b ? bank_b : "(erased)", blank ? "(erased)" : boot_bank == LAYOUT_BANK_A ? "boot A" : "boot B",
-           dev_key ? ", device key at 0x08010000" : "");
+           dev_key ? ", device key at 0x08007FC0" : "");
     rc = EXIT_OK;
 out:
     memset(dev_priv, 0, sizeof(dev_priv));

@@ -86,7 +86,7 @@ typedef struct {
 
 /* LINK_R_BAD_KEY details: why an encrypted image cannot be decrypted here. */
 enum {
-    AGENT_KEY_NONE = 1,    /* no device-key record in the device-data sector (fota/devkey.h) */
+    AGENT_KEY_NONE = 1,    /* no device-key record at DEVKEY_ADDR (fota/devkey.h) */
     AGENT_KEY_CORRUPT = 2, /* a record whose CRC or format is wrong */
     AGENT_KEY_OTHER = 3,   /* the image's key record was made for another device key (tag mismatch) */
     AGENT_KEY_RECORD = 4,  /* the image's key record is malformed (not a point of P-256) */

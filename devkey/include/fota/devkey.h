@@ -1,6 +1,7 @@
 /* The device's own key for encrypted images (docs/encryption.md): a P-256 private scalar kept in a
- * record at the start of the device-data sector (sector 4, LAYOUT_SPARE_BASE), written when the
- * device is provisioned (`fota compose --device-key`). The record:
+ * record in the last 64 bytes of the bootloader's sectors (LAYOUT_DEVKEY_BASE, 0x08007FC0), so
+ * write-protected with the bootloader, written when the device is provisioned (`fota compose
+ * --device-key`). The record:
  *
  *   magic u32 "FDEK" | format u16 (1) | key length u16 (32) | private scalar[32] | CRC-32 u32
  *
@@ -13,11 +14,12 @@
 
 #include "fota/layout.h"
 
-#define DEVKEY_ADDR LAYOUT_SPARE_BASE
+#define DEVKEY_ADDR LAYOUT_DEVKEY_BASE
 #define DEVKEY_MAGIC 0x4B454446u /* "FDEK" */
 #define DEVKEY_FORMAT 1
 #define DEVKEY_KEY_SIZE 32
 #define DEVKEY_RECORD_SIZE (4 + 2 + 2 + DEVKEY_KEY_SIZE + 4)
+_Static_assert(DEVKEY_RECORD_SIZE <= LAYOUT_DEVKEY_SIZE, "the key record fits its place");
 
 typedef enum {
     DEVKEY_OK = 0,

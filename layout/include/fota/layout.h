@@ -16,6 +16,12 @@
 /* Our regions, each a whole number of sectors. */
 #define LAYOUT_BOOT_BASE 0x08000000 /* sectors 0-1: bootloader, 32 KiB hard limit */
 #define LAYOUT_BOOT_SIZE 0x00008000
+/* The last 64 bytes of the bootloader's sectors hold the device's key for encrypted images
+ * (fota/devkey.h): write-protected with the bootloader (nWRP0-1), readable by code on the device.
+ * The bootloader's code stops before them. */
+#define LAYOUT_DEVKEY_SIZE 0x00000040
+#define LAYOUT_DEVKEY_BASE (LAYOUT_BOOT_BASE + LAYOUT_BOOT_SIZE - LAYOUT_DEVKEY_SIZE)
+#define LAYOUT_BOOT_CODE_SIZE (LAYOUT_BOOT_SIZE - LAYOUT_DEVKEY_SIZE)
 #define LAYOUT_META0_BASE 0x08008000 /* sector 2: metadata log, half 0 */
 #define LAYOUT_META1_BASE 0x0800C000 /* sector 3: metadata log, half 1 */
 #define LAYOUT_META_SECTOR_SIZE 0x00004000
