@@ -649,6 +649,35 @@ static int decrypt(agent_t *a, uint32_t off, uint8_t *data, uint32_t n)
     return 0;
 }
 
+/* Programs len bytes (whole words) from src at image offset at, finishing first the word a cut may
+ * have torn when at is where it lies (it may be whole already: a resume starts there). 0; or the
+ * transfer has failed: a word that is not a torn copy of these bytes means flash holds something
+ * else, and the transfer is forgotten (the next BEGIN erases); any other flash error keeps it (the
+ * next BEGIN resumes from what flash holds). One rule for image chunks and a patch's stage. */
+static int program_at(agent_t *a, uint32_t at, const uint8_t *src, uint32_t len)
+{
+    if (a->torn_pending && at == a->torn_at) {
+        a->torn_pending = 0;
+        uint32_t w;
+        memcpy(&w, src, 4);
+        flash_err_t fe = flash_finish_word(a->cfg.flash, bank_base(a) + at, w);
+        if (fe != FLASH_OK) {
+            (void)meta_end_transfer(&a->meta);
+            fail(a, LINK_R_FLASH, fe);
+            return -1;
+        }
+        at += 4u;
+        src += 4;
+        len -= 4u;
+    }
+    flash_err_t fe = len > 0 ? flash_program(a->cfg.flash, bank_base(a) + at, src, len) : FLASH_OK;
+    if (fe != FLASH_OK) {
+        fail(a, LINK_R_FLASH, fe);
+        return -1;
+    }
+    return 0;
+}
+
 static void program_step(agent_t *a)
 {
     uint8_t *frame = a->rx[a->held[a->held_head]];
@@ -664,30 +693,8 @@ static void program_step(agent_t *a)
             return;
         }
     }
-    if (a->torn_pending && off + a->held_done == a->torn_at) {
-        /* The word the cut may have torn: finish it (it may be whole already). A word that is not
-         * a torn copy of these bytes means the flash holds something else: start again. */
-        a->torn_pending = 0;
-        uint32_t w;
-        memcpy(&w, data + a->held_done, 4);
-        flash_err_t fe = flash_finish_word(a->cfg.flash, bank_base(a) + a->torn_at, w);
-        if (fe != FLASH_OK) {
-            (void)meta_end_transfer(&a->meta);
-            fail(a, LINK_R_FLASH, fe);
-            return;
-        }
-        a->held_done = (uint16_t)(a->held_done + 4u);
-        if (a->held_done < padded) {
-            return;
-        }
-    }
     uint32_t piece = padded - a->held_done < PROGRAM_STEP ? padded - a->held_done : PROGRAM_STEP;
-    flash_err_t fe = FLASH_OK;
-    if (piece > 0) {
-        fe = flash_program(a->cfg.flash, bank_base(a) + off + a->held_done, data + a->held_done, piece);
-    }
-    if (fe != FLASH_OK) {
-        fail(a, LINK_R_FLASH, fe);
+    if (program_at(a, off + a->held_done, data + a->held_done, piece) != 0) {
         return;
     }
     a->held_done = (uint16_t)(a->held_done + piece);
@@ -703,7 +710,7 @@ static void program_step(agent_t *a)
 }
 
 /* Programs what the decoder made into stage[] (one flash operation): bytes below keep_below are in
- * flash already (a resume); the word a cut may have torn is finished, as program_step does. */
+ * flash already (a resume); the word a cut may have torn is finished, as for an image. */
 static void stage_flush(agent_t *a)
 {
     uint32_t s = a->dl.made - a->dl.stage_len, padded = (a->dl.stage_len + 3u) & ~3u;
@@ -717,24 +724,11 @@ static void stage_flush(agent_t *a)
     for (uint32_t i = a->dl.stage_len; i < padded; i++) {
         a->dl.stage[i] = 0xFF;
     }
-    flash_err_t fe = FLASH_OK;
     if (s + padded > a->dl.keep_below) {
         uint32_t start = s > a->dl.keep_below ? s : a->dl.keep_below;
-        if (a->torn_pending && start == a->torn_at) {
-            uint32_t w;
-            memcpy(&w, a->dl.stage + (start - s), 4);
-            a->torn_pending = 0;
-            fe = flash_finish_word(a->cfg.flash, bank_base(a) + start, w);
-            start += 4;
+        if (program_at(a, start, a->dl.stage + (start - s), s + padded - start) != 0) {
+            return;
         }
-        if (fe == FLASH_OK && start < s + padded) {
-            fe = flash_program(a->cfg.flash, bank_base(a) + start, a->dl.stage + (start - s), s + padded - start);
-        }
-    }
-    if (fe != FLASH_OK) {
-        (void)meta_end_transfer(&a->meta);
-        fail(a, LINK_R_FLASH, fe);
-        return;
     }
     a->programmed = a->dl.made;
     a->dl.stage_len = 0;
