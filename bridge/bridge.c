@@ -21,6 +21,11 @@ typedef struct {
     uint8_t win[BRIDGE_WINDOW];
     uint32_t win_off;
     size_t win_len;
+    /* The image's last bytes, fetched apart: an encrypted image's trailer is read before the
+     * transfer starts from offset 0, and must not evict the window that holds it. */
+    uint8_t tail[FOTA_IMG_TRAILER_MAX];
+    uint32_t tail_off;
+    size_t tail_len;
     int failed;
     int changed; /* the server's file is another release now (If-Range answered 200) */
     /* Where the server redirected this image (--redirect-downloads: an S3 copy named by the
@@ -41,57 +46,81 @@ static void logf_(const bridge_port_t *p, const char *fmt, ...)
     p->log(p->ctx, line);
 }
 
+/* want bytes of the image at off into dst, with a Range request (If-Range: the release's ETag), a
+ * few quick retries, and the server's redirect to a copy followed. 0, or -1 with s->failed set. */
+static int fetch(stream_t *s, uint32_t off, uint8_t *dst, size_t want)
+{
+    int ok = 0, hops = 0;
+    for (int tries = 0; tries < 3 && !ok; tries++) {
+        size_t got = 0;
+        long status = 0;
+        const char *from = s->copy[0] ? s->copy : s->path;
+        s->next[0] = '\0';
+        int rc = s->p->http_get(s->p->ctx, from, off, s->copy[0] ? NULL : s->etag, dst, want, &got, &status,
+                                s->next, sizeof(s->next));
+        if (rc == 0 && status >= 300 && status < 400 && s->next[0] != '\0' && hops < BRIDGE_REDIRECTS) {
+            /* The server's If-Range matched (else it answers 200 itself) and it names a copy
+             * of exactly this release: follow, without If-Range (the copy's validators are
+             * its own, S3's MD5 ETag, never our SHA-256). */
+            memcpy(s->copy, s->next, sizeof(s->copy));
+            hops++;
+            tries--;
+            continue;
+        }
+        if (status == 200 && s->copy[0] != '\0') {
+            /* The copy sent all of itself, ignoring Range: not usable as a window. */
+            rc = -1;
+        } else if (status == 200) {
+            /* If-Range did not match: the file was replaced by another release. Windows of
+             * two releases would make an image that fails its hash on the device. */
+            s->changed = s->failed = 1;
+            logf_(s->p, "bridge: %s changed on the server during the download: starting again", s->path);
+            return -1;
+        }
+        if (rc == 0 && status == 206 && got == want) {
+            ok = 1;
+        } else {
+            if (s->copy[0] != '\0') {
+                /* Expired, deleted or unreachable: the server gives a fresh URL or the bytes. */
+                logf_(s->p, "bridge: the copy of %s answered HTTP %ld at offset %u: asking the server again",
+                      s->path, status, (unsigned)off);
+                s->copy[0] = '\0';
+            }
+            s->p->sleep_ms(s->p->ctx, 100u << tries);
+        }
+    }
+    if (!ok) {
+        s->failed = 1;
+        logf_(s->p, "bridge: download of %s at offset %u failed", s->path, (unsigned)off);
+        return -1;
+    }
+    return 0;
+}
+
 /* lm_read_fn: serves the link master from a window of the image, fetching it with a Range request
  * when the master moves outside it. A few quick retries; a longer outage fails the attempt, and the
  * next attempt resumes both the download and the transfer where they stood. */
 static int stream_read(void *ctx, uint32_t off, uint8_t *buf, uint32_t len)
 {
     stream_t *s = ctx;
+    if (s->size >= sizeof(s->tail) && len <= sizeof(s->tail) && off >= s->size - sizeof(s->tail) &&
+        off + len <= s->size && (off < s->win_off || off >= s->win_off + s->win_len)) {
+        /* Only the end of the image, and not in the window: into the tail, the window kept. */
+        if (off < s->tail_off || off + len > s->tail_off + s->tail_len) {
+            uint32_t from = s->size - (uint32_t)sizeof(s->tail);
+            if (fetch(s, from, s->tail, s->size - from) != 0) {
+                return -1;
+            }
+            s->tail_off = from;
+            s->tail_len = s->size - from;
+        }
+        memcpy(buf, s->tail + (off - s->tail_off), len);
+        return 0;
+    }
     while (len > 0) {
         if (off < s->win_off || off >= s->win_off + s->win_len) {
             size_t want = s->size - off < BRIDGE_WINDOW ? s->size - off : BRIDGE_WINDOW;
-            int ok = 0, hops = 0;
-            for (int tries = 0; tries < 3 && !ok; tries++) {
-                size_t got = 0;
-                long status = 0;
-                const char *from = s->copy[0] ? s->copy : s->path;
-                s->next[0] = '\0';
-                int rc = s->p->http_get(s->p->ctx, from, off, s->copy[0] ? NULL : s->etag, s->win, want, &got, &status,
-                                        s->next, sizeof(s->next));
-                if (rc == 0 && status >= 300 && status < 400 && s->next[0] != '\0' && hops < BRIDGE_REDIRECTS) {
-                    /* The server's If-Range matched (else it answers 200 itself) and it names a copy
-                     * of exactly this release: follow, without If-Range (the copy's validators are
-                     * its own, S3's MD5 ETag, never our SHA-256). */
-                    memcpy(s->copy, s->next, sizeof(s->copy));
-                    hops++;
-                    tries--;
-                    continue;
-                }
-                if (status == 200 && s->copy[0] != '\0') {
-                    /* The copy sent all of itself, ignoring Range: not usable as a window. */
-                    rc = -1;
-                } else if (status == 200) {
-                    /* If-Range did not match: the file was replaced by another release. Windows of
-                     * two releases would make an image that fails its hash on the device. */
-                    s->changed = s->failed = 1;
-                    logf_(s->p, "bridge: %s changed on the server during the download: starting again", s->path);
-                    return -1;
-                }
-                if (rc == 0 && status == 206 && got == want) {
-                    ok = 1;
-                } else {
-                    if (s->copy[0] != '\0') {
-                        /* Expired, deleted or unreachable: the server gives a fresh URL or the bytes. */
-                        logf_(s->p, "bridge: the copy of %s answered HTTP %ld at offset %u: asking the server again",
-                              s->path, status, (unsigned)off);
-                        s->copy[0] = '\0';
-                    }
-                    s->p->sleep_ms(s->p->ctx, 100u << tries);
-                }
-            }
-            if (!ok) {
-                s->failed = 1;
-                logf_(s->p, "bridge: download of %s at offset %u failed", s->path, (unsigned)off);
+            if (fetch(s, off, s->win, want) != 0) {
                 return -1;
             }
             s->win_off = off;
