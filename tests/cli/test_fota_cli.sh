@@ -184,6 +184,9 @@ expect 0 "payload encrypted for" "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 --encr
 "$FOTA" sign -k "$w/k.pem" -b a -v 1.0.0 -o "$w/plain.img" "$FW/app-a.elf" >/dev/null
 expect 1 "encrypted for transport, and not decrypted here \(its signature over the hash it states is good" "$FOTA" verify -p "$w/k.pem" "$w/enc.img"
 expect 1 "not decrypted here \(image is signed with another key" "$FOTA" verify -p "$w/k2.pem" "$w/enc.img"
+expect 1 "verdict: +encrypted for a device: structure, key record and signature over the recorded hash valid" "$FOTA" inspect -p "$w/k.pem" "$w/enc.img"
+expect 1 "initial SP: +\(encrypted\)" "$FOTA" inspect "$w/enc.img"
+expect 1 "\"payload\":.*\"encrypted for a device\"" "$FOTA" inspect --json "$w/enc.img"
 expect 0 "OK: version 1.0.0, bank A" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/enc.img"
 expect 1 "not encrypted for this device key" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev2.pem" "$w/enc.img"
 expect 1 "the image is not encrypted" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/plain.img"
@@ -216,6 +219,7 @@ expect 1 "not encrypted for this device key" "$FOTA" apply --device-key "$w/dev2
 absent "$w/bad11"
 expect 0 "decoder state" "$FOTA" apply --device-key "$w/dev.pem" "$w/plain.img" "$w/e.patch" -o "$w/er.img"
 expect 0 "OK: version 1.0.1, bank B, .*decrypted: as a device holds it" "$FOTA" verify -p "$w/k.pem" "$w/er.img"
+expect 0 "payload: +decrypted \(as a device holds it\)" "$FOTA" inspect -p "$w/k.pem" "$w/er.img"
 # what the device's flash holds after the whole image: compose decrypts it as the agent does
 "$FOTA" compose --bootloader "$FW/verifier-probe.elf" --bank-b "$w/eb.img" --device-key "$w/dev.pem" -o "$w/eb-flash.bin" >/dev/null
 expect 0 "" cmp "$w/er.img" <(dd if="$w/eb-flash.bin" bs=4096 skip=96 status=none | head -c "$(stat -c %s "$w/eb.img")")

@@ -195,7 +195,19 @@ int cmd_inspect(int argc, char **argv)
     }
     img_policy_t pol = {.pubkey = key ? pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
     img_err_t verdict = img_verify_buffer(img, len, &pol, NULL);
-    int ok = verdict == IMG_OK || (key == NULL && verdict == IMG_ERR_NO_KEY);
+    /* Encrypted for a device (docs/encryption.md): its payload is plaintext already (decrypted, as
+     * a device holds it: the hash matches) or ciphertext, of which only the structure, the key
+     * record and the signature over the recorded hash can be checked here. */
+    int encrypted = (hdr.flags & IMG_FLAG_ENCRYPTED) != 0, sealed = 0;
+    if (encrypted) {
+        pol.decrypts = 1;
+        verdict = img_verify_buffer(img, len, &pol, NULL);
+        if (verdict == IMG_ERR_HASH) {
+            sealed = 1;
+            verdict = fota_image_check_sealed(img, len, key ? pub : NULL, NULL);
+        }
+    }
+    int ok = !sealed && (verdict == IMG_OK || (key == NULL && verdict == IMG_ERR_NO_KEY));
 
     uint32_t hashed = (uint32_t)hdr.hdr_size + hdr.payload_size;
     uint32_t total = img_total_size(&hdr);
@@ -225,6 +237,16 @@ int cmd_inspect(int argc, char **argv)
     const char *verdict_s = verdict == IMG_OK           ? "valid"
                             : verdict == IMG_ERR_NO_KEY ? "intact; signature not checked"
                                                         : img_strerror(verdict);
+    const char *payload_s = !encrypted ? "plain" : sealed ? "encrypted for a device" : "decrypted (as a device holds it)";
+    if (sealed && (verdict == IMG_OK || verdict == IMG_ERR_NO_KEY)) {
+        verdict_s = verdict == IMG_OK ? "encrypted for a device: structure, key record and signature over the recorded "
+                                        "hash valid; the payload needs the device's key (fota verify --device-key)"
+                                      : "encrypted for a device: structure and key record intact; signature not "
+                                        "checked; the payload needs the device's key (fota verify --device-key)";
+    }
+    if (sealed) {
+        snprintf(digest_hex, sizeof(digest_hex), "(of plaintext that only the device has)");
+    }
     free(img);
 
     if (json) {
@@ -243,9 +265,10 @@ int cmd_inspect(int argc, char **argv)
         snprintf(hex, sizeof(hex), "0x%08x", (unsigned)hdr.load_addr);
         fail |= !cJSON_AddStringToObject(o, "load_address", hex);
         fail |= !cJSON_AddNumberToObject(o, "flags", hdr.flags);
-        snprintf(hex, sizeof(hex), "0x%08x", (unsigned)sp);
+        fail |= !cJSON_AddStringToObject(o, "payload", payload_s);
+        snprintf(hex, sizeof(hex), sealed ? "(encrypted)" : "0x%08x", (unsigned)sp);
         fail |= !cJSON_AddStringToObject(o, "initial_sp", hex);
-        snprintf(hex, sizeof(hex), "0x%08x", (unsigned)rv);
+        snprintf(hex, sizeof(hex), sealed ? "(encrypted)" : "0x%08x", (unsigned)rv);
         fail |= !cJSON_AddStringToObject(o, "reset_vector", hex);
         fail |= !cJSON_AddStringToObject(o, "sha256", digest_hex);
         fail |= !cJSON_AddStringToObject(o, "sha256_recorded", stored_hex);
@@ -272,9 +295,16 @@ int cmd_inspect(int argc, char **argv)
         printf("security counter: %u\n", (unsigned)hdr.security_counter);
         printf("bank:             %c\n", layout_bank_letter(hdr.bank));
         printf("load address:     0x%08x\n", (unsigned)hdr.load_addr);
-        printf("flags:            0x%08x\n", (unsigned)hdr.flags);
-        printf("initial SP:       0x%08x\n", (unsigned)sp);
-        printf("reset vector:     0x%08x\n", (unsigned)rv);
+        printf("flags:            0x%08x%s\n", (unsigned)hdr.flags, encrypted ? " (encrypted for transport)" : "");
+        if (encrypted) {
+            printf("payload:          %s\n", payload_s);
+        }
+        if (sealed) {
+            printf("initial SP:       (encrypted)\nreset vector:     (encrypted)\n");
+        } else {
+            printf("initial SP:       0x%08x\n", (unsigned)sp);
+            printf("reset vector:     0x%08x\n", (unsigned)rv);
+        }
         printf("sha256:           %s\n", digest_hex);
         printf("sha256 recorded:  %s\n", stored_hex);
         printf("key id:           %s\n", keyid_hex);
