@@ -224,13 +224,10 @@ static int seg_push(segs_t *s, uint32_t nw, uint32_t old, uint32_t len)
     return 0;
 }
 
-static int parse(const uint8_t *mb, uint32_t bn, const uint8_t *mt, uint32_t tn, uint32_t copy_min, segs_t *out)
+/* The greedy parse of the masked target mt against the masked base mb (sa: its suffix array). */
+static int parse(const uint8_t *mb, const saidx_t *sa, uint32_t bn, const uint8_t *mt, uint32_t tn, uint32_t copy_min,
+                 segs_t *out)
 {
-    saidx_t *sa = malloc((size_t)bn * sizeof(*sa));
-    if (sa == NULL || divsufsort(mb, sa, (saidx_t)bn) != 0) {
-        free(sa);
-        return -1;
-    }
     int64_t align = 0; /* base offset - target offset of the previous copy */
     uint32_t pos = 0;
     while (pos < tn) {
@@ -289,12 +286,10 @@ static int parse(const uint8_t *mb, uint32_t bn, const uint8_t *mt, uint32_t tn,
             }
         }
         if (seg_push(out, pos, take_old, take_len) != 0) {
-            free(sa);
             return -1;
         }
         pos += take_len;
     }
-    free(sa);
     return 0;
 }
 
@@ -345,31 +340,37 @@ static uint32_t build_map(const segs_t *segs, delta_map_t *map)
     return count;
 }
 
-static int encode_with(uint32_t copy_min, const uint8_t *base, uint32_t base_size, uint32_t base_addr,
-                       const uint8_t base_id[32], const uint8_t *target, uint32_t target_size, uint32_t target_addr,
-                       uint8_t **patch, size_t *patch_size, delta_enc_stats_t *stats, char *err, size_t errlen)
+/* What every encoding of one patch shares: both images masked, the base's suffix array, the
+ * target's SHA-256. */
+typedef struct {
+    const uint8_t *base, *target;
+    uint32_t base_size, base_addr, target_size, target_addr;
+    const uint8_t *base_id;
+    uint8_t *mb, *mt;
+    saidx_t *sa;
+    uint8_t target_sha[CRYPTO_SHA256_SIZE];
+} enc_in_t;
+
+static int encode_with(uint32_t copy_min, const enc_in_t *in, uint8_t **patch, size_t *patch_size,
+                       delta_enc_stats_t *stats, char *err, size_t errlen)
 {
+    const uint8_t *base = in->base, *target = in->target;
+    uint32_t base_size = in->base_size, base_addr = in->base_addr, target_size = in->target_size,
+             target_addr = in->target_addr;
     *patch = NULL;
     *patch_size = 0;
-    if (base_size == 0 || base_size > DELTA_SIZE_MAX || target_size == 0 || target_size > DELTA_SIZE_MAX) {
-        errf(err, errlen, "image sizes must be 1 to %u bytes (base %u, target %u)", DELTA_SIZE_MAX, base_size,
-             target_size);
-        return -1;
-    }
     delta_enc_stats_t st = {0};
-    uint8_t *mb = malloc(base_size), *mt = malloc(target_size), *res = malloc(target_size);
+    uint8_t *res = malloc(target_size);
     enc_t *e = calloc(1, sizeof(*e));
     delta_map_t *map = malloc(DELTA_MAP_MAX * sizeof(*map));
     segs_t segs = {0};
     int rc = -1;
-    if (mb == NULL || mt == NULL || res == NULL || e == NULL || map == NULL) {
+    if (res == NULL || e == NULL || map == NULL) {
         errf(err, errlen, "out of memory");
         goto done;
     }
-    mask(base, base_size, base_addr, mb);
-    mask(target, target_size, target_addr, mt);
-    if (parse(mb, base_size, mt, target_size, copy_min, &segs) != 0) {
-        errf(err, errlen, "out of memory (suffix array)");
+    if (parse(in->mb, in->sa, base_size, in->mt, target_size, copy_min, &segs) != 0) {
+        errf(err, errlen, "out of memory");
         goto done;
     }
     uint32_t map_count = build_map(&segs, map);
@@ -474,12 +475,8 @@ static int encode_with(uint32_t copy_min, const uint8_t *base, uint32_t base_siz
     le_put32(p + 20, target_addr);
     le_put32(p + 24, (uint32_t)e->rc.len);
     le_put32(p + 28, 0);
-    memcpy(p + 32, base_id, 32);
-    if (crypto_sha256(target, target_size, p + 64) != CRYPTO_OK) {
-        free(p);
-        errf(err, errlen, "SHA-256 failed");
-        goto done;
-    }
+    memcpy(p + 32, in->base_id, 32);
+    memcpy(p + 64, in->target_sha, 32);
     memcpy(p + 96, target, target_size < 64u ? target_size : 64u);
     memcpy(p + DELTA_HDR_SIZE, e->rc.buf, e->rc.len);
     *patch = p;
@@ -493,8 +490,6 @@ done:
         free(e->rc.buf);
     }
     free(e);
-    free(mb);
-    free(mt);
     free(res);
     free(map);
     free(segs.v);
@@ -507,16 +502,37 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
 {
     *patch = NULL;
     *patch_size = 0;
+    if (base_size == 0 || base_size > DELTA_SIZE_MAX || target_size == 0 || target_size > DELTA_SIZE_MAX) {
+        errf(err, errlen, "image sizes must be 1 to %u bytes (base %u, target %u)", DELTA_SIZE_MAX, base_size,
+             target_size);
+        return -1;
+    }
+    enc_in_t in = {base, target, base_size, base_addr, target_size, target_addr, base_id,
+                   malloc(base_size), malloc(target_size), malloc((size_t)base_size * sizeof(saidx_t)), {0}};
+    int rc = -1;
+    if (in.mb == NULL || in.mt == NULL || in.sa == NULL) {
+        errf(err, errlen, "out of memory");
+        goto done;
+    }
+    mask(base, base_size, base_addr, in.mb);
+    mask(target, target_size, target_addr, in.mt);
+    if (divsufsort(in.mb, in.sa, (saidx_t)base_size) != 0) {
+        errf(err, errlen, "out of memory (suffix array)");
+        goto done;
+    }
+    if (crypto_sha256(target, target_size, in.target_sha) != CRYPTO_OK) {
+        errf(err, errlen, "SHA-256 failed");
+        goto done;
+    }
     for (size_t i = 0; i < sizeof(copy_mins) / sizeof(copy_mins[0]); i++) {
         uint8_t *p;
         size_t n;
         delta_enc_stats_t st;
-        if (encode_with(copy_mins[i], base, base_size, base_addr, base_id, target, target_size, target_addr, &p, &n,
-                        &st, err, errlen) != 0) {
+        if (encode_with(copy_mins[i], &in, &p, &n, &st, err, errlen) != 0) {
             free(*patch);
             *patch = NULL;
             *patch_size = 0;
-            return -1;
+            goto done;
         }
         if (*patch == NULL || n < *patch_size) {
             free(*patch);
@@ -529,7 +545,12 @@ int delta_encode(const uint8_t *base, uint32_t base_size, uint32_t base_addr, co
             free(p);
         }
     }
-    return 0;
+    rc = 0;
+done:
+    free(in.mb);
+    free(in.mt);
+    free(in.sa);
+    return rc;
 }
 
 int delta_read_buffer(void *ctx, uint32_t offset, uint8_t *buf, uint32_t len)
