@@ -629,8 +629,6 @@ static void begin_step(agent_t *a)
 
 #define PROGRAM_STEP 256u /* bytes programmed per poll: about 1 ms, so frames are decoded often */
 
-static const uint8_t zero_iv[16];
-
 /* BEGIN_ENC: the chunk of n bytes at image offset off, in place: its payload bytes (header and
  * trailer travel in clear), counter mode from their offset in the payload, so a resume decrypts
  * from wherever it starts. About 50,000 cycles per KiB on the Cortex-M4. */
@@ -641,7 +639,7 @@ static int decrypt(agent_t *a, uint32_t off, uint8_t *data, uint32_t n)
     }
     a->enc.upto = off + n;
     uint32_t lo = off > a->enc.from ? off : a->enc.from, hi = off + n < a->enc.to ? off + n : a->enc.to;
-    if (lo < hi && (!a->enc.keyed || crypto_aes128_ctr(a->enc.key, zero_iv, lo - a->enc.from, data + (lo - off),
+    if (lo < hi && (!a->enc.keyed || crypto_enc_payload(a->enc.key, lo - a->enc.from, data + (lo - off),
                                                        data + (lo - off), hi - lo) != CRYPTO_OK)) {
         fail(a, LINK_R_BAD_IMAGE, IMG_ERR_CRYPTO);
         return -1;

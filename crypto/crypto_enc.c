@@ -171,7 +171,8 @@ crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const 
 static const char enc_kdf_info[] = "fota-enc-ec256-v1";
 static const uint8_t zero_iv[16];
 
-crypto_err_t crypto_enc_ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8_t keys[CRYPTO_ENC_KEYS_SIZE])
+/* k_wrap || k_mac from the shared secret Z: the one KDF the wrapper and the unwrapper share. */
+static crypto_err_t ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8_t keys[CRYPTO_ENC_KEYS_SIZE])
 {
     return crypto_hkdf_sha256(NULL, 0, z, CRYPTO_P256_PRIV_SIZE, (const uint8_t *)enc_kdf_info,
                               sizeof(enc_kdf_info) - 1, keys, CRYPTO_ENC_KEYS_SIZE);
@@ -185,7 +186,7 @@ crypto_err_t crypto_enc_ec256_unwrap(const uint8_t priv[CRYPTO_P256_PRIV_SIZE],
     uint8_t z[CRYPTO_P256_PRIV_SIZE], keys[CRYPTO_ENC_KEYS_SIZE];
     crypto_err_t e = crypto_ecdh_p256(priv, record, z);
     if (e == CRYPTO_OK) {
-        e = crypto_enc_ec256_keys(z, keys);
+        e = ec256_keys(z, keys);
     }
     if (e == CRYPTO_OK) {
         e = crypto_hmac_sha256_verify(keys + CRYPTO_AES128_KEY_SIZE, CRYPTO_SHA256_SIZE, wrapped,
@@ -200,4 +201,34 @@ crypto_err_t crypto_enc_ec256_unwrap(const uint8_t priv[CRYPTO_P256_PRIV_SIZE],
         mbedtls_platform_zeroize(image_key, CRYPTO_AES128_KEY_SIZE);
     }
     return e;
+}
+
+crypto_err_t crypto_enc_ec256_wrap(const uint8_t eph_priv[CRYPTO_P256_PRIV_SIZE],
+                                   const uint8_t eph_pub[CRYPTO_P256_PUBKEY_SIZE],
+                                   const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                                   const uint8_t image_key[CRYPTO_AES128_KEY_SIZE],
+                                   uint8_t record[CRYPTO_ENC_EC256_SIZE])
+{
+    uint8_t *tag = record + CRYPTO_P256_PUBKEY_SIZE, *wrapped = tag + CRYPTO_SHA256_SIZE;
+    uint8_t z[CRYPTO_P256_PRIV_SIZE], keys[CRYPTO_ENC_KEYS_SIZE];
+    memcpy(record, eph_pub, CRYPTO_P256_PUBKEY_SIZE);
+    crypto_err_t e = crypto_ecdh_p256(eph_priv, device_pub, z);
+    if (e == CRYPTO_OK) {
+        e = ec256_keys(z, keys);
+    }
+    if (e == CRYPTO_OK) {
+        e = crypto_aes128_ctr(keys, zero_iv, 0, image_key, wrapped, CRYPTO_AES128_KEY_SIZE);
+    }
+    if (e == CRYPTO_OK) {
+        e = crypto_hmac_sha256(keys + CRYPTO_AES128_KEY_SIZE, CRYPTO_SHA256_SIZE, wrapped, CRYPTO_AES128_KEY_SIZE, tag);
+    }
+    mbedtls_platform_zeroize(z, sizeof(z));
+    mbedtls_platform_zeroize(keys, sizeof(keys));
+    return e;
+}
+
+crypto_err_t crypto_enc_payload(const uint8_t key[CRYPTO_AES128_KEY_SIZE], uint64_t offset, const uint8_t *in,
+                                uint8_t *out, size_t len)
+{
+    return crypto_aes128_ctr(key, zero_iv, offset, in, out, len);
 }

@@ -1,5 +1,6 @@
-/* Images encrypted for one device (docs/encryption.md): the host's side, the writer and a reader
- * the tools use to check what they wrote. The device's side is the agent (not built yet). */
+/* Images and patches encrypted for one device (docs/encryption.md): the host's side, the writer and
+ * a reader the tools use to check what they wrote. The scheme itself (wrap, unwrap, the payload
+ * cipher) is crypto_enc.c's, which the device's agent uses too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,6 @@
 #include "fota/delta.h"
 #include "fota/hostlib.h"
 #include "fota/le.h"
-
-static const uint8_t zero_iv[16] = {0};
 
 /* The payload bytes of a well-formed encrypted image, or NULL. */
 static uint8_t *encrypted_payload(uint8_t *image, size_t len, img_header_t *h, img_trailer_t *t)
@@ -30,8 +29,7 @@ static uint8_t *encrypted_payload(uint8_t *image, size_t len, img_header_t *h, i
 int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
                   uint8_t record[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], uint8_t image_key[16])
 {
-    uint8_t eph_priv[32], z[32], keys[48];
-    uint8_t *r = record + IMG_TLV_HDR_SIZE; /* ephemeral public key || tag || wrapped key */
+    uint8_t eph_priv[32], eph_pub[CRYPTO_P256_PUBKEY_SIZE];
     int rc = -1;
     fota_signer *eph = fota_signer_generate();
     if (eph == NULL) {
@@ -44,14 +42,11 @@ int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
     if (fota_signer_private(eph, eph_priv) != 0) {
         goto out;
     }
-    fota_signer_pubkey(eph, r);
-    if (crypto_ecdh_p256(eph_priv, device_pub, z) != CRYPTO_OK) {
-        fota_err("the device key is not a P-256 public key");
-        goto out;
-    }
-    if (crypto_enc_ec256_keys(z, keys) != CRYPTO_OK || crypto_aes128_ctr(keys, zero_iv, 0, image_key, r + 65 + 32, 16) != CRYPTO_OK ||
-        crypto_hmac_sha256(keys + 16, 32, r + 65 + 32, 16, r + 65) != CRYPTO_OK) {
-        fota_err("wrapping the image key failed (crypto library)");
+    fota_signer_pubkey(eph, eph_pub);
+    crypto_err_t e = crypto_enc_ec256_wrap(eph_priv, eph_pub, device_pub, image_key, record + IMG_TLV_HDR_SIZE);
+    if (e != CRYPTO_OK) {
+        fota_err(e == CRYPTO_ERR_BAD_KEY ? "the device key is not a P-256 public key"
+                                         : "wrapping the image key failed (crypto library)");
         goto out;
     }
     le_put16(record, IMG_TLV_ENC_EC256);
@@ -59,8 +54,6 @@ int fota_enc_wrap(const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
     rc = 0;
 out:
     memset(eph_priv, 0, sizeof(eph_priv));
-    memset(z, 0, sizeof(z));
-    memset(keys, 0, sizeof(keys));
     fota_signer_free(eph);
     return rc;
 }
@@ -73,7 +66,7 @@ int fota_image_encrypt_payload(uint8_t *image, size_t len, const uint8_t image_k
     if (p == NULL) {
         return -1;
     }
-    if (crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size) != CRYPTO_OK) {
+    if (crypto_enc_payload(image_key, 0, p, p, h.payload_size) != CRYPTO_OK) {
         fota_err("encrypting the payload failed (crypto library)");
         return -1;
     }
@@ -99,7 +92,7 @@ int fota_image_decrypt(uint8_t *image, size_t len, const uint8_t device_priv[32]
                                                : "decrypting failed (crypto library)");
         return -1;
     }
-    e = crypto_aes128_ctr(image_key, zero_iv, 0, p, p, h.payload_size);
+    e = crypto_enc_payload(image_key, 0, p, p, h.payload_size);
     memset(image_key, 0, sizeof(image_key));
     if (e != CRYPTO_OK) {
         fota_err("decrypting failed (crypto library)");
@@ -180,7 +173,7 @@ int fota_patch_seal(const uint8_t *patch, size_t len, const uint8_t device_pub[C
     memcpy(o, patch, DELTA_HDR_SIZE);
     le_put32(o + 28, in.flags | DELTA_FLAG_ENCRYPTED);
     memcpy(o + DELTA_HDR_SIZE, rec + IMG_TLV_HDR_SIZE, DELTA_ENC_RECORD_SIZE);
-    crypto_err_t e = crypto_aes128_ctr(key, zero_iv, 0, patch + DELTA_HDR_SIZE,
+    crypto_err_t e = crypto_enc_payload(key, 0, patch + DELTA_HDR_SIZE,
                                        o + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, in.body_size);
     memset(key, 0, sizeof(key));
     if (e != CRYPTO_OK) {
@@ -219,7 +212,7 @@ int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[
     }
     memcpy(o, patch, DELTA_HDR_SIZE);
     le_put32(o + 28, in.flags & ~DELTA_FLAG_ENCRYPTED);
-    e = crypto_aes128_ctr(key, zero_iv, 0, patch + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, o + DELTA_HDR_SIZE,
+    e = crypto_enc_payload(key, 0, patch + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, o + DELTA_HDR_SIZE,
                           in.body_size);
     memset(key, 0, sizeof(key));
     if (e != CRYPTO_OK) {

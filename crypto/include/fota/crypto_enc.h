@@ -43,8 +43,13 @@ crypto_err_t crypto_aes128_ctr(const uint8_t key[CRYPTO_AES128_KEY_SIZE], const 
 #define CRYPTO_ENC_EC256_SIZE (CRYPTO_P256_PUBKEY_SIZE + CRYPTO_SHA256_SIZE + CRYPTO_AES128_KEY_SIZE)
 #define CRYPTO_ENC_KEYS_SIZE (CRYPTO_AES128_KEY_SIZE + CRYPTO_SHA256_SIZE)
 
-/* k_wrap || k_mac from the shared secret Z: the one KDF the wrapper and the unwrapper share. */
-crypto_err_t crypto_enc_ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8_t keys[CRYPTO_ENC_KEYS_SIZE]);
+/* The sender's side: the record for image_key, from a fresh ephemeral key pair (eph_priv, eph_pub)
+ * and the device's public key. CRYPTO_ERR_BAD_KEY when device_pub is not a point of P-256. */
+crypto_err_t crypto_enc_ec256_wrap(const uint8_t eph_priv[CRYPTO_P256_PRIV_SIZE],
+                                   const uint8_t eph_pub[CRYPTO_P256_PUBKEY_SIZE],
+                                   const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
+                                   const uint8_t image_key[CRYPTO_AES128_KEY_SIZE],
+                                   uint8_t record[CRYPTO_ENC_EC256_SIZE]);
 
 /* The device's side: the image key from a record, with the device's private scalar. The tag is
  * checked (in constant time) before anything is unwrapped: CRYPTO_ERR_BAD_SIGNATURE when the record
@@ -53,5 +58,11 @@ crypto_err_t crypto_enc_ec256_keys(const uint8_t z[CRYPTO_P256_PRIV_SIZE], uint8
 crypto_err_t crypto_enc_ec256_unwrap(const uint8_t priv[CRYPTO_P256_PRIV_SIZE],
                                      const uint8_t record[CRYPTO_ENC_EC256_SIZE],
                                      uint8_t image_key[CRYPTO_AES128_KEY_SIZE]);
+
+/* The payload cipher of encrypted images and patches: AES-128-CTR under the image key from an
+ * all-zero counter block (a fresh key per image makes that safe), from byte offset offset of the
+ * encrypted stretch. Encrypts and decrypts; in and out may be the same buffer. */
+crypto_err_t crypto_enc_payload(const uint8_t key[CRYPTO_AES128_KEY_SIZE], uint64_t offset, const uint8_t *in,
+                                uint8_t *out, size_t len);
 
 #endif
