@@ -125,18 +125,7 @@ img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t 
     if (hdr != NULL) {
         *hdr = h;
     }
-    if (pubkey == NULL) {
-        return IMG_ERR_NO_KEY;
-    }
-    uint8_t key_id[CRYPTO_SHA256_SIZE];
-    if (crypto_sha256(pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id) != CRYPTO_OK) {
-        return IMG_ERR_CRYPTO;
-    }
-    if (memcmp(key_id, t.key_id, sizeof(key_id)) != 0) {
-        return IMG_ERR_KEY_ID;
-    }
-    crypto_err_t ce = crypto_p256_verify(pubkey, t.sha256, t.signature);
-    return ce == CRYPTO_OK ? IMG_OK : ce == CRYPTO_ERR_BAD_SIGNATURE ? IMG_ERR_SIGNATURE : IMG_ERR_CRYPTO;
+    return img_check_signer(pubkey, &t, t.sha256);
 }
 
 /* A whole patch's header, and whether it is encrypted; -1 after a message when it is not a patch. */

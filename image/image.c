@@ -274,6 +274,24 @@ img_err_t img_verify_update(img_verify_ctx_t *ctx, const uint8_t *data, size_t l
     return IMG_OK;
 }
 
+/* img_check_signer's body, inlined into the verifier (the bootloader does not pay for a call). */
+static inline __attribute__((always_inline)) img_err_t check_signer(const uint8_t *pubkey, const img_trailer_t *t,
+                                                                    const uint8_t sha256[CRYPTO_SHA256_SIZE])
+{
+    if (pubkey == NULL) {
+        return IMG_ERR_NO_KEY;
+    }
+    uint8_t key_id[CRYPTO_SHA256_SIZE];
+    if (crypto_sha256(pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id) != CRYPTO_OK) {
+        return IMG_ERR_CRYPTO;
+    }
+    if (crypto_memcmp_ct(key_id, t->key_id, sizeof(key_id)) != 0) {
+        return IMG_ERR_KEY_ID;
+    }
+    crypto_err_t ce = crypto_p256_verify(pubkey, sha256, t->signature);
+    return ce == CRYPTO_OK ? IMG_OK : ce == CRYPTO_ERR_BAD_SIGNATURE ? IMG_ERR_SIGNATURE : IMG_ERR_CRYPTO;
+}
+
 img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
 {
     if (ctx->err != IMG_OK) {
@@ -308,24 +326,13 @@ img_err_t img_verify_final(img_verify_ctx_t *ctx, img_header_t *hdr)
     if (hdr != NULL) {
         *hdr = ctx->hdr;
     }
-    if (ctx->policy.pubkey == NULL) {
-        return ctx->err = IMG_ERR_NO_KEY;
-    }
-    uint8_t key_id[CRYPTO_SHA256_SIZE];
-    if (crypto_sha256(ctx->policy.pubkey, CRYPTO_P256_PUBKEY_SIZE, key_id) != CRYPTO_OK) {
-        return ctx->err = IMG_ERR_CRYPTO;
-    }
-    if (crypto_memcmp_ct(key_id, t.key_id, sizeof(key_id)) != 0) {
-        return ctx->err = IMG_ERR_KEY_ID;
-    }
-    crypto_err_t ce = crypto_p256_verify(ctx->policy.pubkey, digest, t.signature);
-    if (ce == CRYPTO_ERR_BAD_SIGNATURE) {
-        return ctx->err = IMG_ERR_SIGNATURE;
-    }
-    if (ce != CRYPTO_OK) {
-        return ctx->err = IMG_ERR_CRYPTO;
-    }
-    return IMG_OK;
+    e = check_signer(ctx->policy.pubkey, &t, digest);
+    return e == IMG_OK ? IMG_OK : (ctx->err = e);
+}
+
+img_err_t img_check_signer(const uint8_t *pubkey, const img_trailer_t *t, const uint8_t sha256[CRYPTO_SHA256_SIZE])
+{
+    return check_signer(pubkey, t, sha256);
 }
 
 img_err_t img_verify_buffer(const uint8_t *data, size_t len, const img_policy_t *policy, img_header_t *hdr)

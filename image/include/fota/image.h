@@ -117,6 +117,11 @@ uint32_t img_total_size(const img_header_t *hdr);
 /* Parses a trailer of exactly len bytes. */
 img_err_t img_trailer_parse(const uint8_t *buf, size_t len, img_trailer_t *out);
 
+/* The signer's checks on a parsed trailer: pubkey's SHA-256 is its key id, and its signature
+ * over sha256 verifies with pubkey. IMG_OK, IMG_ERR_NO_KEY (pubkey NULL), IMG_ERR_KEY_ID,
+ * IMG_ERR_SIGNATURE or IMG_ERR_CRYPTO. The verifier's last step; also what can be checked of an
+ * image encrypted for a device without its key (over the hash its trailer states). */
+img_err_t img_check_signer(const uint8_t *pubkey, const img_trailer_t *t, const uint8_t sha256[CRYPTO_SHA256_SIZE]);
 /* Initial stack pointer inside SRAM and reset vector (Thumb) inside the payload. */
 img_err_t img_check_vectors(const img_header_t *hdr, const uint8_t first8[8]);
 
