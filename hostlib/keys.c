@@ -268,6 +268,17 @@ int fota_signer_private(const fota_signer *s, uint8_t d[32])
     return 0;
 }
 
+int fota_load_device_key(const char *path, uint8_t priv[32], uint8_t *pub)
+{
+    fota_signer *k = fota_signer_load(path);
+    int bad = k == NULL || fota_signer_private(k, priv) != 0;
+    if (!bad && pub != NULL) {
+        fota_signer_pubkey(k, pub);
+    }
+    fota_signer_free(k);
+    return bad ? -1 : 0;
+}
+
 fota_signer *fota_signer_from_scalar(const uint8_t d[32])
 {
     fota_signer *s = signer_new();

@@ -80,11 +80,8 @@ int cmd_verify(int argc, char **argv)
         return EXIT_INPUT;
     }
     if (dev_key != NULL) {
-        fota_signer *d = fota_signer_load(dev_key);
         uint8_t priv[32];
-        int bad = d == NULL || fota_signer_private(d, priv) != 0;
-        fota_signer_free(d);
-        if (bad) {
+        if (fota_load_device_key(dev_key, priv, NULL) != 0) {
             free(img);
             return EXIT_INPUT;
         }

@@ -206,13 +206,8 @@ int cmd_compose(int argc, char **argv)
         return EXIT_INPUT;
     }
     uint8_t dev_priv[DEVKEY_KEY_SIZE];
-    if (dev_key != NULL) {
-        fota_signer *dk = fota_signer_load(dev_key);
-        int bad = dk == NULL || fota_signer_private(dk, dev_priv) != 0;
-        fota_signer_free(dk);
-        if (bad) {
-            return EXIT_INPUT;
-        }
+    if (dev_key != NULL && fota_load_device_key(dev_key, dev_priv, NULL) != 0) {
+        return EXIT_INPUT;
     }
     uint8_t *flash = malloc(LAYOUT_FLASH_SIZE);
     if (flash == NULL) {

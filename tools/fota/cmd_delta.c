@@ -98,18 +98,6 @@ static int read_image(const char *cmd, const char *path, uint8_t **data, size_t 
     return EXIT_OK;
 }
 
-/* The device key's private scalar (and public point) from a PEM file. EXIT_OK or EXIT_INPUT. */
-static int load_device_key(const char *path, uint8_t priv[32], uint8_t pub[CRYPTO_P256_PUBKEY_SIZE])
-{
-    fota_signer *k = fota_signer_load(path);
-    int bad = k == NULL || fota_signer_private(k, priv) != 0;
-    if (!bad) {
-        fota_signer_pubkey(k, pub);
-    }
-    fota_signer_free(k);
-    return bad ? EXIT_INPUT : EXIT_OK;
-}
-
 int cmd_delta(int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
@@ -155,7 +143,7 @@ int cmd_delta(int argc, char **argv)
     uint32_t base_addr = 0, target_addr = 0;
     uint8_t base_id[CRYPTO_SHA256_SIZE], target_id[CRYPTO_SHA256_SIZE];
     uint8_t dev_priv[32], dev_pub[CRYPTO_P256_PUBKEY_SIZE];
-    int rc = dev_key != NULL ? load_device_key(dev_key, dev_priv, dev_pub) : EXIT_OK;
+    int rc = dev_key != NULL && fota_load_device_key(dev_key, dev_priv, dev_pub) != 0 ? EXIT_INPUT : EXIT_OK;
     if (rc == EXIT_OK) {
         rc = read_image("delta", argv[optind], &base, &base_len, &base_addr, base_id, raw, dev_key ? dev_priv : NULL);
     }
@@ -242,8 +230,8 @@ int cmd_apply(int argc, char **argv)
     size_t base_len = 0, patch_len = 0;
     int rc = EXIT_INPUT;
     uint32_t base_addr;
-    uint8_t base_id[CRYPTO_SHA256_SIZE], dev_priv[32], dev_pub[CRYPTO_P256_PUBKEY_SIZE];
-    if ((dev_key != NULL && load_device_key(dev_key, dev_priv, dev_pub) != EXIT_OK) ||
+    uint8_t base_id[CRYPTO_SHA256_SIZE], dev_priv[32];
+    if ((dev_key != NULL && fota_load_device_key(dev_key, dev_priv, NULL) != 0) ||
         read_image("apply", argv[optind], &base, &base_len, &base_addr, base_id, raw, dev_key ? dev_priv : NULL) !=
             EXIT_OK ||
         fota_read_file(argv[optind + 1], MAX_FILE, &patch, &patch_len) != 0) {

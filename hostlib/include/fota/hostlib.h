@@ -108,6 +108,9 @@ int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[
                     size_t *out_len);
 /* A loaded key's private scalar (big-endian), for ECDH. 0, or -1 after printing why. */
 int fota_signer_private(const fota_signer *s, uint8_t d[32]);
+/* A device's key for encrypted images (fota keygen --device-enc) from its PEM file: the private
+ * scalar, and the public point when pub is not NULL. 0, or -1 after printing why. */
+int fota_load_device_key(const char *path, uint8_t priv[32], uint8_t *pub);
 
 /* The SHA-256 a signed image is signed over (its IMG_TLV_SHA256 record): how a patch names its
  * base (docs/delta.md). Checks only the structure: run img_verify_buffer first to trust it. 0, or
