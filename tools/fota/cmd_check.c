@@ -11,6 +11,31 @@
 /* Largest file either command reads: anything past a bank is rejected by the verifier anyway. */
 #define MAX_IMAGE_FILE (16u << 20)
 
+/* How an image's payload stands: plain, or encrypted for a device and either decrypted already (as
+ * a device's flash holds it, from fota apply or compose: its hash matches) or still ciphertext. */
+typedef enum { PAYLOAD_PLAIN, PAYLOAD_DECRYPTED, PAYLOAD_SEALED } payload_t;
+
+/* The device's verifier over an image in memory; one encrypted for a device that the policy does
+ * not decrypt is verified as plaintext if it is that, else checked as far as fota-server can
+ * without the device's key (fota_image_check_sealed: structure, key record, signature over the
+ * hash its trailer states). hdr may be NULL. */
+static img_err_t check_image(const uint8_t *img, size_t len, img_policy_t pol, img_header_t *hdr, payload_t *payload)
+{
+    *payload = PAYLOAD_PLAIN;
+    img_err_t e = img_verify_buffer(img, len, &pol, hdr);
+    if (e != IMG_ERR_ENCRYPTED) {
+        return e;
+    }
+    pol.decrypts = 1;
+    e = img_verify_buffer(img, len, &pol, hdr);
+    if (e != IMG_ERR_HASH) {
+        *payload = PAYLOAD_DECRYPTED;
+        return e;
+    }
+    *payload = PAYLOAD_SEALED;
+    return fota_image_check_sealed(img, len, pol.pubkey, NULL);
+}
+
 static const char verify_usage[] =
     "Usage: fota verify --pubkey KEY.pem [--bank a|b] [--min-security-counter N] IMAGE\n"
     "Runs the device's verifier over IMAGE: structure, SHA-256, key id, ECDSA-P256 signature,\n"
@@ -95,26 +120,16 @@ int cmd_verify(int argc, char **argv)
         pol.decrypts = 1;
     }
     img_header_t hdr;
-    img_err_t e = img_verify_buffer(img, len, &pol, &hdr);
-    int held = 0;
-    if (e == IMG_ERR_ENCRYPTED) {
-        /* Encrypted for a device, and no key given: either plaintext already (as the device's flash
-         * holds it, from fota apply or compose: its hash then matches), or ciphertext, of which
-         * only what fota-server checks can be checked. */
-        pol.decrypts = 1;
-        e = img_verify_buffer(img, len, &pol, &hdr);
-        held = e == IMG_OK;
-        if (e == IMG_ERR_HASH) {
-            img_err_t se = fota_image_check_sealed(img, len, pub, NULL);
-            printf("%s: REJECTED: %s (%s)\n", argv[optind], img_strerror(IMG_ERR_ENCRYPTED),
-                   se == IMG_OK ? "its signature over the hash it states is good; give the device's key "
-                                  "(--device-key) to check the payload"
-                                : img_strerror(se));
-            free(img);
-            return EXIT_REJECTED;
-        }
-    }
+    payload_t payload;
+    img_err_t e = check_image(img, len, pol, &hdr, &payload);
     free(img);
+    if (payload == PAYLOAD_SEALED) {
+        printf("%s: REJECTED: %s (%s)\n", argv[optind], img_strerror(IMG_ERR_ENCRYPTED),
+               e == IMG_OK ? "its signature over the hash it states is good; give the device's key "
+                             "(--device-key) to check the payload"
+                           : img_strerror(e));
+        return EXIT_REJECTED;
+    }
     if (e != IMG_OK) {
         printf("%s: REJECTED: %s\n", argv[optind], img_strerror(e));
         return EXIT_REJECTED;
@@ -122,7 +137,8 @@ int cmd_verify(int argc, char **argv)
     char vs[32];
     img_version_format(&hdr.version, vs, sizeof(vs));
     printf("%s: OK: version %s, bank %c, security counter %u%s\n", argv[optind], vs, layout_bank_letter(hdr.bank),
-           (unsigned)hdr.security_counter, held ? " (encrypted for transport, decrypted: as a device holds it)" : "");
+           (unsigned)hdr.security_counter,
+           payload == PAYLOAD_DECRYPTED ? " (encrypted for transport, decrypted: as a device holds it)" : "");
     return EXIT_OK;
 }
 
@@ -191,19 +207,9 @@ int cmd_inspect(int argc, char **argv)
         return EXIT_REJECTED;
     }
     img_policy_t pol = {.pubkey = key ? pub : NULL, .min_security_counter = 0, .bank = LAYOUT_BANK_NONE};
-    img_err_t verdict = img_verify_buffer(img, len, &pol, NULL);
-    /* Encrypted for a device (docs/encryption.md): its payload is plaintext already (decrypted, as
-     * a device holds it: the hash matches) or ciphertext, of which only the structure, the key
-     * record and the signature over the recorded hash can be checked here. */
-    int encrypted = (hdr.flags & IMG_FLAG_ENCRYPTED) != 0, sealed = 0;
-    if (encrypted) {
-        pol.decrypts = 1;
-        verdict = img_verify_buffer(img, len, &pol, NULL);
-        if (verdict == IMG_ERR_HASH) {
-            sealed = 1;
-            verdict = fota_image_check_sealed(img, len, key ? pub : NULL, NULL);
-        }
-    }
+    payload_t payload;
+    img_err_t verdict = check_image(img, len, pol, NULL, &payload);
+    int encrypted = (hdr.flags & IMG_FLAG_ENCRYPTED) != 0, sealed = payload == PAYLOAD_SEALED;
     int ok = !sealed && (verdict == IMG_OK || (key == NULL && verdict == IMG_ERR_NO_KEY));
 
     uint32_t hashed = (uint32_t)hdr.hdr_size + hdr.payload_size;
