@@ -39,7 +39,7 @@ bench-delta: firmware
 # fota-server (release build) against nginx, HTTP and TLS, with wrk (docs/PERFORMANCE.md).
 bench-server: firmware
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF
-	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server
+	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server send_pattern
 	bash scripts/bench-server.sh $(BUILD)/release $(FW_DIR)
 
 # A release build of the host tools (optimised, no sanitizers) installed under PREFIX with their

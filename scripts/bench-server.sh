@@ -2,7 +2,8 @@
 # fota-server against nginx on the same files, in one run (issue 12): wrk at 1, 16, 128 and 1,000
 # connections, 5 s each, over HTTP and over TLS, on loopback; a 256 KiB signed image. nginx runs
 # one worker with sendfile (and TLS with the same certificate); fota-server its defaults. Prints
-# requests per second, errors and the ratio fota-server / nginx per row, and ends with
+# requests per second, errors and the ratio fota-server / nginx per row, then the same image sent
+# three ways by tests/server/send_pattern at 1,000 connections (docs/PERFORMANCE.md), and ends with
 #   min ratio to nginx: X (HTTP), Y (TLS); errors: N
 # Installs wrk and nginx from Debian when missing. Figures only. Usage:
 #   scripts/bench-server.sh HOST_BUILD_DIR FW_BUILD_DIR
@@ -14,7 +15,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx >/dev/null
 fi
 w=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -f "$w/nginx.pid" ] && kill "$(cat "$w/nginx.pid")" 2>/dev/null; rm -rf "$w"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -f "$w/nginx.pid" ] && kill "$(cat "$w/nginx.pid")" 2>/dev/null; rm -rf "$w"; }
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -80,4 +81,21 @@ done
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$p_one/" && break; sleep 0.05; done
 read -r r1 e1 <<<"$(run "http://127.0.0.1:$p_one/firmware/slot_a.bin" 256)"
 echo "one thread (--threads 1), HTTP, 256 connections: $r1 req/s, $e1 errors"
+# What sending a response costs, one way or another, at 1,000 connections (tests/server/
+# send_pattern.c answers every request with this image, nothing else): the ceiling of each way
+# libmicrohttpd can send it, beside nginx's.
+if [ -x "$HOST/tests/send_pattern" ]; then
+  line="send patterns, HTTP, 1000 connections (req/s):"
+  for pat in writev hdr-push hdr-more; do
+    port=0
+    for _ in $(seq 50); do port=$((20000 + RANDOM % 15000)); port_free $port && break; done
+    "$HOST/tests/send_pattern" "$pat" "$port" "$w/root/firmware/slot_a.bin" >/dev/null 2>&1 & sp=$!; pids+=($sp)
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
+    read -r rp _ <<<"$(run "http://127.0.0.1:$port/firmware/slot_a.bin" 1000)"
+    kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
+    line="$line $pat $rp,"
+  done
+  read -r rn _ <<<"$(run "http://127.0.0.1:$p_ngx/firmware/slot_a.bin" 1000)"
+  echo "$line nginx $rn"
+fi
 echo "min ratio to nginx: $min_http (HTTP), $min_tls (TLS); errors: $errors"
