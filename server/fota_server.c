@@ -508,13 +508,8 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
     }
     /* A release's images, or a patch its publisher made (patches/<base's signed SHA-256>.patch: an
      * encrypted release's, which the server cannot make; docs/encryption.md). */
-    char hex[65] = "";
     int patch = release_target(url, ver, sizeof(ver), &what) == 0 && strncmp(what, "patches/", 8) == 0 &&
-                strlen(what) == 8 + 64 + 6 && strcmp(what + 72, ".patch") == 0;
-    if (patch) {
-        memcpy(hex, what + 8, 64);
-        patch = srv_is_sha256_hex(hex);
-    }
+                srv_is_patch_name(what + 8);
     if (!patch && (release_target(url, ver, sizeof(ver), &what) != 0 ||
                    (strcmp(what, release_files[0]) != 0 && strcmp(what, release_files[1]) != 0))) {
         rq->refused = 1;

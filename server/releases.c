@@ -187,6 +187,31 @@ static img_err_t check_image(const releases_t *s, const char *path, img_header_t
     return e;
 }
 
+void releases_remove_folder(const char *folder)
+{
+    for (size_t i = 0; i < RELEASE_FILES; i++) {
+        char f[700];
+        snprintf(f, sizeof(f), "%s/%s", folder, release_files[i]);
+        unlink(f);
+    }
+    char pd[700];
+    snprintf(pd, sizeof(pd), "%s/patches", folder);
+    DIR *d = opendir(pd);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char f[1000];
+        snprintf(f, sizeof(f), "%s/%s", pd, e->d_name);
+        if (e->d_name[0] != '.') {
+            unlink(f);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    rmdir(pd);
+    rmdir(folder);
+}
+
 static int activate_locked(const releases_t *s, const char *staging, const char *ver, const char *name,
                            int make_current, char *why, size_t cap);
 
@@ -436,28 +461,7 @@ static int activate_locked(const releases_t *s, const char *staging, const char 
             errno = EEXIST;
             return -1;
         }
-        /* A folder left by an attempt that failed before its switch is replaced. */
-        for (size_t i = 0; i < RELEASE_FILES; i++) {
-            char f[700];
-            snprintf(f, sizeof(f), "%s/%s", final, release_files[i]);
-            unlink(f);
-        }
-        char pd[700];
-        snprintf(pd, sizeof(pd), "%s/patches", final);
-        DIR *d = opendir(pd);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            char f[1000];
-            snprintf(f, sizeof(f), "%s/%s", pd, e->d_name);
-            if (e->d_name[0] != '.') {
-                unlink(f);
-            }
-        }
-        if (d != NULL) {
-            closedir(d);
-        }
-        rmdir(pd);
-        rmdir(final);
+        releases_remove_folder(final); /* left by an attempt that failed before its switch */
     }
     /* Patches from the releases before it, in the folder before it is switched in: a device that
      * asks at once finds them. The publisher's own come first (checked), the server's after. */

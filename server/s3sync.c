@@ -10,9 +10,14 @@
 #include <unistd.h>
 
 #include "fota/hostlib.h"
-#include "fota/crc32.h"
+#include "fota/crypto.h"
+#include "fota/delta.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"
+
+/* Patches of a release synced at most (more are logged and left), and their size at most. */
+#define S3_MAX_PATCHES 16
+#define S3_PATCH_MAX (4u << 20)
 
 typedef struct {
     FILE *f;
@@ -119,19 +124,68 @@ int s3_head(const s3_t *s3, const char *key, char *why, size_t cap)
     return s3_object(s3, key, NULL, 0, why, cap);
 }
 
+/* patches/<64 hex>.patch under the prefix: a patch its publisher made (docs/server.md). */
+static int patch_key(const s3_t *s3, const char *key, const char **name)
+{
+    size_t pl = strlen(s3->prefix);
+    if (strncmp(key, s3->prefix, pl) != 0 || strncmp(key + pl, "patches/", 8) != 0) {
+        return 0;
+    }
+    *name = key + pl + 8;
+    return srv_is_patch_name(*name);
+}
+
+/* GET s3://bucket/prefix+name into file, at most cap bytes. 0, or -1 (logged). */
+static int fetch_object(const s3_t *s3, const char *name, const char *file, size_t cap)
+{
+    char why[300], key[400];
+    /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
+     * supported: see docs/server.md). */
+    snprintf(key, sizeof(key), "/%s%s", s3->prefix, name);
+    FILE *f = fopen(file, "wb");
+    s3_sink_t sink = {f, NULL, 0, cap};
+    int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
+    if (f == NULL || fclose(f) != 0 || rc != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
+               f ? why : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A patch in the bucket whose target is another version than the release's: left by an earlier
+ * release (nothing removes old keys from a bucket), so not this release's, and not a reason to
+ * refuse it. 1 when it is such a patch. Any other fault is for activation to judge. */
+static int stale_patch(const char *file, const char *version)
+{
+    uint8_t *patch = NULL;
+    size_t len = 0;
+    delta_info_t in;
+    img_header_t h;
+    img_version_t want;
+    int stale = fota_read_file(file, S3_PATCH_MAX, &patch, &len) == 0 &&
+                delta_parse_header(patch, len, &in) == DELTA_OK && img_header_decode(in.target_header, &h) == IMG_OK &&
+                img_version_parse(version, &want) == 0 && img_version_cmp(&h.version, &want) != 0;
+    free(patch);
+    return stale;
+}
+
 void s3_sync(releases_t *s, s3_t *s3)
 {
     s3->activated[0] = '\0';
     char why[300], path[700];
     static char xml[256 * 1024];
     char etag[3][80] = {"", "", ""};
+    char patch[S3_MAX_PATCHES][72], patch_etag[S3_MAX_PATCHES][80];
+    unsigned npatch = 0, extra = 0;
     char token[1024] = "";
     CURL *esc = curl_easy_init();
     if (esc == NULL) {
         return;
     }
     /* Page through the listing, 64 keys a page (what we keep per page), until the three release
-     * objects are known: up to 6400 keys under the prefix. */
+     * objects are known: up to 6400 keys under the prefix. Keys come in order, so the patches
+     * ("patches/...") are known before slot_a.bin. */
     for (int page = 0; page < 100; page++) {
         s3_sink_t list = {NULL, xml, 0, sizeof(xml) - 1};
         char *prefix = curl_easy_escape(esc, s3->prefix, 0);
@@ -159,11 +213,21 @@ void s3_sync(releases_t *s, s3_t *s3)
             return;
         }
         for (int i = 0; i < n; i++) {
+            const char *name;
             for (int k = 0; k < 3; k++) {
                 char want[300];
                 snprintf(want, sizeof(want), "%s%s", s3->prefix, release_files[k]);
                 if (strcmp(objs[i].key, want) == 0) {
                     snprintf(etag[k], sizeof(etag[k]), "%s", objs[i].etag);
+                }
+            }
+            if (patch_key(s3, objs[i].key, &name)) {
+                if (npatch < S3_MAX_PATCHES) {
+                    snprintf(patch[npatch], sizeof(patch[npatch]), "%s", name);
+                    snprintf(patch_etag[npatch], sizeof(patch_etag[npatch]), "%s", objs[i].etag);
+                    npatch++;
+                } else {
+                    extra++;
                 }
             }
         }
@@ -179,35 +243,37 @@ void s3_sync(releases_t *s, s3_t *s3)
                s3->bucket, s3->prefix);
         return;
     }
-    if (memcmp(etag, s3->seen, sizeof(etag)) == 0) {
+    /* What was listed, as one hash: a new ETag of any of the release's objects, or a patch added
+     * or removed, is a change. */
+    crypto_sha256_ctx h;
+    uint8_t seen[32];
+    crypto_sha256_start(&h);
+    crypto_sha256_update(&h, (const uint8_t *)etag, sizeof(etag));
+    for (unsigned i = 0; i < npatch; i++) {
+        crypto_sha256_update(&h, (const uint8_t *)patch[i], strlen(patch[i]) + 1);
+        crypto_sha256_update(&h, (const uint8_t *)patch_etag[i], strlen(patch_etag[i]) + 1);
+    }
+    if (crypto_sha256_finish(&h, seen) != CRYPTO_OK || memcmp(seen, s3->seen, sizeof(seen)) == 0) {
         return; /* nothing changed since the last look */
+    }
+    if (extra > 0) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: %u patches under s3://%s/%spatches/ beyond the first %d are not synced",
+               extra, s3->bucket, s3->prefix, S3_MAX_PATCHES);
     }
     char staging[600];
     snprintf(staging, sizeof(staging), "%s/releases", releases_root(s));
     mkdir(staging, 0755);
     snprintf(staging, sizeof(staging), "%s/releases/.s3-staging", releases_root(s));
-    for (int k = 0; k < 3; k++) {
-        snprintf(path, sizeof(path), "%s/%s", staging, release_files[k]);
-        unlink(path);
-    }
-    rmdir(staging);
+    releases_remove_folder(staging);
     if (mkdir(staging, 0755) != 0) {
         srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", staging, strerror(errno));
         return;
     }
     char version[40] = "";
     for (int k = 0; k < 3; k++) {
-        char file[700], key[400];
+        char file[700];
         snprintf(file, sizeof(file), "%s/%s", staging, release_files[k]);
-        /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
-         * supported: see docs/server.md). */
-        snprintf(key, sizeof(key), "/%s%s", s3->prefix, release_files[k]);
-        FILE *f = fopen(file, "wb");
-        s3_sink_t sink = {f, NULL, 0, LAYOUT_BANK_SIZE};
-        int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
-        if (f == NULL || fclose(f) != 0 || rc != 0) {
-            srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
-                   f ? why : strerror(errno));
+        if (fetch_object(s3, release_files[k], file, LAYOUT_BANK_SIZE) != 0) {
             return; /* not marked seen: tried again next time */
         }
         if (k == 2) {
@@ -220,14 +286,37 @@ void s3_sync(releases_t *s, s3_t *s3)
             version[strcspn(version, "\r\n ")] = '\0';
         }
     }
-    memcpy(s3->seen, etag, sizeof(etag));
+    /* The publisher's patches (an encrypted release's, which the server cannot make), checked by
+     * activation as uploaded ones are; those of another release are left out. */
+    unsigned synced = 0;
+    for (unsigned i = 0; i < npatch; i++) {
+        char file[800], name[90];
+        snprintf(file, sizeof(file), "%s/patches", staging);
+        if (i == 0 && mkdir(file, 0755) != 0) {
+            srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", file, strerror(errno));
+            return;
+        }
+        snprintf(name, sizeof(name), "patches/%s", patch[i]);
+        snprintf(file, sizeof(file), "%s/%s", staging, name);
+        if (fetch_object(s3, name, file, S3_PATCH_MAX) != 0) {
+            return;
+        }
+        if (stale_patch(file, version)) {
+            srvlog(SRVLOG_INFO, "fota-server: s3: %s is for another release than %s: not synced", name, version);
+            unlink(file);
+        } else {
+            synced++;
+        }
+    }
+    memcpy(s3->seen, seen, sizeof(seen));
     char name[80];
-    snprintf(name, sizeof(name), "%.32s-s3-%08x", version, (unsigned)crc32((const uint8_t *)etag, sizeof(etag)));
+    snprintf(name, sizeof(name), "%.32s-s3-%02x%02x%02x%02x", version, seen[0], seen[1], seen[2], seen[3]);
     if (releases_activate(s, staging, version, name, why, sizeof(why)) != 0) {
         srvlog(SRVLOG_WARN, "fota-server: s3: release in s3://%s/%s refused: %s; keeping the current release",
                s3->bucket, s3->prefix, why);
     } else {
-        srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s", version, s3->bucket, s3->prefix);
+        srvlog(SRVLOG_INFO, "fota-server: s3: release %s synced from s3://%s/%s (%u patches of its publisher)", version,
+               s3->bucket, s3->prefix, synced);
         snprintf(s3->activated, sizeof(s3->activated), "%s", version);
     }
 }

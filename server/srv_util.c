@@ -343,6 +343,17 @@ int srv_is_sha256_hex(const char *s)
     return n == 64;
 }
 
+int srv_is_patch_name(const char *s)
+{
+    char hex[65];
+    if (strlen(s) != 64 + 6 || strcmp(s + 64, ".patch") != 0) {
+        return 0;
+    }
+    memcpy(hex, s, 64);
+    hex[64] = '\0';
+    return srv_is_sha256_hex(hex);
+}
+
 const char *srv_allowed_methods(const char *url)
 {
     static const char *const get_paths[] = {"/version", "/firmware/slot_a.bin", "/firmware/slot_b.bin",

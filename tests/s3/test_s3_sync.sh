@@ -145,10 +145,41 @@ out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$w/stat
   --sim-socket "$w/sock" --attempts 3 --backoff-ms 200 2>/dev/null)
 grep -q "up-to-date" <<<"$out" && ok "  ... and the device is not offered it" || { bad "bridge after bad image"; echo "$out"; }
 
+# An encrypted release through S3 with its publisher's patch (the server cannot make patches of
+# ciphertext): the sync takes patches/<base>.patch keys with the release, leaves out one left by
+# another release (nothing removes old keys from a bucket), and a device running 2.0.0 gets 3.1.0
+# as that encrypted patch, no image downloaded.
+"$FOTA" keygen --device-enc -o "$w/dev.pem" >/dev/null
+"$FOTA" sign -k "$KEY" -b a -v 3.1.0 --encrypt-for "$w/dev.pub.pem" -o "$w/a31.bin" "$FW/app-a.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 3.1.0 --encrypt-for "$w/dev.pub.pem" -o "$w/b31.bin" "$FW/app-b.elf" >/dev/null
+"$FOTA" sign -k "$KEY" -b b -v 3.0.9 --encrypt-for "$w/dev.pub.pem" -o "$w/b309.bin" "$FW/app-b.elf" >/dev/null
+"$FOTA" delta -q --device-key "$w/dev.pem" "$w/b2.bin" "$w/a31.bin" -o "$w/p31.patch"
+"$FOTA" delta -q --device-key "$w/dev.pem" "$w/a2.bin" "$w/b309.bin" -o "$w/p309.patch"
+pname() { od -An -tx1 -j32 -N32 "$1" | tr -d ' \n'; }
+echo 3.1.0 >"$w/v31.txt"
+codes="$(put "$w/p31.patch" "patches/$(pname "$w/p31.patch").patch") $(put "$w/p309.patch" "patches/$(pname "$w/p309.patch").patch")"
+codes="$codes $(put "$w/a31.bin" slot_a.bin) $(put "$w/b31.bin" slot_b.bin) $(put "$w/v31.txt" version.txt)"
+if [ "$codes" = "200 200 200 200 200" ] && wait_for "$w/server.log" "s3: release 3.1.0 synced from s3://fw/releases/ (1 patches of its publisher)" &&
+   grep -q "s3: patches/$(pname "$w/p309.patch").patch is for another release than 3.1.0: not synced" "$w/server.log" &&
+   grep -q '"patch":' <<<"$(curl -s "http://127.0.0.1:$port/api/v1/release?bank=a&current=2.0.0&base=$(pname "$w/p31.patch")")"; then
+  ok "encrypted 3.1.0 synced with its publisher's patch from S3; a patch of another release left out"
+else bad "encrypted release with a patch through S3 (codes $codes)"; tail -5 "$w/server.log"; fi
+kill "$sim"; wait "$sim" 2>/dev/null; rm -rf "$w/flash.bin" "$w/state"; mkdir -p "$w/state"
+"$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-b "$w/b2.bin" --device-key "$w/dev.pem" -o "$w/init31.bin" >/dev/null
+"$HOST/fota-sim" --flash "$w/flash.bin" --init "$w/init31.bin" --socket "$w/sock" --pubkey "$KEY" --quiet >"$w/sim.log" 2>&1 & sim=$!
+for _ in $(seq 100); do [ -S "$w/sock" ] && break; sleep 0.02; done
+: >"$w/server.log"
+out=$("$HOST/fota-bridge" --server "http://127.0.0.1:$port" --state-dir "$w/state" --device-id s3-enc \
+  --sim-socket "$w/sock" --attempts 3 --backoff-ms 200 2>/dev/null); rc=$?
+if [ $rc -eq 0 ] && grep -q "sending a patch of [0-9]* bytes for the [0-9]*-byte image (encrypted for the device)" <<<"$out" &&
+   grep -q "updated: device runs 3.1.0 from bank A" <<<"$out" && ! grep -q "GET /firmware/slot_a.bin" "$w/server.log"; then
+  ok "S3 -> device: 3.1.0 as the publisher's encrypted patch of $(stat -c %s "$w/p31.patch") bytes, no image download"
+else bad "encrypted patch from S3 to the device (exit $rc)"; echo "$out"; fi
+
 # S3 gone: the server keeps serving and says why.
 kill "$s3"; wait "$s3" 2>/dev/null; s3=
-if wait_for "$w/server.log" "s3: cannot list s3://fw/releases/" && [ "$(curl -s "http://127.0.0.1:$port/version")" = 2.0.0 ]; then
-  ok "S3 unreachable: the server keeps serving 2.0.0 and logs why"
+if wait_for "$w/server.log" "s3: cannot list s3://fw/releases/" && [ "$(curl -s "http://127.0.0.1:$port/version")" = 3.1.0 ]; then
+  ok "S3 unreachable: the server keeps serving 3.1.0 and logs why"
 else bad "S3 unreachable"; tail -3 "$w/server.log"; fi
 
 echo "$pass passed, $fail failed"

@@ -163,6 +163,19 @@ static void test_srv_utf8_unescape_methods(void **state)
     assert_null(srv_allowed_methods("/api/v1/rollouts/abc/nothing"));
     assert_null(srv_allowed_methods("/nothing"));
     assert_null(srv_allowed_methods("/api/v1/devices//report"));
+    /* Patch names: the publishing API's uploads and the S3 sync's keys. */
+    char name[80];
+    memset(name, 'a', 64);
+    strcpy(name + 64, ".patch");
+    assert_true(srv_is_patch_name(name));
+    name[10] = 'A'; /* uppercase hex is not a name the server makes or serves */
+    assert_false(srv_is_patch_name(name));
+    name[10] = 'a';
+    strcpy(name + 64, ".patc");
+    assert_false(srv_is_patch_name(name));
+    strcpy(name + 63, ".patch");
+    assert_false(srv_is_patch_name(name));
+    assert_false(srv_is_patch_name("../../etc/passwd.patch"));
 }
 
 /* Presigned URLs against AWS's reference implementation: the example of AWS's "Authenticating

@@ -71,6 +71,9 @@ int releases_publish(releases_t *rs, const char *staging, const char *ver, char 
 void releases_set_delta_from(releases_t *rs, unsigned n);
 /* root/releases/VER/NAME: a file of a published release, current or not. */
 void releases_version_path(const releases_t *rs, const char *ver, const char *name, char *out, size_t cap);
+/* Removes a release folder that is not current (a staging folder, or one left by a failed
+ * attempt): its release files, its patches/ and then the folder. What else it holds stays. */
+void releases_remove_folder(const char *folder);
 /* rename(from, to) under the switch lock: an upload lands before an activation checks the folder,
  * or finds it gone. 0, or the errno. */
 int releases_rename_in(releases_t *rs, const char *from, const char *to);

@@ -1,6 +1,7 @@
 /* fota-server's S3 sync: every interval, ListObjectsV2 of s3://bucket/prefix (requests signed by
- * libcurl's CURLOPT_AWS_SIGV4); when slot_a.bin, slot_b.bin or version.txt changed, they are
- * downloaded and activated through the release store exactly as a publication is. When S3 is
+ * libcurl's CURLOPT_AWS_SIGV4); when slot_a.bin, slot_b.bin, version.txt or the patches under
+ * patches/ changed, they are downloaded and activated through the release store exactly as a
+ * publication is (up to 16 patches, those of another version left out). When S3 is
  * unreachable or holds a bad image, the last good release stays (docs/server.md). */
 #ifndef FOTA_S3SYNC_H
 #define FOTA_S3SYNC_H
@@ -15,7 +16,7 @@ typedef struct {
     uint32_t interval;
     char userpwd[300];
     char token_header[2100];
-    char seen[3][80]; /* ETags of slot_a.bin, slot_b.bin, version.txt last handled (good or refused) */
+    uint8_t seen[32]; /* SHA-256 of the listing last handled (good or refused): the release's ETags, its patches' */
     char activated[40]; /* after s3_sync: the version it made current, "" when none */
 } s3_t;
 

@@ -38,6 +38,8 @@ size_t srv_unescape(char *s);
 const char *srv_allowed_methods(const char *url);
 /* 1 when s is exactly 64 lowercase hex digits (a SHA-256: a patch's base in URLs). */
 int srv_is_sha256_hex(const char *s);
+/* 1 when s is a patch's file name: 64 lowercase hex digits (its base's signed SHA-256) and ".patch". */
+int srv_is_patch_name(const char *s);
 
 /* One object of an S3 ListObjectsV2 answer. */
 typedef struct {
