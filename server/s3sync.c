@@ -296,7 +296,7 @@ void s3_sync(releases_t *s, s3_t *s3)
             srvlog(SRVLOG_WARN, "fota-server: s3: cannot create %s: %s", file, strerror(errno));
             return;
         }
-        snprintf(name, sizeof(name), "patches/%s", patch[i]);
+        snprintf(name, sizeof(name), "patches/%.71s", patch[i]);
         snprintf(file, sizeof(file), "%s/%s", staging, name);
         if (fetch_object(s3, name, file, S3_PATCH_MAX) != 0) {
             return;
