@@ -134,6 +134,24 @@ static lm_err_t send_patch(rig_t *r, link_master_t *m, const uint8_t *patch, siz
     return lm_send(m, &begin, (uint32_t)len, lm_read_memory, (void *)patch, NULL, NULL, from);
 }
 
+/* Sends an image to bank B (a patch when patch is set) with the power cut at flash operation cut
+ * (a torn write when tear), then disarms. The cut's longjmp lands in this frame, which holds none
+ * of the caller's loop variables (-Wclobbered in optimised builds). */
+static void send_until_cut(rig_t *r, const uint8_t *data, size_t len, int patch, uint64_t cut, int tear, uint32_t seed)
+{
+    link_master_t m;
+    jmp_buf env;
+    flash_sim_cut_after(&r->dev.sim, cut, tear, seed, &env);
+    if (!setjmp(env)) {
+        if (patch) {
+            (void)send_patch(r, &m, data, len, NULL);
+        } else {
+            (void)send(r, &m, data, len, LAYOUT_BANK_B, NULL);
+        }
+    }
+    flash_sim_disarm(&r->dev.sim);
+}
+
 static const uint8_t *bank_b(const rig_t *r)
 {
     return r->dev.mem + (LAYOUT_BANK_B_BASE - LAYOUT_FLASH_BASE);
@@ -259,13 +277,9 @@ static void test_agent_resumes_a_patch_after_power_cuts(void **state)
     for (int trial = 0; trial < 30; trial++) {
         rig_t *r = rig_new();
         link_master_t m;
-        jmp_buf env;
         uint64_t cut = 2 + test_rand(&seed) % (len_bd / 4 + 40);
-        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
-        if (!setjmp(env)) {
-            (void)send_patch(r, &m, patch_ab, len_patch_ab, NULL);
-        }
-        flash_sim_disarm(&r->dev.sim);
+        int tear = (int)(test_rand(&seed) & 1);
+        send_until_cut(r, patch_ab, len_patch_ab, 1, cut, tear, seed);
         boot_decision_t d;
         boot_decide(&r->dev.port, fx_pub, &d);
         assert_int_equal(d.bank, LAYOUT_BANK_A);
@@ -335,14 +349,9 @@ static void test_agent_resumes_after_power_cut_mid_transfer(void **state)
     for (int trial = 0; trial < 30; trial++) {
         rig_t *r = rig_new();
         link_master_t m;
-        jmp_buf env;
         uint64_t cut = 2 + test_rand(&seed) % (len_b / 4 + 40);
-        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
-        int was_cut = setjmp(env);
-        if (!was_cut) {
-            (void)send(r, &m, img_b, len_b, LAYOUT_BANK_B, NULL);
-        }
-        flash_sim_disarm(&r->dev.sim);
+        int tear = (int)(test_rand(&seed) & 1);
+        send_until_cut(r, img_b, len_b, 0, cut, tear, seed);
         /* Power comes back: the bootloader still boots A; then the agent starts again. */
         boot_decision_t d;
         boot_decide(&r->dev.port, fx_pub, &d);
@@ -526,12 +535,9 @@ static void test_agent_applies_an_encrypted_patch(void **state)
     uint32_t seed = 99;
     for (int trial = 0; trial < 6; trial++) {
         r = rig_keyed(dev_key, 0);
-        jmp_buf env;
-        flash_sim_cut_after(&r->dev.sim, 2 + test_rand(&seed) % (len_ed / 4), (int)(test_rand(&seed) & 1), seed, &env);
-        if (!setjmp(env)) {
-            (void)send_patch(r, &m, patch_ae, len_patch_ae, NULL);
-        }
-        flash_sim_disarm(&r->dev.sim);
+        uint64_t cut = 2 + test_rand(&seed) % (len_ed / 4);
+        int tear = (int)(test_rand(&seed) & 1);
+        send_until_cut(r, patch_ae, len_patch_ae, 1, cut, tear, seed);
         rig_agent(r);
         assert_int_equal(send_patch(r, &m, patch_ae, len_patch_ae, NULL), LM_OK);
         assert_memory_equal(bank_b(r), img_ed_plain, len_ed);
@@ -599,13 +605,9 @@ static void test_agent_resumes_an_encrypted_image_after_power_cuts(void **state)
     for (int trial = 0; trial < 12; trial++) {
         rig_t *r = rig_keyed(dev_key, 0);
         link_master_t m;
-        jmp_buf env;
         uint64_t cut = 2 + test_rand(&seed) % (len_e / 4 + 40);
-        flash_sim_cut_after(&r->dev.sim, cut, (int)(test_rand(&seed) & 1), seed, &env);
-        if (!setjmp(env)) {
-            (void)send(r, &m, img_e, len_e, LAYOUT_BANK_B, NULL);
-        }
-        flash_sim_disarm(&r->dev.sim);
+        int tear = (int)(test_rand(&seed) & 1);
+        send_until_cut(r, img_e, len_e, 0, cut, tear, seed);
         rig_agent(r);
         uint32_t from = 0;
         assert_int_equal(send(r, &m, img_e, len_e, LAYOUT_BANK_B, &from), LM_OK);

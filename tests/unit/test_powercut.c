@@ -181,7 +181,7 @@ static uint64_t run_scenario(const scenario_t *sc)
 
     uint64_t tried = 0;
     for (uint64_t k = 0; k < total; k++) {
-        for (int tear = 0; tear < 2; tear++) {
+        for (volatile int tear = 0; tear < 2; tear++) { /* volatile: read after the longjmp */
             memcpy(d.mem, snapshot, LAYOUT_FLASH_SIZE);
             jmp_buf env;
             flash_sim_cut_after(&d.sim, k, tear, (uint32_t)(k * 2 + (uint64_t)tear + 1), &env);
