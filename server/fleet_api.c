@@ -113,64 +113,37 @@ cJSON *fleet_api_releases_json(const fleet_api_t *a)
     return arr;
 }
 
-/* The id between prefix and the next '/', and what follows ("/widen"); -1 when malformed. */
-static int split_id(const char *url, const char *prefix, char *id, size_t cap, const char **rest)
+enum MHD_Result fleet_api_answer(const fleet_api_t *a, struct MHD_Connection *c, const route_t *r, const char *method,
+                                 const char *url, const char *body, size_t len, int too_large, int admin)
 {
-    const char *p = url + strlen(prefix), *slash = strchr(p, '/');
-    size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= cap || slash == NULL) {
-        return -1;
-    }
-    memcpy(id, p, n);
-    id[n] = '\0';
-    *rest = slash;
-    return 0;
-}
-
-int fleet_api_route(const fleet_api_t *a, struct MHD_Connection *c, const char *method, const char *url,
-                    const char *body, size_t len, int too_large, int admin, enum MHD_Result *ret)
-{
-    int devices = strcmp(url, "/api/v1/devices") == 0, rollouts = strcmp(url, "/api/v1/rollouts") == 0;
-    int rollout_x = strncmp(url, "/api/v1/rollouts/", 17) == 0, audit = strcmp(url, "/api/v1/audit") == 0;
-    int releases = strcmp(url, "/api/v1/releases") == 0, ui = strcmp(url, "/ui") == 0 || strncmp(url, "/ui/", 4) == 0;
-    int device_x = 0;
-    const char *rest = NULL;
-    char id[80];
-    if (strncmp(url, "/api/v1/devices/", 16) == 0 && split_id(url, "/api/v1/devices/", id, sizeof(id), &rest) == 0) {
-        device_x = strcmp(rest, "/approve") == 0 || strcmp(rest, "/group") == 0;
-    }
-    if (!devices && !rollouts && !rollout_x && !audit && !releases && !ui && !device_x) {
-        return 0;
-    }
-    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
-    if (ui) {
-        *ret = webui_route(a, c, method, url, admin);
-        return 1;
+    if (r->id == ROUTE_UI) {
+        return webui_route(a, c, method, url, admin);
     }
     if (!admin) {
-        *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, "the fleet API needs Authorization: Bearer <operator token>",
-                          method, url);
-        return 1;
+        return send_error(c, MHD_HTTP_UNAUTHORIZED, "the fleet API needs Authorization: Bearer <operator token>", method,
+                          url);
     }
     if (too_large) {
-        *ret = send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4096 bytes", method, url);
-        return 1;
+        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 4096 bytes", method, url);
     }
+    enum MHD_Result ret;
     char why[200] = "";
     unsigned status = 500;
+    const char *id = r->arg;
+    int post = strcmp(method, "POST") == 0;
     cJSON *in = post ? parse_body(body, len) : NULL;
-    if (post && in == NULL && !(rollout_x && strstr(url, "/halt") != NULL) &&
-        !(device_x && strcmp(rest, "/approve") == 0)) {
-        *ret = send_error(c, MHD_HTTP_BAD_REQUEST, "request body must be one JSON object", method, url);
-        return 1;
+    if (post && in == NULL && r->id != ROUTE_ROLLOUT_HALT && r->id != ROUTE_DEVICE_APPROVE) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "request body must be one JSON object", method, url);
     }
-    if (get && devices) {
-        *ret = send_json(c, fleet_devices_json(a->fleet), method, url);
-    } else if (post && devices) {
+    switch (r->id) {
+    case ROUTE_DEVICES:
+        ret = send_json(c, fleet_devices_json(a->fleet), method, url);
+        break;
+    case ROUTE_DEVICE_ADD: {
         const char *dev = str_or(in, "id", NULL), *grp = str_or(in, "group", "");
         char token[FLEET_TOKEN_HEX + 1];
         if (dev == NULL || !srv_valid_device_id(dev)) {
-            *ret = send_error(c, MHD_HTTP_BAD_REQUEST, "id must be 1-64 of A-Z a-z 0-9 . _ -", method, url);
+            ret = send_error(c, MHD_HTTP_BAD_REQUEST, "id must be 1-64 of A-Z a-z 0-9 . _ -", method, url);
         } else {
             int rc = fleet_device_add(a->fleet, dev, grp, "operator", token, &status, why, sizeof(why));
             cJSON *o = rc == 0 ? cJSON_CreateObject() : NULL;
@@ -180,22 +153,29 @@ int fleet_api_route(const fleet_api_t *a, struct MHD_Connection *c, const char *
                 o = NULL;
             }
             memset(token, 0, sizeof(token));
-            *ret = done(c, rc, status, why, o, method, url);
+            ret = done(c, rc, status, why, o, method, url);
         }
-    } else if (post && device_x && strcmp(rest, "/approve") == 0) {
+        break;
+    }
+    case ROUTE_DEVICE_APPROVE: {
         int rc = fleet_device_approve(a->fleet, id, "operator", &status, why, sizeof(why));
-        *ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
-    } else if (post && device_x) {
+        ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
+        break;
+    }
+    case ROUTE_DEVICE_GROUP: {
         const char *grp = str_or(in, "group", NULL);
         int rc = grp == NULL ? -1 : fleet_device_group(a->fleet, id, grp, "operator", &status, why, sizeof(why));
         if (grp == NULL) {
             status = 400;
             snprintf(why, sizeof(why), "body needs a string field group");
         }
-        *ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
-    } else if (get && rollouts) {
-        *ret = send_json(c, fleet_rollouts_json(a->fleet), method, url);
-    } else if (post && rollouts) {
+        ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
+        break;
+    }
+    case ROUTE_ROLLOUTS:
+        ret = send_json(c, fleet_rollouts_json(a->fleet), method, url);
+        break;
+    case ROUTE_ROLLOUT_CREATE: {
         fleet_rollout_spec_t sp = {str_or(in, "version", NULL), str_or(in, "group", ""), 0, 0, 0, 0, 0};
         char rid[FLEET_ROLLOUT_ID], pa[700], pb[700];
         struct stat st;
@@ -221,11 +201,13 @@ int fleet_api_route(const fleet_api_t *a, struct MHD_Connection *c, const char *
             cJSON_Delete(o);
             o = NULL;
         }
-        *ret = done(c, rc, status, why, o, method, url);
-    } else if (post && rollout_x && split_id(url, "/api/v1/rollouts/", id, sizeof(id), &rest) == 0 &&
-               (strcmp(rest, "/widen") == 0 || strcmp(rest, "/halt") == 0)) {
+        ret = done(c, rc, status, why, o, method, url);
+        break;
+    }
+    case ROUTE_ROLLOUT_WIDEN:
+    case ROUTE_ROLLOUT_HALT: {
         int rc, pc = 0;
-        if (strcmp(rest, "/halt") == 0) {
+        if (r->id == ROUTE_ROLLOUT_HALT) {
             rc = fleet_rollout_halt(a->fleet, id, "operator", &status, why, sizeof(why));
         } else if (int_or(in, "percent", 0, &pc) != 0 || pc == 0) {
             rc = -1;
@@ -234,14 +216,19 @@ int fleet_api_route(const fleet_api_t *a, struct MHD_Connection *c, const char *
         } else {
             rc = fleet_rollout_widen(a->fleet, id, pc, "operator", &status, why, sizeof(why));
         }
-        *ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
-    } else if (get && audit) {
-        *ret = send_json(c, fleet_audit_json(a->fleet, 200), method, url);
-    } else if (get && releases) {
-        *ret = send_json(c, fleet_api_releases_json(a), method, url);
-    } else {
-        *ret = send_error(c, MHD_HTTP_NOT_FOUND, "no such fleet endpoint", method, url);
+        ret = done(c, rc, status, why, cJSON_CreateTrue(), method, url);
+        break;
+    }
+    case ROUTE_AUDIT:
+        ret = send_json(c, fleet_audit_json(a->fleet, 200), method, url);
+        break;
+    case ROUTE_RELEASES:
+        ret = send_json(c, fleet_api_releases_json(a), method, url);
+        break;
+    default:
+        ret = send_error(c, MHD_HTTP_NOT_FOUND, "no such fleet endpoint", method, url);
+        break;
     }
     cJSON_Delete(in);
-    return 1;
+    return ret;
 }

@@ -52,6 +52,7 @@
 #include "fota/mirror.h"
 #include "fota/releases.h"
 #include "fota/reports.h"
+#include "fota/routes.h"
 #include "fota/s3presign.h"
 #include "fota/s3sync.h"
 #include "fota/srv.h"
@@ -458,13 +459,6 @@ static int release_target(const char *url, char *ver, size_t cap, const char **w
     return img_version_parse(ver, &v);
 }
 
-/* Reads and verifies one release image without touching the request cache (the S3 sync runs
- * in another thread). */
-
-/* Checks a staged release (both images verify with the server's key, are for their banks and
- * carry version ver), writes its version.txt, moves it to releases/NAME and makes it current with
- * one rename. Returns 0, or -1 with the reason in why. Shared by publishing and the S3 sync. */
-
 /* make_current 0: publish only (the release is kept for rollouts; `current` stays). */
 static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, int make_current,
                                     const char *method, const char *url)
@@ -507,11 +501,11 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
         return;
     }
     /* A release's images, or a patch its publisher made (patches/<base's signed SHA-256>.patch: an
-     * encrypted release's, which the server cannot make; docs/encryption.md). */
-    int patch = release_target(url, ver, sizeof(ver), &what) == 0 && strncmp(what, "patches/", 8) == 0 &&
-                srv_is_patch_name(what + 8);
-    if (!patch && (release_target(url, ver, sizeof(ver), &what) != 0 ||
-                   (strcmp(what, release_files[0]) != 0 && strcmp(what, release_files[1]) != 0))) {
+     * encrypted release's, which the server cannot make; docs/encryption.md): ROUTE_RELEASE_UPLOAD. */
+    route_t route;
+    const char *allow;
+    if (routes_find("PUT", url, &route, &allow) != ROUTES_FOUND || route.id != ROUTE_RELEASE_UPLOAD ||
+        release_target(url, ver, sizeof(ver), &what) != 0) {
         rq->refused = 1;
         rq->refused_status = MHD_HTTP_BAD_REQUEST;
         snprintf(rq->refused_msg, sizeof(rq->refused_msg),
@@ -523,7 +517,7 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
     mkdir(dir, 0755);
     snprintf(dir, sizeof(dir), "%s/releases/%s.staging", s->root, ver);
     mkdir(dir, 0755);
-    if (patch) {
+    if (strncmp(what, "patches/", 8) == 0) {
         snprintf(dir, sizeof(dir), "%s/releases/%s.staging/patches", s->root, ver);
         mkdir(dir, 0755);
         what += 8;
@@ -618,8 +612,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strstr(url, "..") != NULL || strchr(url, '\\') != NULL) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "path traversal refused", method, url);
     }
-    const char *allow = srv_allowed_methods(url);
-    if (allow != NULL && !method_allowed(allow, method)) {
+    route_t route;
+    const char *allow = NULL;
+    routes_match_t found = routes_find(method, url, &route, &allow);
+    if (found == ROUTES_METHOD) {
         return send_error_allow(c, allow, method, url);
     }
     if (rq->refused) {
@@ -628,14 +624,21 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (rq->upload_fd >= 0) {
         return upload_finish(s, c, rq, method, url);
     }
-    if (strcmp(method, "POST") == 0 && strncmp(url, "/api/v1/releases/", 17) == 0) {
-        char ver[32];
-        const char *what;
-        if (!authorized(s, c)) {
+    if (found == ROUTES_NONE) {
+        return send_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint", method, url);
+    }
+    int admin = authorized(s, c);
+    who_t w;
+    const char *msg = NULL;
+    unsigned refused;
+    img_version_t v;
+    switch (route.id) {
+    case ROUTE_RELEASE_ACTIVATE:
+    case ROUTE_RELEASE_PUBLISH:
+        if (!admin) {
             return send_error(c, MHD_HTTP_UNAUTHORIZED, "publishing needs Authorization: Bearer <token>", method, url);
         }
-        if (release_target(url, ver, sizeof(ver), &what) != 0 ||
-            (strcmp(what, "activate") != 0 && strcmp(what, "publish") != 0)) {
+        if (strlen(route.arg) >= 32 || img_version_parse(route.arg, &v) != 0) {
             return send_error(c, MHD_HTTP_BAD_REQUEST,
                               "POST /api/v1/releases/X.Y.Z/activate (make it current) or .../publish (for rollouts)",
                               method, url);
@@ -643,38 +646,31 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (!releases_have_key(s->rel)) {
             return send_error(c, MHD_HTTP_CONFLICT, "the server has no --pubkey to check releases with", method, url);
         }
-        return api_activate(s, c, ver, strcmp(what, "activate") == 0, method, url);
-    }
-    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    int firmware = strcmp(url, "/firmware/slot_a.bin") == 0 || strcmp(url, "/firmware/slot_b.bin") == 0;
-    int patch = strncmp(url, "/api/v1/patches/", 16) == 0 && srv_is_sha256_hex(url + 16);
-    if (get && (strcmp(url, "/version") == 0 || firmware || patch || strcmp(url, "/api/v1/release") == 0)) {
-        who_t w;
-        const char *msg = NULL;
-        unsigned refused = identify(s, c, NULL, &w, &msg);
+        return api_activate(s, c, route.arg, route.id == ROUTE_RELEASE_ACTIVATE, method, url);
+    case ROUTE_RELEASE_UPLOAD: /* upload_begin took every PUT there: refused above, or finished */
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "no upload", method, url);
+    case ROUTE_VERSION:
+    case ROUTE_FIRMWARE:
+    case ROUTE_PATCH:
+    case ROUTE_RELEASE:
+        refused = identify(s, c, NULL, &w, &msg);
         if (refused != 0) {
             return send_error(c, refused, msg, method, url);
         }
         fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
-        if (firmware) {
+        if (route.id == ROUTE_FIRMWARE) {
             return serve_file(s, c, &w, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
         }
-        if (patch) { /* of the release this device is to run */
+        if (route.id == ROUTE_PATCH) { /* of the release this device is to run */
             char pname[100];
-            snprintf(pname, sizeof(pname), "patches/%s.patch", url + 16);
+            snprintf(pname, sizeof(pname), "patches/%s.patch", route.arg);
             return serve_file(s, c, &w, pname, "application/octet-stream", 0, method, url);
         }
-        if (strcmp(url, "/version") == 0) {
+        if (route.id == ROUTE_VERSION) {
             return serve_file(s, c, &w, "version.txt", "text/plain", 0, method, url);
         }
         return api_release(s, c, &w, method, url);
-    }
-    enum MHD_Result fleet_ret;
-    fleet_api_t fa = {s->fleet, s->rel, s->root, s->token};
-    if (fleet_api_route(&fa, c, method, url, rq->body, rq->len, rq->too_large, authorized(s, c), &fleet_ret)) {
-        return fleet_ret;
-    }
-    if (get && strcmp(url, "/metrics") == 0) {
+    case ROUTE_METRICS: {
         static __thread char text[64 * 1024];
         char extra[160];
         snprintf(extra, sizeof(extra),
@@ -684,42 +680,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         metrics_render(text, sizeof(text), extra);
         return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", text, method, url);
     }
-    const char *prefix = "/api/v1/devices/";
-    if (strncmp(url, prefix, strlen(prefix)) == 0) {
-        char id[80];
-        const char *rest = url + strlen(prefix);
-        const char *slash = strchr(rest, '/');
-        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-        if (slash == NULL || n >= sizeof(id)) {
-            return send_error(c, MHD_HTTP_NOT_FOUND, "unknown device endpoint", method, url);
-        }
-        memcpy(id, rest, n);
-        id[n] = '\0';
-        if (!srv_valid_device_id(id)) {
+    case ROUTE_DEVICE_REPORT:
+    case ROUTE_DEVICE_REPORTS:
+        if (!srv_valid_device_id(route.arg)) {
             return send_error(c, MHD_HTTP_BAD_REQUEST, "device id must be 1-64 of A-Z a-z 0-9 . _ -", method, url);
         }
-        if (strcmp(slash, "/report") == 0 && strcmp(method, "POST") == 0) {
-            who_t w;
-            const char *msg = NULL;
-            unsigned refused = identify(s, c, id, &w, &msg);
-            if (refused != 0) {
-                return send_error(c, refused, msg, method, url);
-            }
-            return api_report(s, c, id, rq, method, url);
+        /* Reports: the device itself or an operator; anyone while devices are open (the seed's). */
+        refused = route.id == ROUTE_DEVICE_REPORTS && admin ? 0 : identify(s, c, route.arg, &w, &msg);
+        if (refused != 0) {
+            return send_error(c, refused, msg, method, url);
         }
-        if (strcmp(slash, "/reports") == 0 && get) {
-            /* The device itself or an operator; anyone while devices are open (the seed's). */
-            who_t w;
-            const char *msg = NULL;
-            unsigned refused = authorized(s, c) ? 0 : identify(s, c, id, &w, &msg);
-            if (refused != 0) {
-                return send_error(c, refused, msg, method, url);
-            }
-            return api_reports(s, c, id, method, url);
-        }
-        return send_error(c, MHD_HTTP_NOT_FOUND, "unknown device endpoint", method, url);
+        return route.id == ROUTE_DEVICE_REPORT ? api_report(s, c, route.arg, rq, method, url)
+                                               : api_reports(s, c, route.arg, method, url);
+    default: { /* the operator's fleet API and web view */
+        fleet_api_t fa = {s->fleet, s->rel, s->root, s->token};
+        return fleet_api_answer(&fa, c, &route, method, url, rq->body, rq->len, rq->too_large, admin);
     }
-    return send_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint", method, url);
+    }
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)

@@ -353,36 +353,3 @@ int srv_is_patch_name(const char *s)
     hex[64] = '\0';
     return srv_is_sha256_hex(hex);
 }
-
-const char *srv_allowed_methods(const char *url)
-{
-    static const char *const get_paths[] = {"/version", "/firmware/slot_a.bin", "/firmware/slot_b.bin",
-                                            "/api/v1/release", "/metrics", "/api/v1/audit", "/api/v1/releases",
-                                            "/ui", "/ui/login"};
-    for (size_t i = 0; i < sizeof(get_paths) / sizeof(get_paths[0]); i++) {
-        if (strcmp(url, get_paths[i]) == 0) {
-            return "GET, HEAD";
-        }
-    }
-    if (strcmp(url, "/api/v1/devices") == 0 || strcmp(url, "/api/v1/rollouts") == 0) {
-        return "GET, HEAD, POST";
-    }
-    if (strncmp(url, "/api/v1/patches/", 16) == 0 && srv_is_sha256_hex(url + 16)) {
-        return "GET, HEAD";
-    }
-    const char *p;
-    if (strncmp(url, "/api/v1/devices/", 16) == 0 && (p = strchr(url + 16, '/')) != NULL && p > url + 16) {
-        return strcmp(p, "/report") == 0 || strcmp(p, "/approve") == 0 || strcmp(p, "/group") == 0 ? "POST"
-               : strcmp(p, "/reports") == 0                                                        ? "GET, HEAD"
-                                                                                                   : NULL;
-    }
-    if (strncmp(url, "/api/v1/rollouts/", 17) == 0 && (p = strchr(url + 17, '/')) != NULL && p > url + 17) {
-        return strcmp(p, "/widen") == 0 || strcmp(p, "/halt") == 0 ? "POST" : NULL;
-    }
-    if (strncmp(url, "/api/v1/releases/", 17) == 0 && (p = strchr(url + 17, '/')) != NULL && p > url + 17) {
-        return strcmp(p, "/activate") == 0 || strcmp(p, "/publish") == 0 ? "POST"
-               : strcmp(p, "/slot_a.bin") == 0 || strcmp(p, "/slot_b.bin") == 0 ? "PUT"
-                                                                                 : NULL;
-    }
-    return NULL;
-}

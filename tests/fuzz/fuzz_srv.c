@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fota/routes.h"
 #include "fota/srv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,7 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n > size || s[n] != '\0') {
         abort(); /* unescaping never grows the text and ends it */
     }
-    (void)srv_allowed_methods(s);
+    route_t r;
+    const char *allow = NULL;
+    routes_match_t m = routes_find(size > 0 && data[0] & 1 ? "POST" : "GET", s, &r, &allow);
+    if ((m == ROUTES_FOUND && strlen(r.arg) >= sizeof(r.arg)) || (m == ROUTES_METHOD && allow == NULL)) {
+        abort();
+    }
     free(s);
     return 0;
 }

@@ -28,7 +28,7 @@ build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
 build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
 build fuzz_delta "$TOP/tests/fuzz/fuzz_delta.c" $CORE
 INC="$INC -I$TOP/server/include"
-build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c"
+build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c" "$TOP/server/routes.c"
 build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/hostlib/elf.c" "$TOP/hostlib/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "fota/s3presign.h"
+#include "fota/routes.h"
 #include "fota/srv.h"
 
 static void test_srv_range_forms(void **state)
@@ -148,21 +150,64 @@ static void test_srv_utf8_unescape_methods(void **state)
     assert_string_equal(u3, "/a%zz%4");
     srv_unescape(u4);
     assert_string_equal(u4, "Ab");
-    assert_string_equal(srv_allowed_methods("/version"), "GET, HEAD");
-    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/report"), "POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/reports"), "GET, HEAD");
-    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/slot_b.bin"), "PUT");
-    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/activate"), "POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/releases/1.2.3/publish"), "POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/devices"), "GET, HEAD, POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/devices/d1/approve"), "POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/rollouts"), "GET, HEAD, POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/rollouts/abc/halt"), "POST");
-    assert_string_equal(srv_allowed_methods("/api/v1/audit"), "GET, HEAD");
-    assert_string_equal(srv_allowed_methods("/ui"), "GET, HEAD");
-    assert_null(srv_allowed_methods("/api/v1/rollouts/abc/nothing"));
-    assert_null(srv_allowed_methods("/nothing"));
-    assert_null(srv_allowed_methods("/api/v1/devices//report"));
+    /* One route table: the route a method and path take, or the Allow header of a resource asked
+     * with another method. */
+    route_t r;
+    const char *allow = NULL;
+    assert_int_equal(routes_find("HEAD", "/version", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_VERSION);
+    assert_int_equal(routes_find("POST", "/version", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "GET, HEAD");
+    assert_int_equal(routes_find("POST", "/api/v1/devices/d1/report", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_DEVICE_REPORT);
+    assert_string_equal(r.arg, "d1");
+    assert_int_equal(routes_find("GET", "/api/v1/devices/d1/report", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(routes_find("DELETE", "/api/v1/devices/d1/reports", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "GET, HEAD");
+    assert_int_equal(routes_find("GET", "/api/v1/releases/1.2.3/slot_b.bin", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "PUT");
+    char patch[120];
+    snprintf(patch, sizeof(patch), "/api/v1/releases/1.2.3/patches/%064d.patch", 0);
+    assert_int_equal(routes_find("PUT", patch, &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_RELEASE_UPLOAD);
+    assert_string_equal(r.arg, "1.2.3");
+    assert_int_equal(routes_find("GET", patch, &r, &allow), ROUTES_METHOD); /* was a 404 before the table */
+    assert_string_equal(allow, "PUT");
+    patch[40] = 'X';
+    assert_int_equal(routes_find("PUT", patch, &r, &allow), ROUTES_NONE);
+    assert_int_equal(routes_find("POST", "/api/v1/releases/1.2.3/activate", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_RELEASE_ACTIVATE);
+    assert_int_equal(routes_find("PUT", "/api/v1/releases/1.2.3/publish", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(routes_find("PUT", "/api/v1/devices", &r, &allow), ROUTES_METHOD);
+    assert_string_equal(allow, "GET, HEAD, POST");
+    assert_int_equal(routes_find("POST", "/api/v1/devices", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_DEVICE_ADD);
+    assert_int_equal(routes_find("POST", "/api/v1/devices/d1/approve", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_DEVICE_APPROVE);
+    assert_int_equal(routes_find("GET", "/api/v1/rollouts", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_ROLLOUTS);
+    assert_int_equal(routes_find("POST", "/api/v1/rollouts/abc/halt", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_ROLLOUT_HALT);
+    assert_string_equal(r.arg, "abc");
+    assert_int_equal(routes_find("GET", "/api/v1/audit", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(routes_find("GET", "/ui/login", &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_UI);
+    char sha[100];
+    snprintf(sha, sizeof(sha), "/api/v1/patches/%064d", 7);
+    assert_int_equal(routes_find("GET", sha, &r, &allow), ROUTES_FOUND);
+    assert_int_equal(r.id, ROUTE_PATCH);
+    assert_int_equal(strlen(r.arg), 64);
+    assert_int_equal(routes_find("GET", "/api/v1/patches/abc", &r, &allow), ROUTES_NONE);
+    assert_int_equal(routes_find("POST", "/api/v1/rollouts/abc/nothing", &r, &allow), ROUTES_NONE);
+    assert_int_equal(routes_find("GET", "/nothing", &r, &allow), ROUTES_NONE);
+    assert_int_equal(routes_find("GET", "/version/", &r, &allow), ROUTES_NONE);
+    assert_int_equal(routes_find("POST", "/api/v1/devices//report", &r, &allow), ROUTES_NONE);
+    char longid[200] = "/api/v1/devices/";
+    memset(longid + 16, 'a', 100);
+    strcpy(longid + 116, "/report");
+    assert_int_equal(routes_find("POST", longid, &r, &allow), ROUTES_NONE); /* longer than an id can be */
     /* Patch names: the publishing API's uploads and the S3 sync's keys. */
     char name[80];
     memset(name, 'a', 64);

@@ -33,9 +33,6 @@ int srv_valid_utf8(const char *s, size_t len);
  * returns the new length. libmicrohttpd's unescape callback. */
 size_t srv_unescape(char *s);
 
-/* The methods a known resource allows ("GET, HEAD", "POST", "PUT"), or NULL for no such resource:
- * a known resource with another method is 405 with this as its Allow header. */
-const char *srv_allowed_methods(const char *url);
 /* 1 when s is exactly 64 lowercase hex digits (a SHA-256: a patch's base in URLs). */
 int srv_is_sha256_hex(const char *s);
 /* 1 when s is a patch's file name: 64 lowercase hex digits (its base's signed SHA-256) and ".patch". */
