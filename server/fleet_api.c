@@ -116,8 +116,8 @@ cJSON *fleet_api_releases_json(const fleet_api_t *a)
 enum MHD_Result fleet_api_answer(const fleet_api_t *a, struct MHD_Connection *c, const route_t *r, const char *method,
                                  const char *url, const char *body, size_t len, int too_large, int admin)
 {
-    if (r->id == ROUTE_UI) {
-        return webui_route(a, c, method, url, admin);
+    if (r->id == ROUTE_UI || r->id == ROUTE_UI_LOGIN) {
+        return webui_route(a, c, r->id == ROUTE_UI_LOGIN, method, url, admin);
     }
     if (!admin) {
         return send_error(c, MHD_HTTP_UNAUTHORIZED, "the fleet API needs Authorization: Bearer <operator token>", method,

@@ -36,7 +36,7 @@ static const route_entry_t table[] = {
     {"GET", "/api/v1/audit", ROUTE_AUDIT},
     {"GET", "/api/v1/releases", ROUTE_RELEASES},
     {"GET", "/ui", ROUTE_UI},
-    {"GET", "/ui/login", ROUTE_UI},
+    {"GET", "/ui/login", ROUTE_UI_LOGIN},
 };
 
 /* Whether the segment seg (n bytes) fits the placeholder ph ("{id}", "{sha}", ...). */

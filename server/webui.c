@@ -223,13 +223,10 @@ static void page(const fleet_api_t *a, html_t *h)
     cJSON_Delete(aud);
 }
 
-enum MHD_Result webui_route(const fleet_api_t *a, struct MHD_Connection *c, const char *method, const char *url,
-                            int admin)
+enum MHD_Result webui_route(const fleet_api_t *a, struct MHD_Connection *c, int login, const char *method,
+                            const char *url, int admin)
 {
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        return send_error_allow(c, "GET, HEAD", method, url);
-    }
-    if (strcmp(url, "/ui/login") == 0) {
+    if (login) {
         const char *exp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "exp");
         const char *sig = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig");
         if (!valid(a->token, exp, sig)) {
@@ -241,9 +238,6 @@ enum MHD_Result webui_route(const fleet_api_t *a, struct MHD_Connection *c, cons
         snprintf(cookie, sizeof(cookie), "fota_ui=%s.%s; Path=/ui; Max-Age=%lld; HttpOnly; SameSite=Strict", exp, sig,
                  age);
         return send_redirect_status(c, MHD_HTTP_SEE_OTHER, "/ui", MHD_HTTP_HEADER_SET_COOKIE, cookie, method, url);
-    }
-    if (strcmp(url, "/ui") != 0) {
-        return send_error(c, MHD_HTTP_NOT_FOUND, "no such page", method, url);
     }
     if (!admin && !cookie_ok(a->token, c)) {
         return send_error(c, MHD_HTTP_UNAUTHORIZED, "open the web view with a link from `fota-admin ui-link`", method,

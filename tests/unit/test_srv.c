@@ -193,7 +193,7 @@ static void test_srv_utf8_unescape_methods(void **state)
     assert_string_equal(r.arg, "abc");
     assert_int_equal(routes_find("GET", "/api/v1/audit", &r, &allow), ROUTES_FOUND);
     assert_int_equal(routes_find("GET", "/ui/login", &r, &allow), ROUTES_FOUND);
-    assert_int_equal(r.id, ROUTE_UI);
+    assert_int_equal(r.id, ROUTE_UI_LOGIN);
     char sha[100];
     snprintf(sha, sizeof(sha), "/api/v1/patches/%064d", 7);
     assert_int_equal(routes_find("GET", sha, &r, &allow), ROUTES_FOUND);

@@ -25,7 +25,8 @@ typedef enum {
     ROUTE_ROLLOUT_HALT,     /* POST /api/v1/rollouts/{id}/halt */
     ROUTE_AUDIT,            /* GET /api/v1/audit */
     ROUTE_RELEASES,         /* GET /api/v1/releases */
-    ROUTE_UI,               /* GET /ui, /ui/login */
+    ROUTE_UI,               /* GET /ui */
+    ROUTE_UI_LOGIN,         /* GET /ui/login */
 } route_id_t;
 
 typedef struct {

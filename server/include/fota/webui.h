@@ -11,7 +11,8 @@
 
 #include "fota/fleet_api.h"
 
-enum MHD_Result webui_route(const fleet_api_t *a, struct MHD_Connection *c, const char *method, const char *url,
-                            int admin);
+/* GET /ui/login (login set: the signed link, answered with the cookie) or GET /ui (the page). */
+enum MHD_Result webui_route(const fleet_api_t *a, struct MHD_Connection *c, int login, const char *method,
+                            const char *url, int admin);
 
 #endif
