@@ -44,6 +44,17 @@ static void put_enc(sbuf_t *b, const char *s, size_t n, int keep_slash)
     }
 }
 
+int s3_uri_encode(const char *s, char *out, size_t cap)
+{
+    sbuf_t b = {out, 0, cap, 0};
+    if (cap == 0) {
+        return -1;
+    }
+    out[0] = '\0';
+    put_enc(&b, s, strlen(s), 1);
+    return b.overflow ? -1 : 0;
+}
+
 static void hex(const unsigned char *d, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++) {

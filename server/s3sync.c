@@ -12,6 +12,7 @@
 #include "fota/hostlib.h"
 #include "fota/crypto.h"
 #include "fota/delta.h"
+#include "fota/s3presign.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"
 
@@ -48,13 +49,16 @@ static size_t s3_write(char *data, size_t size, size_t n, void *ud)
 static int s3_request(const s3_t *s3, const char *path, s3_sink_t *sink, const uint8_t *body, size_t len, char *why,
                       size_t cap)
 {
+    char url[2400], sigv4[80];
+    if ((size_t)snprintf(url, sizeof(url), "%s/%s%s", s3->endpoint, s3->bucket, path) >= sizeof(url)) {
+        snprintf(why, cap, "URL too long");
+        return -1;
+    }
     CURL *c = curl_easy_init();
     if (c == NULL) {
         snprintf(why, cap, "cannot start libcurl");
         return -1;
     }
-    char url[1200], sigv4[80];
-    snprintf(url, sizeof(url), "%s/%s%s", s3->endpoint, s3->bucket, path);
     snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s3->region);
     struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
     if (s3->token_header[0] != '\0') {
@@ -99,12 +103,22 @@ static int s3_get(const s3_t *s3, const char *path, s3_sink_t *sink, char *why, 
     return s3_request(s3, path, sink, NULL, 0, why, cap);
 }
 
+/* "/" and the key percent-encoded (spaces, '?', '+' ... in a key): the path of its path-style URL. */
+static int object_path(const char *key, char *out, size_t cap, char *why, size_t wcap)
+{
+    out[0] = '/';
+    if (s3_uri_encode(key, out + 1, cap - 1) != 0) {
+        snprintf(why, wcap, "key too long");
+        return -1;
+    }
+    return 0;
+}
+
 /* PUT (data not NULL) or HEAD of s3://bucket/key. */
 static int s3_object(const s3_t *s3, const char *key, const uint8_t *data, size_t len, char *why, size_t cap)
 {
-    char path[600];
-    if ((size_t)snprintf(path, sizeof(path), "/%s", key) >= sizeof(path)) {
-        snprintf(why, cap, "key too long");
+    char path[1200];
+    if (object_path(key, path, sizeof(path), why, cap) != 0) {
         return -1;
     }
     return s3_request(s3, path, NULL, data, len, why, cap);
@@ -138,13 +152,15 @@ static int patch_key(const s3_t *s3, const char *key, const char **name)
 /* GET s3://bucket/prefix+name into file, at most cap bytes. 0, or -1 (logged). */
 static int fetch_object(const s3_t *s3, const char *name, const char *file, size_t cap)
 {
-    char why[300], key[400];
-    /* Path-style object URL; the prefix is used as given (keys with spaces or '?' are not
-     * supported: see docs/server.md). */
-    snprintf(key, sizeof(key), "/%s%s", s3->prefix, name);
+    char why[300], key[400], path[1200];
+    snprintf(key, sizeof(key), "%s%s", s3->prefix, name);
+    if (object_path(key, path, sizeof(path), why, sizeof(why)) != 0) {
+        srvlog(SRVLOG_WARN, "fota-server: s3: %s: %s; keeping the current release", key, why);
+        return -1;
+    }
     FILE *f = fopen(file, "wb");
     s3_sink_t sink = {f, NULL, 0, cap};
-    int rc = f ? s3_get(s3, key, &sink, why, sizeof(why)) : -1;
+    int rc = f ? s3_get(s3, path, &sink, why, sizeof(why)) : -1;
     if (f == NULL || fclose(f) != 0 || rc != 0) {
         srvlog(SRVLOG_WARN, "fota-server: s3: download of %s failed: %s; keeping the current release", key,
                f ? why : strerror(errno));

@@ -56,6 +56,22 @@ if wait_for "$w/server.log" "s3: release 2.0.0 synced" && [ "$(curl -s "http://1
   ok "the server synced 2.0.0 from S3 (paging past 150 other keys) and serves it"
 else bad "sync from S3"; cat "$w/server.log"; fi
 
+# A prefix with a space and a '+' (S3 keys may hold any character): object URLs percent-encoded
+# as S3 expects, so the signed request and the key match.
+eput() { # FILE ENCODED-KEY
+  curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$1" "http://127.0.0.1:$s3port/fw/$2"
+}
+codes="$(eput "$w/a2.bin" "odd%20name%2B1/slot_a.bin") $(eput "$w/b2.bin" "odd%20name%2B1/slot_b.bin") $(eput "$w/v2.txt" "odd%20name%2B1/version.txt")"
+oport=$(free_port); mkdir -p "$w/oroot"
+"$HOST/fota-server" --root "$w/oroot" --port "$oport" --pubkey "$KEY" --s3-bucket fw --s3-prefix "odd name+1/" \
+  --s3-endpoint "http://127.0.0.1:$s3port" --s3-interval 1 >"$w/oserver.log" 2>&1 & osrv=$!
+if [ "$codes" = "200 200 200" ] && wait_for "$w/oserver.log" "s3: release 2.0.0 synced from s3://fw/odd name+1/" &&
+   cmp -s <(curl -s "http://127.0.0.1:$oport/firmware/slot_b.bin") "$w/b2.bin"; then
+  ok "a prefix with a space and a '+' (\"odd name+1/\"): synced and served"
+else bad "S3 prefix needing escapes (uploads $codes)"; tail -3 "$w/oserver.log"; fi
+kill "$osrv"; wait "$osrv" 2>/dev/null
+
 audit=$("$HOST/fota-admin" --server "http://127.0.0.1:$port" --token-file "$w/op.tok" audit)
 grep -q "s3-sync .*release activated .*2.0.0 from s3://fw/releases/" <<<"$audit" &&
   ok "the sync's activation is in the audit log (fota-admin audit)" || { bad "audit of the S3 sync"; echo "$audit"; }

@@ -22,4 +22,8 @@ typedef struct {
  * an argument is missing or out of range, the base is not http(s)://host..., or out is too small. */
 int s3_presign_get(const s3_presign_cfg_t *cfg, const char *path, time_t now, uint32_t expires, char *out, size_t cap);
 
+/* An object's path as S3 wants it in a URL and in its canonical request: every byte but
+ * A-Z a-z 0-9 - . _ ~ / percent-encoded. 0, or -1 when out (cap bytes) is too small. */
+int s3_uri_encode(const char *s, char *out, size_t cap);
+
 #endif
