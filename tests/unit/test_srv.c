@@ -231,6 +231,11 @@ static void test_srv_presign(void **state)
 {
     (void)state;
     char url[2048];
+    /* Object paths as S3 encodes its canonical URI. */
+    assert_int_equal(s3_uri_encode("odd name+1/slot_a.bin?x~", url, sizeof(url)), 0);
+    assert_string_equal(url, "odd%20name%2B1/slot_a.bin%3Fx~");
+    char small[8];
+    assert_int_equal(s3_uri_encode("a b c d", small, sizeof(small)), -1); /* 11 bytes encoded */
     s3_presign_cfg_t aws = {"https://examplebucket.s3.amazonaws.com", "us-east-1", "AKIAIOSFODNN7EXAMPLE",
                             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL};
     assert_int_equal(s3_presign_get(&aws, "/test.txt", 1369353600, 86400, url, sizeof(url)), 0);
