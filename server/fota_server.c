@@ -729,8 +729,9 @@ static const char usage[] =
     "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n"
     "  --publish-token-file FILE    enable the publish API for requests bearing this token\n"
     "  --s3-bucket NAME [--s3-prefix P] [--s3-endpoint URL] [--s3-region R] [--s3-interval S]\n"
-    "                  sync the release (P slot_a.bin, P slot_b.bin, P version.txt) from S3 every S\n"
-    "                  seconds (default 60); endpoint default https://s3.REGION.amazonaws.com,\n"
+    "                  sync the release (P slot_a.bin, P slot_b.bin, P version.txt, and the patches\n"
+    "                  its publisher made, P patches/<base sha256>.patch) from S3 every S seconds\n"
+    "                  (default 60); P at most 256 bytes; endpoint default https://s3.REGION.amazonaws.com,\n"
     "                  region default $AWS_REGION or us-east-1; needs --pubkey and the AWS_ACCESS_KEY_ID,\n"
     "                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) environment variables\n"
     "  --redirect-downloads [--redirect-prefix P] [--redirect-base URL] [--redirect-expires S]\n"
@@ -942,6 +943,10 @@ int main(int argc, char **argv)
                    *session = getenv("AWS_SESSION_TOKEN");
         if (key == NULL) {
             fprintf(stderr, "fota-server: --s3-bucket needs --pubkey: images from S3 are checked before they are served\n");
+            return 2;
+        }
+        if (strlen(s3.prefix) > S3_PREFIX_MAX) {
+            fprintf(stderr, "fota-server: --s3-prefix is longer than %d bytes\n", S3_PREFIX_MAX);
             return 2;
         }
         if (id == NULL || secret == NULL || strchr(id, ':') != NULL) {

@@ -153,8 +153,9 @@ static int patch_key(const s3_t *s3, const char *key, const char **name)
 static int fetch_object(const s3_t *s3, const char *name, const char *file, size_t cap)
 {
     char why[300], key[400], path[1200];
-    snprintf(key, sizeof(key), "%s%s", s3->prefix, name);
-    if (object_path(key, path, sizeof(path), why, sizeof(why)) != 0) {
+    if ((size_t)snprintf(key, sizeof(key), "%s%s", s3->prefix, name) >= sizeof(key) ||
+        object_path(key, path, sizeof(path), why, sizeof(why)) != 0) {
+        snprintf(why, sizeof(why), "key too long");
         srvlog(SRVLOG_WARN, "fota-server: s3: %s: %s; keeping the current release", key, why);
         return -1;
     }

@@ -229,5 +229,13 @@ for b in fota fota-server fota-bridge fota-sim fota-emu fota-link; do
   expect 0 "^$b [0-9]+\.[0-9]+\.[0-9]+ \(.+\)$" "$(dirname "$FOTA")/$b" --version
 done
 
+# fota-server refuses a bad command line before it starts, saying what was wrong.
+SRV="$(dirname "$FOTA")/fota-server"
+expect 2 "--listen 'nope' is not ADDR:PORT" "$SRV" --root "$w" --listen nope
+expect 2 "--threads '0' is not a number from 1 to 256" "$SRV" --root "$w" --threads 0
+expect 2 "--s3-interval '0' is not a number of seconds above 0" "$SRV" --root "$w" --s3-bucket b --s3-interval 0
+expect 2 "--s3-prefix is longer than 256 bytes" env AWS_ACCESS_KEY_ID=a AWS_SECRET_ACCESS_KEY=b \
+  "$SRV" --root "$w" --pubkey "$w/k.pub.pem" --s3-bucket b --s3-prefix "$(printf 'p%.0s' $(seq 300))/"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -11,6 +11,9 @@
 
 #include "fota/releases.h"
 
+/* The longest --s3-prefix: with a release's file names it stays within the sync's key buffers. */
+#define S3_PREFIX_MAX 256
+
 typedef struct {
     const char *endpoint, *bucket, *prefix, *region;
     uint32_t interval;
