@@ -2,6 +2,7 @@
 # The `fota` tool as a user meets it: every subcommand, its messages and its documented exit codes
 # (0 ok, 1 rejected, 2 usage, 3 bad input, 4 output), and no output file left behind on failure.
 set -uo pipefail
+. "$(dirname "$0")/../lib/flip.sh"
 FOTA=${1:?fota tool}; FW=${2:?firmware build dir}
 w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
 pass=0; fail=0
@@ -154,10 +155,10 @@ absent "$w/bad1.img"
 head -c $(($(stat -c %s "$w/d.patch") - 20)) "$w/d.patch" >"$w/cut.patch"
 expect 1 "patch ended before the image did" "$FOTA" apply "$w/da.img" "$w/cut.patch" -o "$w/bad2.img"
 absent "$w/bad2.img"
-cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=200 conv=notrunc status=none
+cp "$w/d.patch" "$w/flip.patch"; flip_byte "$w/flip.patch" 200
 expect 1 "patch body is corrupt|does not have the SHA-256" "$FOTA" apply "$w/da.img" "$w/flip.patch" -o "$w/bad3.img"
 absent "$w/bad3.img"
-cp "$w/d.patch" "$w/flip.patch"; printf '\x55' | dd of="$w/flip.patch" bs=1 seek=120 conv=notrunc status=none
+cp "$w/d.patch" "$w/flip.patch"; flip_byte "$w/flip.patch" 120
 expect 1 "announces another image header" "$FOTA" apply "$w/da.img" "$w/flip.patch" -o "$w/bad6.img"
 absent "$w/bad6.img"
 expect 1 "not a patch" "$FOTA" apply "$w/da.img" "$w/da.img" -o "$w/bad4.img"
@@ -190,7 +191,7 @@ expect 1 "\"payload\":.*\"encrypted for a device\"" "$FOTA" inspect --json "$w/e
 expect 0 "OK: version 1.0.0, bank A" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/enc.img"
 expect 1 "not encrypted for this device key" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev2.pem" "$w/enc.img"
 expect 1 "the image is not encrypted" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/plain.img"
-cp "$w/enc.img" "$w/flip.img"; printf '\x01' | dd of="$w/flip.img" bs=1 seek=2000 conv=notrunc status=none
+cp "$w/enc.img" "$w/flip.img"; flip_byte "$w/flip.img" 2000
 expect 1 "SHA-256 mismatch" "$FOTA" verify -p "$w/k.pem" --device-key "$w/dev.pem" "$w/flip.img"
 payload=$(( $(stat -c %s "$w/plain.img") - 512 - 144 ))
 same() { cmp -l <(dd if="$1" bs=1 skip=512 count="$payload" status=none) <(dd if="$2" bs=1 skip=512 count="$payload" status=none) | wc -l; }

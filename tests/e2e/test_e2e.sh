@@ -15,6 +15,7 @@ pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 . "$(dirname "$0")/../lib/ports.sh"
+. "$(dirname "$0")/../lib/flip.sh"
 port=$(free_port); url=http://127.0.0.1:$port
 
 start_server() { # ROOT
@@ -220,7 +221,7 @@ if [ $rc -eq 0 ] && grep -q "sending a patch of [0-9]* bytes for the [0-9]*-byte
   ok "a device running 2.0.0 got 2.1.0 as a patch ($(grep -o 'a patch of [0-9]* bytes for the [0-9]*-byte image' <<<"$out")), no image download"
 else bad "delta update through the system (exit $rc)"; echo "$out"; fi
 stop "$sim"
-for f in "$w"/pub/releases/2.1.0/patches/*.patch; do printf '\x5a' | dd of="$f" bs=1 seek=300 conv=notrunc status=none; done
+for f in "$w"/pub/releases/2.1.0/patches/*.patch; do flip_byte "$f" 300; done
 fresh2
 out=$(bridge --attempts 2); rc=$?
 if [ $rc -eq 0 ] && grep -q "the device refused the patch: bad image" <<<"$out" &&

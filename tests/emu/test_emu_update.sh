@@ -10,6 +10,7 @@
 # Bank B holds an older image, so the master polls while the device erases (finding 2: every erase
 # left OVR set and the slave deaf until reset).
 set -uo pipefail
+. "$(dirname "$0")/../lib/flip.sh"
 FOTA=${1:?fota tool}; EMU=${2:?fota-emu}; LINK=${3:?fota-link}; FW=${4:?firmware build dir}
 w=$(mktemp -d /tmp/emu-upd.XXXXXX); emu_pid=
 # Every job still running is stopped, not only the last emulator: a `wait` for one left alive hangs.
@@ -211,7 +212,7 @@ fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
 cp "$w/b-enc.img" "$w/b-flip.img"
-printf '\x5a' | dd of="$w/b-flip.img" bs=1 seek=20000 conv=notrunc status=none
+flip_byte "$w/b-flip.img" 20000
 cp "$w/start-enc.bin" "$w/dev.bin"
 start_emu || bad "fota-emu did not start (flipped ciphertext run)"
 "$LINK" --socket "$w/s.sock" update "$w/b-flip.img" >"$w/link.txt" 2>&1; rc=$?
