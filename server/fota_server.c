@@ -1,6 +1,7 @@
 /* fota-server: serves releases to bridges and takes device reports. This file is the HTTP side
- * (routes, uploads, the daemon); the release store and its switch are releases.c, the S3 sync
- * s3sync.c, the report queue reports.c, metrics metrics.c, the log srvlog.c.
+ * (the request handlers, uploads, the daemon's start and stop); the command line is options.c, the
+ * route table routes.c, the release store and its switch releases.c, the S3 sync s3sync.c, the
+ * report queue reports.c, the fleet API fleet_api.c, metrics metrics.c, the log srvlog.c.
  *
  * The release is a folder with the seed's files: version.txt, slot_a.bin, slot_b.bin. If the root
  * holds a `current` symlink, the release is what it points to, so a new release is switched in
@@ -30,7 +31,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -50,6 +50,7 @@
 #include "fota/image.h"
 #include "fota/metrics.h"
 #include "fota/mirror.h"
+#include "fota/options.h"
 #include "fota/releases.h"
 #include "fota/reports.h"
 #include "fota/routes.h"
@@ -57,13 +58,12 @@
 #include "fota/s3sync.h"
 #include "fota/srv.h"
 #include "fota/srvlog.h"
-#include "fota/version.h"
 
 #define MAX_BODY 4096 /* largest request body (reports) */
 
 typedef struct {
     const char *root; /* absolute */
-    char token[513];  /* publish token (16-512 characters); empty: publishing disabled */
+    const char *token; /* publish token (16-512 characters); "": publishing disabled */
     releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
     mirror_t *mirror; /* --redirect-downloads: images answered with a redirect to their S3 copy */
@@ -711,338 +711,76 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
-static const char usage[] =
-    "Usage: fota-server --root DIR [--port N] [--db FILE] [--pubkey KEY.pem] [--cert C --tls-key K]\n"
-    "  --root DIR      the release folder (version.txt, slot_a.bin, slot_b.bin), or a folder whose\n"
-    "                  `current` symlink points at one\n"
-    "  --port N        TCP port on 127.0.0.1 (default 5000, the seed's)\n"
-    "  --listen ADDR:PORT   listen there instead: 0.0.0.0:5000, 192.0.2.7:80, [::]:5000\n"
-    "  --threads N     threads answering requests (default: one per CPU, at least 2; 1 uses poll())\n"
-    "  --max-connections N  connections held at once (default 16384, less if the descriptor limit\n"
-    "                  is lower); past it new connections wait in the listen queue for a free slot\n"
-    "  --log-level L   debug, info (default: a line per request), warn or error\n"
-    "  --idle-timeout S     close a connection silent for S seconds (default 30): slow or\n"
-    "                  unfinished requests and idle keep-alive connections\n"
-    "  --db FILE|URI   device reports: an SQLite file (default DIR/reports.sqlite), or a PostgreSQL\n"
-    "                  database (postgresql://...) that several instances share\n"
-    "  --pubkey FILE   only serve images signed with this key\n"
-    "  --cert FILE --tls-key FILE   serve HTTPS with this certificate chain and private key (PEM)\n"
-    "  --publish-token-file FILE    enable the publish API for requests bearing this token\n"
-    "  --s3-bucket NAME [--s3-prefix P] [--s3-endpoint URL] [--s3-region R] [--s3-interval S]\n"
-    "                  sync the release (P slot_a.bin, P slot_b.bin, P version.txt, and the patches\n"
-    "                  its publisher made, P patches/<base sha256>.patch) from S3 every S seconds\n"
-    "                  (default 60); P at most 256 bytes; endpoint default https://s3.REGION.amazonaws.com,\n"
-    "                  region default $AWS_REGION or us-east-1; needs --pubkey and the AWS_ACCESS_KEY_ID,\n"
-    "                  AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) environment variables\n"
-    "  --redirect-downloads [--redirect-prefix P] [--redirect-base URL] [--redirect-expires S]\n"
-    "                  answer image requests with a 307 to a presigned URL of a copy in the --s3-bucket\n"
-    "                  named by the image's SHA-256 (P<sha256>.bin, P default fota-objects/), valid S\n"
-    "                  seconds (default 600); URL: where clients reach the bucket (default ENDPOINT/BUCKET)\n"
-    "  --devices MODE  open (default: any device, the seed's behaviour), registered (only devices\n"
-    "                  provisioned with a token) or pending (unknown devices wait for approval)\n"
-    "  --redirect-check S   check every S seconds (default 60, 0: never) that the copies are still in\n"
-    "                  the bucket; one gone is served here and copied again\n"
-    "  --delta-from N  a release activated or published gets patches from the N releases before it\n"
-    "                  (default 3, 0: none): devices running one of their images download a patch\n"
-    "                  (GET /api/v1/release?...&base=SHA256 names it, docs/delta.md)\n";
-
 int main(int argc, char **argv)
 {
     fota_set_program("fota-server"); /* the shared helpers' messages name this program */
-    static const struct option opts[] = {{"root", required_argument, 0, 'r'}, {"port", required_argument, 0, 'p'},
-                                         {"db", required_argument, 0, 'd'},   {"pubkey", required_argument, 0, 'k'},
-                                         {"cert", required_argument, 0, 'c'}, {"tls-key", required_argument, 0, 't'},
-                                         {"publish-token-file", required_argument, 0, 'T'},
-                                         {"s3-bucket", required_argument, 0, 1001},
-                                         {"s3-prefix", required_argument, 0, 1002},
-                                         {"s3-endpoint", required_argument, 0, 1003},
-                                         {"s3-region", required_argument, 0, 1004},
-                                         {"s3-interval", required_argument, 0, 1005},
-                                         {"listen", required_argument, 0, 1006},
-                                         {"threads", required_argument, 0, 1007},
-                                         {"max-connections", required_argument, 0, 1008},
-                                         {"idle-timeout", required_argument, 0, 1009},
-                                         {"log-level", required_argument, 0, 1010},
-                                         {"devices", required_argument, 0, 1016},
-                                         {"redirect-downloads", no_argument, 0, 1011},
-                                         {"redirect-prefix", required_argument, 0, 1012},
-                                         {"redirect-base", required_argument, 0, 1013},
-                                         {"redirect-expires", required_argument, 0, 1014},
-                                         {"redirect-check", required_argument, 0, 1015},
-                                         {"delta-from", required_argument, 0, 1017},
-                                         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
+    static server_opts_t o;
+    int rc = server_opts_parse(argc, argv, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    /* Whatever fails from here exits 3 (4: cannot listen) through one path that frees it all. */
     static server_t s;
+    s.root = o.root;
+    s.token = o.token;
     uint8_t pub[CRYPTO_P256_PUBKEY_SIZE];
-    int have_key = 0;
-    const char *db = NULL, *key = NULL, *cert = NULL, *tls_key = NULL;
-    static s3_t s3 = {.prefix = "", .interval = 60};
-    char endpoint_default[200];
-    uint32_t port = 5000, threads = 0, max_conns = 16384, idle_timeout = 30, delta_from = RELEASES_DELTA_FROM;
-    const char *listen_arg = NULL;
-    int redirect = 0;
-    fleet_mode_t fleet_mode = FLEET_OPEN;
-    mirror_cfg_t mc = {.s3 = &s3, .prefix = "fota-objects/", .base = NULL, .expires = 600, .retry_s = 30,
-                      .check_s = 60};
-    char base_default[1200];
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            s.root = optarg;
-            break;
-        case 'p':
-            if (fota_parse_u32(optarg, &port) != 0 || port == 0 || port > 65535) {
-                fprintf(stderr, "fota-server: --port '%s' is not a port from 1 to 65535\n", optarg);
-                return 2;
-            }
-            break;
-        case 'd':
-            db = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'c':
-            cert = optarg;
-            break;
-        case 1001:
-            s3.bucket = optarg;
-            break;
-        case 1002:
-            s3.prefix = optarg;
-            break;
-        case 1003:
-            s3.endpoint = optarg;
-            break;
-        case 1004:
-            s3.region = optarg;
-            break;
-        case 1005:
-            if (fota_parse_u32(optarg, &s3.interval) != 0 || s3.interval == 0) {
-                fprintf(stderr, "fota-server: --s3-interval '%s' is not a number of seconds above 0\n", optarg);
-                return 2;
-            }
-            break;
-        case 1006:
-            listen_arg = optarg;
-            break;
-        case 1017:
-            if (fota_parse_u32(optarg, &delta_from) != 0 || delta_from > 16) {
-                fprintf(stderr, "fota-server: --delta-from '%s' is not a number from 0 to 16\n", optarg);
-                return 2;
-            }
-            break;
-        case 1007:
-            if (fota_parse_u32(optarg, &threads) != 0 || threads == 0 || threads > 256) {
-                fprintf(stderr, "fota-server: --threads '%s' is not a number from 1 to 256\n", optarg);
-                return 2;
-            }
-            break;
-        case 1008:
-            if (fota_parse_u32(optarg, &max_conns) != 0 || max_conns == 0 || max_conns > 1000000) {
-                fprintf(stderr, "fota-server: --max-connections '%s' is not a number from 1 to 1000000\n", optarg);
-                return 2;
-            }
-            break;
-        case 1009:
-            if (fota_parse_u32(optarg, &idle_timeout) != 0 || idle_timeout == 0 || idle_timeout > 86400) {
-                fprintf(stderr, "fota-server: --idle-timeout '%s' is not a number of seconds from 1 to 86400\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 1010: {
-            srvlog_level_t lv;
-            if (srvlog_parse_level(optarg, &lv) != 0) {
-                fprintf(stderr, "fota-server: --log-level '%s' is not debug, info, warn or error\n", optarg);
-                return 2;
-            }
-            srvlog_set_level(lv);
-            break;
-        }
-        case 1011:
-            redirect = 1;
-            break;
-        case 1016:
-            if (fleet_parse_mode(optarg, &fleet_mode) != 0) {
-                fprintf(stderr, "fota-server: --devices '%s' is not open, registered or pending\n", optarg);
-                return 2;
-            }
-            break;
-        case 1012:
-            mc.prefix = optarg;
-            break;
-        case 1013:
-            mc.base = optarg;
-            break;
-        case 1014:
-            if (fota_parse_u32(optarg, &mc.expires) != 0 || mc.expires < 10 || mc.expires > 604800) {
-                fprintf(stderr, "fota-server: --redirect-expires '%s' is not a number of seconds from 10 to 604800\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 1015:
-            if (fota_parse_u32(optarg, &mc.check_s) != 0 || mc.check_s > 86400) {
-                fprintf(stderr, "fota-server: --redirect-check '%s' is not a number of seconds from 0 to 86400\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'T': {
-            FILE *f = fopen(optarg, "r");
-            char text[sizeof(s.token) + 2];
-            size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-            if (f != NULL) {
-                fclose(f);
-            }
-            text[n] = '\0';
-            text[strcspn(text, "\r\n")] = '\0';
-            size_t len = strlen(text);
-            if (len < 16 || len >= sizeof(s.token)) {
-                fprintf(stderr, "fota-server: --publish-token-file '%s' must hold a token of 16 to %zu characters%s\n",
-                        optarg, sizeof(s.token) - 1, len >= sizeof(s.token) ? " (it is longer: never cut short)" : "");
-                return 2;
-            }
-            memcpy(s.token, text, len + 1);
-            break;
-        }
-        case 't':
-            tls_key = optarg;
-            break;
-        case 'V':
-            printf("fota-server %s\n", fota_version);
-            return 0;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (s.root == NULL || optind != argc) {
-        fprintf(stderr, "fota-server: --root is required\n%s", usage);
-        return 2;
-    }
-    struct stat st;
-    if (stat(s.root, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "fota-server: --root '%s' is not a folder\n", s.root);
-        return 3;
-    }
-    /* Absolute: the `current` symlink names its release by full path, so a relative --root would
-     * make a link that resolves against the wrong folder. */
-    char *root_abs = realpath(s.root, NULL);
-    if (root_abs == NULL) {
-        fprintf(stderr, "fota-server: --root '%s': %s\n", s.root, strerror(errno));
-        return 3;
-    }
-    s.root = root_abs;
-    if (s3.bucket != NULL) {
-        const char *id = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY"),
-                   *session = getenv("AWS_SESSION_TOKEN");
-        if (key == NULL) {
-            fprintf(stderr, "fota-server: --s3-bucket needs --pubkey: images from S3 are checked before they are served\n");
-            return 2;
-        }
-        if (strlen(s3.prefix) > S3_PREFIX_MAX) {
-            fprintf(stderr, "fota-server: --s3-prefix is longer than %d bytes\n", S3_PREFIX_MAX);
-            return 2;
-        }
-        if (id == NULL || secret == NULL || strchr(id, ':') != NULL) {
-            fprintf(stderr, "fota-server: --s3-bucket needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment\n");
-            return 2;
-        }
-        snprintf(s3.userpwd, sizeof(s3.userpwd), "%s:%s", id, secret);
-        if (session != NULL) {
-            snprintf(s3.token_header, sizeof(s3.token_header), "x-amz-security-token: %s", session);
-        }
-        if (s3.region == NULL) {
-            s3.region = getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1";
-        }
-        if (s3.endpoint == NULL) {
-            snprintf(endpoint_default, sizeof(endpoint_default), "https://s3.%s.amazonaws.com", s3.region);
-            s3.endpoint = endpoint_default;
-        }
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            fprintf(stderr, "fota-server: cannot start libcurl\n");
-            return 3;
-        }
-    }
-    if (redirect) {
-        if (s3.bucket == NULL) {
-            fprintf(stderr, "fota-server: --redirect-downloads needs --s3-bucket: the images are copied there\n");
-            return 2;
-        }
-        if (strspn(mc.prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-/") != strlen(mc.prefix) ||
-            strlen(mc.prefix) > 200) {
-            fprintf(stderr, "fota-server: --redirect-prefix '%s' may only hold A-Z a-z 0-9 . _ - / (up to 200)\n",
-                    mc.prefix);
-            return 2;
-        }
-        if (mc.base == NULL) {
-            snprintf(base_default, sizeof(base_default), "%s/%s", s3.endpoint, s3.bucket);
-            mc.base = base_default;
-        }
-        char probe[4096];
-        s3_presign_cfg_t pc = {mc.base, s3.region, "id", "secret", NULL};
-        if (s3_presign_get(&pc, "/x", time(NULL), mc.expires, probe, sizeof(probe)) != 0) {
-            fprintf(stderr, "fota-server: --redirect-base '%s' is not an http:// or https:// URL\n", mc.base);
-            return 2;
-        }
-    }
-    if ((cert == NULL) != (tls_key == NULL)) {
-        fprintf(stderr, "fota-server: --cert and --tls-key go together\n");
-        return 2;
-    }
+    int have_key = 0, curl = 0;
     uint8_t *cert_pem = NULL, *key_pem = NULL;
     size_t cert_len = 0, key_len = 0;
-    if (cert != NULL) {
+    struct MHD_Daemon *d = NULL;
+    rc = 3;
+    if (o.s3.bucket != NULL) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "fota-server: cannot start libcurl\n");
+            goto out;
+        }
+        curl = 1;
+    }
+    if (o.cert != NULL) {
         if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
             fprintf(stderr, "fota-server: this libmicrohttpd has no TLS support\n");
-            return 3;
+            goto out;
         }
         /* NUL-terminated copies: libmicrohttpd takes PEM text. */
-        if (fota_read_file(cert, 1u << 20, &cert_pem, &cert_len) != 0 ||
-            fota_read_file(tls_key, 1u << 20, &key_pem, &key_len) != 0) {
-            free(cert_pem);
-            return 3;
+        if (fota_read_file(o.cert, 1u << 20, &cert_pem, &cert_len) != 0 ||
+            fota_read_file(o.tls_key, 1u << 20, &key_pem, &key_len) != 0) {
+            goto out;
         }
-        uint8_t *c2 = realloc(cert_pem, cert_len + 1), *k2 = realloc(key_pem, key_len + 1);
+        uint8_t *c2 = realloc(cert_pem, cert_len + 1);
+        if (c2 != NULL) {
+            cert_pem = c2;
+        }
+        uint8_t *k2 = realloc(key_pem, key_len + 1);
+        if (k2 != NULL) {
+            key_pem = k2;
+        }
         if (c2 == NULL || k2 == NULL) {
-            free(c2 ? c2 : cert_pem);
-            free(k2 ? k2 : key_pem);
             fprintf(stderr, "fota-server: out of memory\n");
-            return 3;
+            goto out;
         }
-        cert_pem = c2;
-        key_pem = k2;
         cert_pem[cert_len] = '\0';
         key_pem[key_len] = '\0';
     }
-    if (key != NULL) {
-        if (fota_load_pubkey(key, pub) != 0) {
-            return 3;
+    if (o.pubkey != NULL) {
+        if (fota_load_pubkey(o.pubkey, pub) != 0) {
+            goto out;
         }
         have_key = 1;
     }
     char dbpath[600];
     snprintf(dbpath, sizeof(dbpath), "%s/reports.sqlite", s.root);
     char why[200];
-    s.reports = reports_open(db ? db : dbpath, why, sizeof(why));
+    s.reports = reports_open(o.db ? o.db : dbpath, why, sizeof(why));
     if (s.reports == NULL) {
-        fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", db ? db : dbpath, why);
-        return 3;
+        fprintf(stderr, "fota-server: cannot open the report database '%s': %s\n", o.db ? o.db : dbpath, why);
+        goto out;
     }
     /* The fleet lives in the same database, on its own connection. */
-    if ((s.fdb = db_open(db ? db : dbpath, why, sizeof(why))) == NULL ||
-        (s.frdb = db_open(db ? db : dbpath, why, sizeof(why))) == NULL ||
-        (s.fleet = fleet_open(s.fdb, s.frdb, fleet_mode, why, sizeof(why))) == NULL) {
-        fprintf(stderr, "fota-server: cannot open the device store in '%s': %s\n", db ? db : dbpath, why);
-        reports_close(s.reports);
-        db_close(s.fdb);
-        db_close(s.frdb);
-        return 3;
+    if ((s.fdb = db_open(o.db ? o.db : dbpath, why, sizeof(why))) == NULL ||
+        (s.frdb = db_open(o.db ? o.db : dbpath, why, sizeof(why))) == NULL ||
+        (s.fleet = fleet_open(s.fdb, s.frdb, o.fleet_mode, why, sizeof(why))) == NULL) {
+        fprintf(stderr, "fota-server: cannot open the device store in '%s': %s\n", o.db ? o.db : dbpath, why);
+        goto out;
     }
     reports_set_hook(s.reports, fleet_on_reports, s.fleet);
     struct sigaction sa;
@@ -1050,16 +788,6 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    struct sockaddr_storage addr;
-    char where[80];
-    if (srv_parse_listen(listen_arg, port, &addr, where, sizeof(where)) != 0) {
-        fprintf(stderr, "fota-server: --listen '%s' is not ADDR:PORT (an IPv4 address, or [IPv6], and a port from 1 to 65535)\n",
-                listen_arg);
-        reports_close(s.reports);
-        free(cert_pem);
-        free(key_pem);
-        return 2;
-    }
     /* Each connection is a descriptor: take the hard limit, and hold no more connections than it
      * allows (with room for files, the database and the listening socket). */
     struct rlimit rl;
@@ -1069,46 +797,38 @@ int main(int argc, char **argv)
             (void)setrlimit(RLIMIT_NOFILE, &rl);
             (void)getrlimit(RLIMIT_NOFILE, &rl);
         }
-        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_conns + 64u) {
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)o.max_conns + 64u) {
             uint32_t fit = rl.rlim_cur > 128u ? (uint32_t)(rl.rlim_cur - 64u) : 64u;
             fprintf(stderr, "fota-server: descriptor limit %llu: at most %u connections (not %u)\n",
-                    (unsigned long long)rl.rlim_cur, (unsigned)fit, (unsigned)max_conns);
-            max_conns = fit;
+                    (unsigned long long)rl.rlim_cur, (unsigned)fit, (unsigned)o.max_conns);
+            o.max_conns = fit;
         }
     }
-    if (threads == 0) {
+    if (o.threads == 0) {
         /* One per CPU, at least two: libmicrohttpd 0.9.75 with a single epoll thread (no pool) leaves
          * keep-alive requests unread in their sockets for about a second at a time under load (128
          * connections: 1.2k req/s against 11k with a pool of 2; docs/PERFORMANCE.md), so even a
          * one-CPU machine gets a pool. */
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = ncpu > 2 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 2u;
+        o.threads = ncpu > 2 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 2u;
     }
     s.rel = releases_open(s.root, have_key ? pub : NULL);
-    if (s.rel != NULL) {
-        releases_set_delta_from(s.rel, delta_from);
-    }
     if (s.rel == NULL) {
         fprintf(stderr, "fota-server: out of memory\n");
-        reports_close(s.reports);
-        fleet_close(s.fleet);
-        db_close(s.fdb);
-        db_close(s.frdb);
-        free(cert_pem);
-        free(key_pem);
-        return 3;
+        goto out;
     }
+    releases_set_delta_from(s.rel, o.delta_from);
     /* epoll with a pool of threads, each with its own share of the connections: no select() and
      * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. One
      * thread (--threads 1) is poll(): level-triggered, so it cannot lose a request the way the
      * single epoll thread does (above); it costs O(connections) per wake-up. */
-    unsigned flags = (threads == 1 ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
-                     (addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = (o.threads == 1 ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
+                     (o.addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem common[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_SOCK_ADDR, 0, &o.addr},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)max_conns, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o.max_conns, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o.idle_timeout, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
@@ -1125,47 +845,47 @@ int main(int argc, char **argv)
         }
     }
     struct MHD_OptionItem pool[] = {
-        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)threads, NULL}, /* one thread: no pool */
+        {o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)o.threads, NULL}, /* one thread: no pool */
         {MHD_OPTION_END, 0, NULL},
     };
-    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common,
+    d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common,
                                             MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (d == NULL) {
-        fprintf(stderr, "fota-server: cannot listen on %s%s\n", where,
+        fprintf(stderr, "fota-server: cannot listen on %s%s\n", o.where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
-        reports_close(s.reports);
-        fleet_close(s.fleet);
-        db_close(s.fdb);
-        db_close(s.frdb);
-        releases_close(s.rel);
-        free(cert_pem);
-        free(key_pem);
-        return 4;
+        rc = 4;
+        goto out;
     }
     srvlog(SRVLOG_INFO, "fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)", s.root,
-           cert_pem ? "https" : "http", where, (unsigned)threads, (unsigned)max_conns, (unsigned)idle_timeout);
-    if (redirect && (s.mirror = mirror_start(&mc)) == NULL) {
+           cert_pem ? "https" : "http", o.where, (unsigned)o.threads, (unsigned)o.max_conns,
+           (unsigned)o.idle_timeout);
+    if (o.redirect && (s.mirror = mirror_start(&o.mirror)) == NULL) {
         fprintf(stderr, "fota-server: cannot start the S3 copier for --redirect-downloads\n");
-        stop = 1;
-    } else if (redirect) {
+        goto out;
+    }
+    if (o.redirect) {
         srvlog(SRVLOG_INFO, "fota-server: images redirected to copies in s3://%s/%s, presigned for %u s under %s",
-               s3.bucket, mc.prefix, (unsigned)mc.expires, mc.base);
+               o.s3.bucket, o.mirror.prefix, (unsigned)o.mirror.expires, o.mirror.base);
     }
     time_t next_sync = 0;
     while (!stop) {
-        if (s3.bucket != NULL && time(NULL) >= next_sync) {
-            s3_sync(s.rel, &s3);
-            next_sync = time(NULL) + s3.interval;
-            if (s3.activated[0] != '\0') {
+        if (o.s3.bucket != NULL && time(NULL) >= next_sync) {
+            s3_sync(s.rel, &o.s3);
+            next_sync = time(NULL) + o.s3.interval;
+            if (o.s3.activated[0] != '\0') {
                 char detail[200];
-                snprintf(detail, sizeof(detail), "%s from s3://%s/%s", s3.activated, s3.bucket, s3.prefix);
+                snprintf(detail, sizeof(detail), "%s from s3://%s/%s", o.s3.activated, o.s3.bucket, o.s3.prefix);
                 fleet_audit(s.fleet, "s3-sync", "release activated", detail);
             }
         }
         fleet_tick(s.fleet); /* rollouts: halted or widened as their results say */
         sleep(1); /* a signal ends it early */
     }
-    MHD_stop_daemon(d);
+    rc = 0;
+out:
+    if (d != NULL) {
+        MHD_stop_daemon(d);
+    }
     mirror_stop(s.mirror);
     reports_close(s.reports); /* its writer's last batches still reach the fleet */
     fleet_close(s.fleet);
@@ -1173,11 +893,12 @@ int main(int argc, char **argv)
     db_close(s.frdb);
     free(cert_pem);
     free(key_pem);
-    free(root_abs);
     releases_close(s.rel);
-    if (s3.bucket != NULL) {
+    if (curl) {
         curl_global_cleanup();
     }
-    srvlog(SRVLOG_INFO, "fota-server: stopped");
-    return 0;
+    if (rc == 0) {
+        srvlog(SRVLOG_INFO, "fota-server: stopped");
+    }
+    return rc;
 }
