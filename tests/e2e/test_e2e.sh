@@ -280,10 +280,18 @@ base=$(od -An -tx1 -j32 -N32 "$w/e24.patch" | tr -d ' \n')
 "$FOTA" sign -k "$KEY" -b b -v 2.3.9 -s 1 --encrypt-for "$w/dev.pub.pem" -o "$w/b-2.3.9.img" "$w/app-b1.bin" >/dev/null
 codes="$(put "$w/a-2.3.9.img" 2.3.9 slot_a.bin) $(put "$w/b-2.3.9.img" 2.3.9 slot_b.bin) $(put "$w/e24.patch" 2.3.9 "patches/$base.patch")"
 why=$(curl -s -X POST -H "$auth" "$url/api/v1/releases/2.3.9/activate")
-codes="$codes $(put "$w/a-2.4.0.img" 2.4.0 slot_a.bin) $(put "$w/b-2.4.0.img" 2.4.0 slot_b.bin) $(put "$w/e24.patch" 2.4.0 "patches/$base.patch") $(act 2.4.0)"
-if [ "$codes" = "201 201 201 201 201 201 200" ] && grep -q "does not make this release's image" <<<"$why" &&
+# 2.4.0 with its patch through fota-admin, which names the patch by its base; a file that is not
+# a patch is refused before anything is uploaded.
+"$HOST/fota-admin" --server "$url" --token-file "$w/token" publish 2.4.0 "$w/a-2.4.0.img" "$w/b-2.4.0.img" \
+  "$w/a-2.4.0.img" >"$w/admin.out" 2>&1; notpatch=$?
+"$HOST/fota-admin" --server "$url" --token-file "$w/token" publish 2.4.0 "$w/a-2.4.0.img" "$w/b-2.4.0.img" \
+  "$w/e24.patch" --activate >>"$w/admin.out" 2>&1; admin=$?
+if [ "$codes" = "201 201 201" ] && grep -q "does not make this release's image" <<<"$why" &&
+   [ "$notpatch" = 3 ] && grep -q "a-2.4.0.img is not a whole patch" "$w/admin.out" && [ "$admin" = 0 ] &&
+   [ "$(grep -c "uploading $w/a-2.4.0.img as 2.4.0 slot_a.bin" "$w/admin.out")" = 1 ] &&
+   grep -q "uploading $w/e24.patch as 2.4.0 patches/$base.patch" "$w/admin.out" &&
    grep -q '"patch":' <<<"$(curl -s "$url/api/v1/release?bank=b&current=2.2.0&base=$base")"; then
-  ok "an encrypted patch uploaded with 2.4.0 and served; the same patch uploaded with 2.3.9 refused at activation (it makes another image)"
+  ok "an encrypted patch published with 2.4.0 by fota-admin and served; the same patch uploaded with 2.3.9 refused at activation (it makes another image)"
 else bad "uploading an encrypted patch (codes $codes)"; echo "$why"; fi
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a-2.2.0.img" --device-key "$w/dev.pem" -o "$w/init4.bin" >/dev/null
 rm -f "$w/flash.bin" "$w/state/version"; : >"$w/sim.log"; start_sim --init "$w/init4.bin"

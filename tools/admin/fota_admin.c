@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fota/delta.h"
 #include "fota/hostlib.h"
 #include "fota/version.h"
 
@@ -240,8 +241,12 @@ static int upload(const admin_t *a, const char *ver, const char *name, const cha
     if (fota_read_file(file, 4u << 20, &data, &len) != 0) {
         return 3;
     }
-    char path[200];
-    snprintf(path, sizeof(path), "/api/v1/releases/%s/%s", ver, name);
+    char path[300];
+    if ((size_t)snprintf(path, sizeof(path), "/api/v1/releases/%s/%s", ver, name) >= sizeof(path)) {
+        free(data);
+        fota_err("version '%.40s...' is too long", ver);
+        return 2;
+    }
     fprintf(stderr, "fota-admin: uploading %s as %s %s (%zu bytes)... ", file, ver, name, len);
     buf_t b = {NULL, 0};
     long status = 0;
@@ -261,6 +266,30 @@ static int upload(const admin_t *a, const char *ver, const char *name, const cha
     return 0;
 }
 
+/* A patch its publisher made (fota delta; an encrypted release's, which the server cannot make)
+ * goes up as patches/<its base's signed SHA-256>.patch, the name the server looks it up by: that
+ * name into name (100 bytes). 0, or 3 when file is not a whole patch. */
+static int patch_name(const char *file, char name[100])
+{
+    uint8_t *data;
+    size_t len;
+    delta_info_t in;
+    if (fota_read_file(file, 4u << 20, &data, &len) != 0) {
+        return 3;
+    }
+    int whole = delta_parse_header(data, len, &in) == DELTA_OK &&
+                len == (uint64_t)delta_body_offset(&in) + in.body_size;
+    free(data);
+    if (!whole) {
+        fota_err("%s is not a whole patch (make one with fota delta)", file);
+        return 3;
+    }
+    memcpy(name, "patches/", 8);
+    fota_hex(in.base_sha256, sizeof(in.base_sha256), name + 8);
+    strcat(name, ".patch");
+    return 0;
+}
+
 static const char usage[] =
     "Usage: fota-admin --server URL --token-file FILE [--json] [--cacert FILE] COMMAND\n"
     "  devices                                  the inventory\n"
@@ -268,8 +297,10 @@ static const char usage[] =
     "  device approve ID                        accept a pending device\n"
     "  device group ID GROUP                    move a device to a group\n"
     "  releases                                 releases on the server, and the current one\n"
-    "  publish VERSION SLOT_A.bin SLOT_B.bin [--activate]   upload and check a release; it is\n"
-    "                                           offered by rollouts, or to everyone with --activate\n"
+    "  publish VERSION SLOT_A.bin SLOT_B.bin [PATCH...] [--activate]   upload and check a release;\n"
+    "                                           it is offered by rollouts, or to everyone with\n"
+    "                                           --activate; PATCHes made with fota delta go with it\n"
+    "                                           (an encrypted release's: the server cannot make them)\n"
     "  rollouts                                 rollouts and their progress\n"
     "  rollout create VERSION --percent P [--group G] [--threshold T] [--min-failures N]\n"
     "                 [--step S --step-after N]  a staged rollout: P % of the group, halted when\n"
@@ -415,9 +446,17 @@ int main(int argc, char **argv)
         snprintf(human, sizeof(human), "device %s is in group %s", words[2], words[3]);
         rc = post(&a, path, kv, &ans);
         rc = done(&a, rc, ans, human);
-    } else if (IS(0, "publish") && nw == 4) {
-        rc = upload(&a, words[1], "slot_a.bin", words[2]);
+    } else if (IS(0, "publish") && nw >= 4 && nw <= 4 + 16) {
+        char names[16][100];
+        rc = 0;
+        for (int i = 4; i < nw && rc == 0; i++) { /* every patch checked before anything is sent */
+            rc = patch_name(words[i], names[i - 4]);
+        }
+        rc = rc ? rc : upload(&a, words[1], "slot_a.bin", words[2]);
         rc = rc ? rc : upload(&a, words[1], "slot_b.bin", words[3]);
+        for (int i = 4; i < nw && rc == 0; i++) {
+            rc = upload(&a, words[1], names[i - 4], words[i]);
+        }
         if (rc == 0) {
             snprintf(path, sizeof(path), "/api/v1/releases/%s/%s", words[1], activate ? "activate" : "publish");
             snprintf(human, sizeof(human), "release %s %s", words[1],
