@@ -131,6 +131,15 @@ delta_err_t delta_parse_header(const uint8_t *b, size_t len, delta_info_t *o)
     return DELTA_OK;
 }
 
+delta_err_t delta_parse_patch(const uint8_t *b, size_t len, delta_info_t *o)
+{
+    delta_err_t e = delta_parse_header(b, len, o);
+    if (e == DELTA_OK && len != (uint64_t)delta_body_offset(o) + o->body_size) {
+        e = DELTA_ERR_TRUNCATED;
+    }
+    return e;
+}
+
 /* ---- the range decoder ---- */
 
 static uint8_t next_byte(delta_dec_t *d)

@@ -131,7 +131,7 @@ img_err_t fota_image_check_sealed(const uint8_t *img, size_t len, const uint8_t 
 /* A whole patch's header, and whether it is encrypted; -1 after a message when it is not a patch. */
 static int patch_header(const uint8_t *patch, size_t len, delta_info_t *in)
 {
-    if (delta_parse_header(patch, len, in) != DELTA_OK || len != (uint64_t)delta_body_offset(in) + in->body_size) {
+    if (delta_parse_patch(patch, len, in) != DELTA_OK) {
         fota_err("not a whole patch (header or size wrong)");
         return -1;
     }

@@ -304,9 +304,8 @@ int lm_begin_delta_encode(lm_begin_t *b, const uint8_t *patch, uint32_t patch_si
 {
     delta_info_t info;
     img_header_t h;
-    if (delta_parse_header(patch, patch_size, &info) != DELTA_OK ||
-        img_header_decode(info.target_header, &h) != IMG_OK ||
-        patch_size != (uint64_t)delta_body_offset(&info) + info.body_size) {
+    if (delta_parse_patch(patch, patch_size, &info) != DELTA_OK ||
+        img_header_decode(info.target_header, &h) != IMG_OK) {
         return -1;
     }
     uint8_t *out = b->payload;

@@ -364,8 +364,8 @@ static int check_uploaded_patch(const char *staging, const char *fname, char *wh
     img_header_t h;
     int r = -1;
     snprintf(path, sizeof(path), "%s/patches/%s", staging, fname);
-    if (fota_read_file(path, 4u << 20, &patch, &pl) != 0 || delta_parse_header(patch, pl, &in) != DELTA_OK ||
-        pl != (uint64_t)delta_body_offset(&in) + in.body_size || img_header_decode(in.target_header, &h) != IMG_OK) {
+    if (fota_read_file(path, 4u << 20, &patch, &pl) != 0 || delta_parse_patch(patch, pl, &in) != DELTA_OK ||
+        img_header_decode(in.target_header, &h) != IMG_OK) {
         snprintf(why, cap, "patches/%.80s is not a whole patch", fname);
         goto out;
     }

@@ -324,6 +324,11 @@ static void test_bad_headers(void **state)
     assert_int_equal(info.base_size, p->bn);
     assert_int_equal(info.target_addr, BANK_B);
     assert_int_equal(delta_parse_header(h, sizeof(h) - 1, &info), DELTA_ERR_HEADER);
+    /* A patch held whole: exactly the header and the body it announces. */
+    assert_int_equal(delta_parse_patch(p->patch, p->plen, &info), DELTA_OK);
+    assert_int_equal(delta_parse_patch(p->patch, p->plen - 1, &info), DELTA_ERR_TRUNCATED);
+    assert_int_equal(delta_parse_patch(p->patch, p->plen + 1, &info), DELTA_ERR_TRUNCATED);
+    assert_int_equal(delta_parse_patch(h, sizeof(h) - 1, &info), DELTA_ERR_HEADER);
     h[0] ^= 1;
     assert_int_equal(delta_parse_header(h, sizeof(h), &info), DELTA_ERR_MAGIC);
     memcpy(h, p->patch, sizeof(h));

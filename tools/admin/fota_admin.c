@@ -277,8 +277,7 @@ static int patch_name(const char *file, char name[100])
     if (fota_read_file(file, 4u << 20, &data, &len) != 0) {
         return 3;
     }
-    int whole = delta_parse_header(data, len, &in) == DELTA_OK &&
-                len == (uint64_t)delta_body_offset(&in) + in.body_size;
+    int whole = delta_parse_patch(data, len, &in) == DELTA_OK;
     free(data);
     if (!whole) {
         fota_err("%s is not a whole patch (make one with fota delta)", file);

@@ -149,6 +149,10 @@ static inline uint32_t delta_body_offset(const delta_info_t *in)
     return DELTA_HDR_SIZE + ((in->flags & DELTA_FLAG_ENCRYPTED) != 0 ? DELTA_ENC_RECORD_SIZE : 0u);
 }
 
+/* Parses the header of a patch held whole in buf (len bytes): DELTA_ERR_TRUNCATED when len is not
+ * the header, key record and body the header announces. */
+delta_err_t delta_parse_patch(const uint8_t *buf, size_t len, delta_info_t *out);
+
 const char *delta_strerror(delta_err_t e);
 
 /* The prediction both sides make for copied bytes (shared by the encoder and the decoder, so
