@@ -175,16 +175,17 @@ static int fetch_object(const s3_t *s3, const char *name, const char *file, size
  * refuse it. 1 when it is such a patch. Any other fault is for activation to judge. */
 static int stale_patch(const char *file, const char *version)
 {
-    uint8_t *patch = NULL;
-    size_t len = 0;
+    uint8_t hdr[DELTA_HDR_SIZE]; /* the header says which image the patch makes: read no more */
     delta_info_t in;
     img_header_t h;
     img_version_t want;
-    int stale = fota_read_file(file, S3_PATCH_MAX, &patch, &len) == 0 &&
-                delta_parse_header(patch, len, &in) == DELTA_OK && img_header_decode(in.target_header, &h) == IMG_OK &&
-                img_version_parse(version, &want) == 0 && img_version_cmp(&h.version, &want) != 0;
-    free(patch);
-    return stale;
+    FILE *f = fopen(file, "rb");
+    size_t got = f != NULL ? fread(hdr, 1, sizeof(hdr), f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    return delta_parse_header(hdr, got, &in) == DELTA_OK && img_header_decode(in.target_header, &h) == IMG_OK &&
+           img_version_parse(version, &want) == 0 && img_version_cmp(&h.version, &want) != 0;
 }
 
 void s3_sync(releases_t *s, s3_t *s3)
