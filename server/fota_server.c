@@ -135,7 +135,10 @@ typedef struct {
     char upload_path[700]; /* ... renamed to this one when it is complete */
     uint64_t uploaded;
     int upload_failed;
-    int refused;        /* the upload was refused before its body: answer that, ignore the body */
+    routes_match_t found; /* the request's route (fota/routes.h), looked up once when it starts */
+    route_t route;
+    const char *allow;    /* ROUTES_METHOD: the resource's Allow header */
+    int refused;          /* the upload was refused before its body: answer that, ignore the body */
     unsigned refused_status;
     char refused_msg[160];
 } request_t;
@@ -444,21 +447,6 @@ static int authorized(const server_t *s, struct MHD_Connection *c)
     return crypto_memcmp_ct((const uint8_t *)t, (const uint8_t *)s->token, n) == 0;
 }
 
-/* "/api/v1/releases/X.Y.Z/what": the version (checked) and what follows it. */
-static int release_target(const char *url, char *ver, size_t cap, const char **what)
-{
-    const char *p = url + strlen("/api/v1/releases/");
-    const char *slash = strchr(p, '/');
-    img_version_t v;
-    if (slash == NULL || (size_t)(slash - p) >= cap) {
-        return -1;
-    }
-    memcpy(ver, p, (size_t)(slash - p));
-    ver[slash - p] = '\0';
-    *what = slash + 1;
-    return img_version_parse(ver, &v);
-}
-
 /* make_current 0: publish only (the release is kept for rollouts; `current` stays). */
 static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const char *ver, int make_current,
                                     const char *method, const char *url)
@@ -491,8 +479,6 @@ static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const
 /* First call of a PUT: decide whether to take the body, and open where it goes. */
 static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url, request_t *rq)
 {
-    char ver[32];
-    const char *what;
     rq->upload_fd = -1;
     if (!authorized(s, c)) {
         rq->refused = 1;
@@ -501,17 +487,19 @@ static void upload_begin(server_t *s, struct MHD_Connection *c, const char *url,
         return;
     }
     /* A release's images, or a patch its publisher made (patches/<base's signed SHA-256>.patch: an
-     * encrypted release's, which the server cannot make; docs/encryption.md): ROUTE_RELEASE_UPLOAD. */
-    route_t route;
-    const char *allow;
-    if (routes_find("PUT", url, &route, &allow) != ROUTES_FOUND || route.id != ROUTE_RELEASE_UPLOAD ||
-        release_target(url, ver, sizeof(ver), &what) != 0) {
+     * encrypted release's, which the server cannot make; docs/encryption.md): ROUTE_RELEASE_UPLOAD,
+     * for a version X.Y.Z. */
+    const char *ver = rq->route.arg;
+    img_version_t v;
+    if (rq->found != ROUTES_FOUND || rq->route.id != ROUTE_RELEASE_UPLOAD || strlen(ver) >= 32 ||
+        img_version_parse(ver, &v) != 0) {
         rq->refused = 1;
         rq->refused_status = MHD_HTTP_BAD_REQUEST;
         snprintf(rq->refused_msg, sizeof(rq->refused_msg),
                  "upload to /api/v1/releases/X.Y.Z/slot_a.bin, slot_b.bin or patches/<base sha256>.patch");
         return;
     }
+    const char *what = url + strlen("/api/v1/releases/") + strlen(ver) + 1; /* slot_a.bin, patches/... */
     char dir[600], path[700];
     snprintf(dir, sizeof(dir), "%s/releases", s->root);
     mkdir(dir, 0755);
@@ -582,6 +570,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         rq->upload_fd = -1;
         *con_cls = rq;
+        rq->found = routes_find(method, url, &rq->route, &rq->allow);
         if (strcmp(method, "PUT") == 0 && strncmp(url, "/api/v1/releases/", 17) == 0) {
             upload_begin(s, c, url, rq);
         }
@@ -612,11 +601,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strstr(url, "..") != NULL || strchr(url, '\\') != NULL) {
         return send_error(c, MHD_HTTP_BAD_REQUEST, "path traversal refused", method, url);
     }
-    route_t route;
-    const char *allow = NULL;
-    routes_match_t found = routes_find(method, url, &route, &allow);
-    if (found == ROUTES_METHOD) {
-        return send_error_allow(c, allow, method, url);
+    const route_t route = rq->route;
+    if (rq->found == ROUTES_METHOD) {
+        return send_error_allow(c, rq->allow, method, url);
     }
     if (rq->refused) {
         return send_error(c, rq->refused_status, rq->refused_msg, method, url);
@@ -624,7 +611,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (rq->upload_fd >= 0) {
         return upload_finish(s, c, rq, method, url);
     }
-    if (found == ROUTES_NONE) {
+    if (rq->found == ROUTES_NONE) {
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint", method, url);
     }
     int admin = authorized(s, c);
