@@ -50,11 +50,8 @@ bench-server: firmware release
 # A release build of the host tools (optimised, no sanitizers) installed under PREFIX with their
 # systemd units (docs/deployment.md): sudo make install [PREFIX=/usr/local]
 PREFIX ?= /usr/local
-install: setup
-	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DFOTA_SANITIZE=OFF \
-	      -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-	cmake --build $(BUILD)/release -j $(JOBS) --target fota fota-server fota-bridge fota-link fota-admin
-	cmake --install $(BUILD)/release
+install: release
+	cmake --install $(BUILD)/release --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)
