@@ -44,6 +44,11 @@ cut_run() {
   wait "$emu_pid"; cut_rc=$?; emu_pid=
   start_emu || bad "fota-emu did not start after the cut"
 }
+# bank_b_kept FILE: the first 32 KiB of bank B are as they were composed.
+bank_b_kept() {
+  cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \
+         <(dd if="$1" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none)
+}
 
 cp "$w/start.bin" "$w/dev.bin"
 start_emu || bad "fota-emu did not start"
@@ -128,8 +133,7 @@ start_emu || bad "fota-emu did not start (wrong base run)"
 "$LINK" --socket "$w/s.sock" update "$w/other.patch" >"$w/link.txt" 2>&1; rc=$?
 if [ $rc -eq 1 ] && grep -q "patch refused by the device: bad base" "$w/link.txt" &&
    "$LINK" --socket "$w/s.sock" info >"$w/info.txt" 2>&1 && grep -q "running bank A" "$w/info.txt" &&
-   cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \
-          <(dd if="$w/start.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none); then
+   bank_b_kept "$w/start.bin"; then
   ok "a patch for another base refused (bad base), bank B not touched"
 else
   cat "$w/link.txt" "$w/info.txt" 2>/dev/null | sed 's/^/    > /'
@@ -191,11 +195,6 @@ else
 fi
 kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; emu_pid=
 
-# bank_b_kept FILE: the first 32 KiB of bank B are as they were composed.
-bank_b_kept() {
-  cmp -s <(dd if="$w/dev.bin" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none) \
-         <(dd if="$1" bs=4096 skip=$((0x60000 / 4096)) count=8 status=none)
-}
 "$FOTA" compose --bootloader "$FW/bootloader.elf" --bank-a "$w/a.img" --bank-b "$w/b-old.img" \
     --device-key "$w/dev2.pem" -o "$w/start-enc2.bin" >/dev/null
 cp "$w/start-enc2.bin" "$w/dev.bin"
