@@ -138,6 +138,36 @@ static int patch_header(const uint8_t *patch, size_t len, delta_info_t *in)
     return 0;
 }
 
+/* The patch (whole, header in) with its body run through AES-128-CTR under key, which is wiped:
+ * sealed when rec is a key record (the flag set, rec after the header), opened when rec is NULL
+ * (the flag cleared, the record dropped). The counter stream is the same both ways. */
+static int patch_crypt(const uint8_t *patch, const delta_info_t *in, uint8_t key[CRYPTO_AES128_KEY_SIZE],
+                       const uint8_t *rec, uint8_t **out, size_t *out_len)
+{
+    size_t at = rec != NULL ? DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE : DELTA_HDR_SIZE;
+    uint8_t *o = malloc(at + in->body_size);
+    if (o == NULL) {
+        memset(key, 0, CRYPTO_AES128_KEY_SIZE);
+        fota_err("out of memory");
+        return -1;
+    }
+    memcpy(o, patch, DELTA_HDR_SIZE);
+    le_put32(o + 28, rec != NULL ? in->flags | DELTA_FLAG_ENCRYPTED : in->flags & ~DELTA_FLAG_ENCRYPTED);
+    if (rec != NULL) {
+        memcpy(o + DELTA_HDR_SIZE, rec, DELTA_ENC_RECORD_SIZE);
+    }
+    crypto_err_t e = crypto_enc_payload(key, 0, patch + delta_body_offset(in), o + at, in->body_size);
+    memset(key, 0, CRYPTO_AES128_KEY_SIZE);
+    if (e != CRYPTO_OK) {
+        fota_err("%s the patch failed (crypto library)", rec != NULL ? "encrypting" : "decrypting");
+        free(o);
+        return -1;
+    }
+    *out = o;
+    *out_len = at + in->body_size;
+    return 0;
+}
+
 int fota_patch_seal(const uint8_t *patch, size_t len, const uint8_t device_pub[CRYPTO_P256_PUBKEY_SIZE],
                     uint8_t **out, size_t *out_len)
 {
@@ -150,29 +180,10 @@ int fota_patch_seal(const uint8_t *patch, size_t len, const uint8_t device_pub[C
         return -1;
     }
     uint8_t rec[IMG_TLV_HDR_SIZE + IMG_ENC_EC256_SIZE], key[CRYPTO_AES128_KEY_SIZE];
-    uint8_t *o = malloc(len + DELTA_ENC_RECORD_SIZE);
-    if (o == NULL) {
-        fota_err("out of memory");
-        return -1;
-    }
     if (fota_enc_wrap(device_pub, rec, key) != 0) {
-        free(o);
         return -1;
     }
-    memcpy(o, patch, DELTA_HDR_SIZE);
-    le_put32(o + 28, in.flags | DELTA_FLAG_ENCRYPTED);
-    memcpy(o + DELTA_HDR_SIZE, rec + IMG_TLV_HDR_SIZE, DELTA_ENC_RECORD_SIZE);
-    crypto_err_t e = crypto_enc_payload(key, 0, patch + DELTA_HDR_SIZE,
-                                       o + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, in.body_size);
-    memset(key, 0, sizeof(key));
-    if (e != CRYPTO_OK) {
-        fota_err("encrypting the patch failed (crypto library)");
-        free(o);
-        return -1;
-    }
-    *out = o;
-    *out_len = len + DELTA_ENC_RECORD_SIZE;
-    return 0;
+    return patch_crypt(patch, &in, key, rec + IMG_TLV_HDR_SIZE, out, out_len);
 }
 
 int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[32], uint8_t **out,
@@ -193,23 +204,5 @@ int fota_patch_open(const uint8_t *patch, size_t len, const uint8_t device_priv[
                                                : "the patch's key record is malformed");
         return -1;
     }
-    uint8_t *o = malloc(len - DELTA_ENC_RECORD_SIZE);
-    if (o == NULL) {
-        memset(key, 0, sizeof(key));
-        fota_err("out of memory");
-        return -1;
-    }
-    memcpy(o, patch, DELTA_HDR_SIZE);
-    le_put32(o + 28, in.flags & ~DELTA_FLAG_ENCRYPTED);
-    e = crypto_enc_payload(key, 0, patch + DELTA_HDR_SIZE + DELTA_ENC_RECORD_SIZE, o + DELTA_HDR_SIZE,
-                          in.body_size);
-    memset(key, 0, sizeof(key));
-    if (e != CRYPTO_OK) {
-        fota_err("decrypting the patch failed (crypto library)");
-        free(o);
-        return -1;
-    }
-    *out = o;
-    *out_len = len - DELTA_ENC_RECORD_SIZE;
-    return 0;
+    return patch_crypt(patch, &in, key, NULL, out, out_len);
 }
