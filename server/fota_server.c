@@ -47,6 +47,7 @@
 #include "fota/httpx.h"
 #include "fota/fleet.h"
 #include "fota/fleet_api.h"
+#include "fota/front.h"
 #include "fota/image.h"
 #include "fota/metrics.h"
 #include "fota/mirror.h"
@@ -80,18 +81,24 @@ typedef struct {
     char version[32];
 } who_t;
 
-static const char *bearer(struct MHD_Connection *c)
+/* The token of an Authorization: Bearer header, or NULL. */
+static const char *bearer_of(const char *authorization)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    return h != NULL && strncmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
+    return authorization != NULL && strncmp(authorization, "Bearer ", 7) == 0 ? authorization + 7 : NULL;
 }
 
-/* 0 with *w filled, or the HTTP status of the refusal (its message in *msg). path_id: the device
- * the URL names (reports), or NULL. */
-static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path_id, who_t *w, const char **msg)
+static const char *bearer(struct MHD_Connection *c)
+{
+    return bearer_of(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
+/* 0 with *w filled, or the HTTP status of the refusal (its message in *msg). hid: the X-Device-Id
+ * header, token: the bearer token (NULL when absent); path_id: the device the URL names (reports),
+ * or NULL. */
+static unsigned identify_as(server_t *s, const char *hid, const char *token, const char *path_id, who_t *w,
+                            const char **msg)
 {
     memset(w, 0, sizeof(*w));
-    const char *hid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id");
     if (hid != NULL && !srv_valid_device_id(hid)) {
         *msg = "X-Device-Id must be 1-64 of A-Z a-z 0-9 . _ -";
         return MHD_HTTP_BAD_REQUEST;
@@ -101,7 +108,7 @@ static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path
         return MHD_HTTP_FORBIDDEN;
     }
     w->id = path_id ? path_id : hid;
-    fleet_auth_t a = fleet_auth(s->fleet, w->id, bearer(c), w->grp, sizeof(w->grp));
+    fleet_auth_t a = fleet_auth(s->fleet, w->id, token, w->grp, sizeof(w->grp));
     if (a != FLEET_AUTH_OK) {
         *msg = fleet_auth_message(a);
         return a == FLEET_AUTH_PENDING ? MHD_HTTP_FORBIDDEN
@@ -109,6 +116,11 @@ static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path
                                        : MHD_HTTP_UNAUTHORIZED;
     }
     return 0;
+}
+
+static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path_id, who_t *w, const char **msg)
+{
+    return identify_as(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id"), bearer(c), path_id, w, msg);
 }
 
 /* The path of a release file for this device: its rollout's release when one includes it and the
@@ -171,117 +183,234 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
 
 
 
-static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const who_t *w, const char *name,
-                                  const char *type, int is_image, const char *method, const char *url)
+/* What a request for a release file is answered with: worked out once, then sent by
+ * libmicrohttpd (serve_file) or by the front (front_answer, image bodies with sendfile). */
+typedef enum { FA_BODY, FA_ERROR, FA_NOT_MODIFIED, FA_UNSATISFIABLE, FA_REDIRECT } fa_kind_t;
+
+typedef struct {
+    fa_kind_t kind;
+    unsigned status;      /* FA_BODY: 200 or 206; FA_ERROR: the error's */
+    char msg[200];        /* FA_ERROR */
+    int fd;               /* FA_BODY: the file, or -1 */
+    release_blob_t *blob; /* FA_BODY: an image's bytes in memory, or NULL */
+    uint64_t first, n, size;
+    const char *type;
+    char etag[80];        /* images: "SHA-256"; else "" */
+    char range[96];       /* FA_BODY 206 and FA_UNSATISFIABLE: the Content-Range */
+    char loc[4096];       /* FA_REDIRECT */
+} file_answer_t;
+
+static void file_answer_done(file_answer_t *a)
 {
+    if (a->fd >= 0) {
+        close(a->fd);
+        a->fd = -1;
+    }
+    release_blob_unref(a->blob);
+    a->blob = NULL;
+}
+
+static void fa_error(file_answer_t *a, unsigned status, const char *msg)
+{
+    file_answer_done(a);
+    a->kind = FA_ERROR;
+    a->status = status;
+    snprintf(a->msg, sizeof(a->msg), "%s", msg);
+}
+
+/* inm, range, if_range: the request's If-None-Match, Range and If-Range (NULL when absent). */
+static void file_answer(server_t *s, const who_t *w, const char *name, const char *type, int is_image, const char *inm,
+                        const char *range, const char *if_range, file_answer_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->type = type;
     char path[600];
     device_path(s, w, name, path, sizeof(path));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    a->fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return send_error(c, MHD_HTTP_NOT_FOUND, "no such file in the current release", method, url);
+    if (a->fd < 0 || fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fa_error(a, MHD_HTTP_NOT_FOUND, "no such file in the current release");
+        return;
     }
-    char etag[80] = "", sha[65] = "";
-    release_blob_t *blob = NULL; /* an image's bytes, sent from memory */
+    char sha[65] = "";
     if (is_image) {
-        release_file_t info;
-        const release_file_t *fi = &info;
-        if (releases_file_info(s->rel, path, fd, &st, &info) != 0) {
-            close(fd);
-            return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file", method, url);
+        release_file_t fi;
+        if (releases_file_info(s->rel, path, a->fd, &st, &fi) != 0) {
+            fa_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file");
+            return;
         }
-        blob = info.blob;
-        if (fi->verdict != IMG_OK && fi->verdict != IMG_ERR_NO_KEY) {
-            close(fd);
-            release_blob_unref(blob);
+        a->blob = fi.blob;
+        if (fi.verdict != IMG_OK && fi.verdict != IMG_ERR_NO_KEY) {
             char msg[200];
-            snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi->verdict));
-            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, msg, method, url);
+            snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi.verdict));
+            fa_error(a, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+            return;
         }
-        snprintf(etag, sizeof(etag), "\"%.64s\"", fi->sha_hex);
-        memcpy(sha, fi->sha_hex, sizeof(sha));
-        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        if (inm != NULL && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
-            close(fd);
-            release_blob_unref(blob);
-            return send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, etag, method, url);
+        snprintf(a->etag, sizeof(a->etag), "\"%.64s\"", fi.sha_hex);
+        memcpy(sha, fi.sha_hex, sizeof(sha));
+        if (inm != NULL && (strcmp(inm, a->etag) == 0 || strcmp(inm, "*") == 0)) {
+            file_answer_done(a);
+            a->kind = FA_NOT_MODIFIED;
+            return;
         }
     }
-    uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
-    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    a->size = (uint64_t)st.st_size;
+    uint64_t last = a->size ? a->size - 1 : 0;
     /* If-Range (RFC 9110 §13.1.5): the range only if the file is still that entity (strong
      * comparison with our ETag; a date never matches, there is no Last-Modified). Otherwise the
      * whole current file, 200, so a client never joins pieces of two releases. */
-    const char *if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
     int stale = 0;
-    if (range != NULL && if_range != NULL && (etag[0] == '\0' || strcmp(if_range, etag) != 0)) {
+    if (range != NULL && if_range != NULL && (a->etag[0] == '\0' || strcmp(if_range, a->etag) != 0)) {
         range = NULL;
         stale = 1; /* answered here, whole: the client learns of the new release from us */
     }
     /* --redirect-downloads: to the S3 copy named by this image's SHA-256, so a redirected window is
      * of the release its If-Range named, whatever S3 does with If-Range or its own ETags. A
-     * request whose If-Range no longer matches was answered above (200, from here). */
-    if (s->mirror != NULL && blob != NULL && !stale) {
-        char loc[4096];
-        if (mirror_location(s->mirror, sha, blob, loc, sizeof(loc)) == 1) {
-            close(fd);
-            release_blob_unref(blob);
-            return send_redirect(c, loc, method, url);
-        }
+     * request whose If-Range no longer matches is answered here (200, from here). */
+    if (s->mirror != NULL && a->blob != NULL && !stale &&
+        mirror_location(s->mirror, sha, a->blob, a->loc, sizeof(a->loc)) == 1) {
+        file_answer_done(a);
+        a->kind = FA_REDIRECT;
+        return;
     }
-    srv_range_t rr = srv_parse_range(range, size, &first, &last);
+    srv_range_t rr = srv_parse_range(range, a->size, &a->first, &last);
     if (rr == SRV_RANGE_MALFORMED) {
-        close(fd);
-        release_blob_unref(blob);
-        return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)", method, url);
+        fa_error(a, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)");
+        return;
     }
     if (rr == SRV_RANGE_UNSATISFIABLE) {
-        close(fd);
-        release_blob_unref(blob);
-        char cr[64];
-        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
-        return send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, cr, method, url);
+        file_answer_done(a);
+        a->kind = FA_UNSATISFIABLE;
+        snprintf(a->range, sizeof(a->range), "bytes */%llu", (unsigned long long)a->size);
+        return;
     }
-    uint64_t n = size ? last - first + 1 : 0;
-    struct MHD_Response *r;
-    if (blob != NULL && blob->size == size) {
-        /* From memory: the response holds the reference and drops it when it is done. */
-        close(fd);
-        r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)n, blob->data + first, release_blob_unref, blob);
-        if (r == NULL) {
-            release_blob_unref(blob);
-            return MHD_NO;
-        }
-    } else {
-        release_blob_unref(blob);
-        /* libmicrohttpd closes fd when the response is destroyed. */
-        r = MHD_create_response_from_fd_at_offset64(n, fd, first);
-        if (r == NULL) {
-            close(fd);
-            return MHD_NO;
-        }
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    if (etag[0]) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
-    }
-    unsigned status = MHD_HTTP_OK;
+    a->kind = FA_BODY;
+    a->status = MHD_HTTP_OK;
+    a->n = a->size ? last - a->first + 1 : 0;
     if (rr == SRV_RANGE_OK) {
-        char cr[96];
-        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
-                 (unsigned long long)size);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        status = MHD_HTTP_PARTIAL_CONTENT;
+        a->status = MHD_HTTP_PARTIAL_CONTENT;
+        snprintf(a->range, sizeof(a->range), "bytes %llu-%llu/%llu", (unsigned long long)a->first,
+                 (unsigned long long)last, (unsigned long long)a->size);
     }
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    metrics_response(status, n);
-    srvlog(SRVLOG_INFO, "%s %s -> %u (%llu bytes)", method, url, status, (unsigned long long)n);
+    if (a->blob != NULL && a->blob->size != a->size) {
+        release_blob_unref(a->blob); /* not these bytes: the file is sent */
+        a->blob = NULL;
+    }
+}
+
+/* A body answer's header lines besides Date, Connection and Content-Length, the same whichever
+ * sends it: name i is names[i], its value values[i]; returns how many. */
+static size_t body_headers(const file_answer_t *a, const char *names[4], const char *values[4])
+{
+    size_t k = 0;
+    names[k] = MHD_HTTP_HEADER_CONTENT_TYPE, values[k++] = a->type;
+    names[k] = MHD_HTTP_HEADER_ACCEPT_RANGES, values[k++] = "bytes";
+    if (a->etag[0] != '\0') {
+        names[k] = MHD_HTTP_HEADER_ETAG, values[k++] = a->etag;
+    }
+    if (a->status == MHD_HTTP_PARTIAL_CONTENT) {
+        names[k] = MHD_HTTP_HEADER_CONTENT_RANGE, values[k++] = a->range;
+    }
+    return k;
+}
+
+static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const who_t *w, const char *name,
+                                  const char *type, int is_image, const char *method, const char *url)
+{
+    file_answer_t *a = malloc(sizeof(*a));
+    if (a == NULL) {
+        return MHD_NO;
+    }
+    file_answer(s, w, name, type, is_image, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE), a);
+    enum MHD_Result ret = MHD_NO;
+    struct MHD_Response *r = NULL;
+    switch (a->kind) {
+    case FA_ERROR:
+        ret = send_error(c, a->status, a->msg, method, url);
+        break;
+    case FA_NOT_MODIFIED:
+        ret = send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, a->etag, method, url);
+        break;
+    case FA_UNSATISFIABLE:
+        ret = send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, a->range, method, url);
+        break;
+    case FA_REDIRECT:
+        ret = send_redirect(c, a->loc, method, url);
+        break;
+    case FA_BODY:
+        if (a->blob != NULL) { /* from memory: the response holds the reference and drops it when done */
+            r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)a->n, a->blob->data + a->first,
+                                                                       release_blob_unref, a->blob);
+            if (r != NULL) {
+                a->blob = NULL;
+            }
+        } else {
+            r = MHD_create_response_from_fd_at_offset64(a->n, a->fd, a->first); /* closes fd when destroyed */
+            if (r != NULL) {
+                a->fd = -1;
+            }
+        }
+        if (r == NULL) {
+            break;
+        }
+        const char *names[4], *values[4];
+        for (size_t i = 0, k = body_headers(a, names, values); i < k; i++) {
+            MHD_add_response_header(r, names[i], values[i]);
+        }
+        ret = MHD_queue_response(c, a->status, r);
+        MHD_destroy_response(r);
+        metrics_response(a->status, a->n);
+        srvlog(SRVLOG_INFO, "%s %s -> %u (%llu bytes)", method, url, a->status, (unsigned long long)a->n);
+        break;
+    }
+    file_answer_done(a);
+    free(a);
     return ret;
+}
+
+/* The front's question (fota/front.h): an image download it can send itself, with sendfile. The
+ * same identity, rollout and file rules as the handler's; anything but a body goes back to
+ * libmicrohttpd, which works it out again and answers it. */
+static int front_answer(void *cls, const front_request_t *q, front_reply_t *reply)
+{
+    server_t *s = cls;
+    route_t route;
+    const char *allow, *msg;
+    who_t w;
+    if (routes_find("GET", q->path, &route, &allow) != ROUTES_FOUND || route.id != ROUTE_FIRMWARE ||
+        identify_as(s, q->device_id, bearer_of(q->authorization), NULL, &w, &msg) != 0) {
+        return 0;
+    }
+    fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
+    file_answer_t *a = malloc(sizeof(*a));
+    if (a == NULL) {
+        return 0;
+    }
+    file_answer(s, &w, q->path + strlen("/firmware/"), "application/octet-stream", 1, q->if_none_match, q->range,
+                q->if_range, a);
+    int ok = a->kind == FA_BODY;
+    if (ok) {
+        reply->status = a->status;
+        reply->fd = a->fd;
+        a->fd = -1;
+        reply->offset = a->first;
+        reply->length = a->n;
+        const char *names[4], *values[4];
+        size_t used = 0;
+        for (size_t i = 0, k = body_headers(a, names, values); ok && i < k; i++) {
+            int m = snprintf(reply->headers + used, sizeof(reply->headers) - used, "%s: %s\r\n", names[i], values[i]);
+            used += m > 0 ? (size_t)m : sizeof(reply->headers);
+            ok = used < sizeof(reply->headers); /* they fit: 215 bytes at most */
+        }
+        if (!ok) {
+            close(reply->fd);
+        }
+    }
+    file_answer_done(a);
+    free(a);
+    return ok;
 }
 
 static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const who_t *w, const char *method,
@@ -715,6 +844,8 @@ int main(int argc, char **argv)
     uint8_t *cert_pem = NULL, *key_pem = NULL;
     size_t cert_len = 0, key_len = 0;
     struct MHD_Daemon *d = NULL;
+    front_t *front = NULL;
+    int lfd = -1; /* the front's listening socket, until the front owns it */
     rc = 3;
     if (o.s3.bucket != NULL) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -811,8 +942,19 @@ int main(int argc, char **argv)
      * single epoll thread does (above); it costs O(connections) per wake-up. */
     unsigned flags = (o.threads == 1 ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_USE_TURBO | MHD_USE_ERROR_LOG | (cert_pem ? MHD_USE_TLS : 0) |
                      (o.addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* Plain HTTP: the front listens, sends image bodies itself with sendfile and hands the rest of
+     * the requests to libmicrohttpd (fota/front.h; docs/server.md). TLS and --redirect-downloads:
+     * libmicrohttpd listens and answers everything. */
+    if (cert_pem == NULL && !o.redirect) {
+        signal(SIGPIPE, SIG_IGN); /* sendfile has no MSG_NOSIGNAL: a gone client is an EPIPE */
+        if ((lfd = front_listen(&o.addr)) < 0) {
+            fprintf(stderr, "fota-server: cannot listen on %s: %s\n", o.where, strerror(errno));
+            rc = 4;
+            goto out;
+        }
+        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    }
     struct MHD_OptionItem common[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, &o.addr},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o.max_conns, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o.idle_timeout, NULL},
@@ -831,17 +973,30 @@ int main(int argc, char **argv)
             }
         }
     }
-    struct MHD_OptionItem pool[] = {
-        {o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)o.threads, NULL}, /* one thread: no pool */
-        {MHD_OPTION_END, 0, NULL},
-    };
+    struct MHD_OptionItem more[3];
+    size_t nmore = 0;
+    if (o.threads > 1) { /* one thread: no pool */
+        more[nmore++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)o.threads, NULL};
+    }
+    if (lfd < 0) {
+        more[nmore++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &o.addr};
+    }
+    more[nmore] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common,
-                                            MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
+                                            MHD_OPTION_ARRAY, more, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "fota-server: cannot listen on %s%s\n", o.where,
                 cert_pem ? " (or the certificate and key do not load)" : "");
         rc = 4;
         goto out;
+    }
+    if (lfd >= 0) {
+        front_config_t fc = {lfd, o.threads, o.max_conns, o.idle_timeout, d, front_answer, &s};
+        lfd = -1; /* the front's, whether it starts or not */
+        if ((front = front_start(&fc)) == NULL) {
+            fprintf(stderr, "fota-server: cannot start the threads that serve downloads\n");
+            goto out;
+        }
     }
     srvlog(SRVLOG_INFO, "fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)", s.root,
            cert_pem ? "https" : "http", o.where, (unsigned)o.threads, (unsigned)o.max_conns,
@@ -870,6 +1025,10 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    front_stop(front); /* first: it hands connections to the daemon */
+    if (lfd >= 0) {
+        close(lfd);
+    }
     if (d != NULL) {
         MHD_stop_daemon(d);
     }

@@ -35,6 +35,11 @@ void metrics_connection(int opened)
     }
 }
 
+uint64_t metrics_open_connections(void)
+{
+    return __atomic_load_n(&conns_open, __ATOMIC_RELAXED);
+}
+
 /* A label value as Prometheus reads it: printable ASCII, with \ " escaped; anything else '?'. */
 static void label(char *out, size_t cap, const char *in)
 {

@@ -11,6 +11,7 @@
 
 void metrics_response(unsigned status, uint64_t body_bytes);
 void metrics_connection(int opened); /* 1: a connection opened, 0: one closed */
+uint64_t metrics_open_connections(void); /* the connections open now (the front's and libmicrohttpd's) */
 void metrics_result(const char *version, const char *state);
 /* The exposition text into buf (NUL-terminated, truncated at cap); returns its length. extra,
  * if not NULL, is appended as is (gauges another module owns). */
