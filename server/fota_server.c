@@ -1,5 +1,7 @@
 /* fota-server: serves releases to bridges and takes device reports. This file is the HTTP side
- * (the request handlers, uploads, the daemon's start and stop); the command line is options.c, the
+ * (the request handlers, uploads, the daemon's start and stop); over plain HTTP the listening
+ * socket is the front's (front.c: image downloads sent with sendfile, every other request handed
+ * to libmicrohttpd, which answers it with the handlers here); the command line is options.c, the
  * route table routes.c, the release store and its switch releases.c, the S3 sync s3sync.c, the
  * report queue reports.c, the fleet API fleet_api.c, metrics metrics.c, the log srvlog.c.
  *

@@ -1,10 +1,11 @@
 /* libFuzzer harness: the server's byte parsers: S3 listings, Range headers, device ids, UTF-8,
- * URL unescaping, --listen addresses and the method table. */
+ * URL unescaping, --listen addresses, the method table and the front's request heads. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fota/front.h"
 #include "fota/routes.h"
 #include "fota/srv.h"
 
@@ -39,6 +40,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((m == ROUTES_FOUND && strlen(r.arg) >= sizeof(r.arg)) || (m == ROUTES_METHOD && allow == NULL)) {
         abort();
     }
+    /* A request head as the front sees it: the input with an empty line after it, so that some
+     * reach the header loop; what it takes is a plain GET of a clean path. */
+    char *head = malloc(size + 5);
+    if (head == NULL) {
+        free(s);
+        return 0;
+    }
+    memcpy(head, data, size);
+    memcpy(head + size, "\r\n\r\n", 4);
+    front_request_t rq;
+    int close_after;
+    if (front_parse(head, size + 4, &rq, &close_after) == 1 &&
+        (rq.path < head || rq.path >= head + size || rq.path[0] != '/' || strstr(rq.path, "..") != NULL ||
+         strchr(rq.path, ' ') != NULL || strchr(rq.path, '%') != NULL || memcmp(head, "GET ", 4) != 0)) {
+        abort();
+    }
+    free(head);
     free(s);
     return 0;
 }

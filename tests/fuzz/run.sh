@@ -28,13 +28,14 @@ build fuzz_meta "$TOP/tests/fuzz/fuzz_meta.c" $CORE
 build fuzz_link "$TOP/tests/fuzz/fuzz_link.c" $CORE
 build fuzz_delta "$TOP/tests/fuzz/fuzz_delta.c" $CORE
 INC="$INC -I$TOP/server/include"
-build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c" "$TOP/server/routes.c"
+build fuzz_srv "$TOP/tests/fuzz/fuzz_srv.c" "$TOP/server/srv_util.c" "$TOP/server/routes.c" "$TOP/server/front_parse.c"
 build fuzz_elf "$TOP/tests/fuzz/fuzz_elf.c" "$TOP/hostlib/elf.c" "$TOP/hostlib/util.c" $CORE
 
 # Seeds: the real thing, so the fuzzer starts deep inside the formats.
 seeds=$OUT/seeds; rm -rf "$seeds"; mkdir -p "$seeds"/{image,elf,meta,link,srv,delta}
 printf '<ListBucketResult><Contents><Key>r/slot_a.bin</Key><ETag>&quot;a&quot;</ETag></Contents></ListBucketResult>' >"$seeds/srv/list"
 printf 'bytes=100-199' >"$seeds/srv/range"
+printf 'GET /firmware/slot_a.bin HTTP/1.1\r\nHost: s\r\nX-Device-Id: d1\r\nRange: bytes=0-9\r\nConnection: close' >"$seeds/srv/head"
 "$FOTA" sign -k "$FW/keys/dev-key.pem" -b a -v 1.0.0 -o "$seeds/a.img" "$FW/app-probe-a.elf" >/dev/null
 { printf '\x00'; cat "$seeds/a.img"; } >"$seeds/image/a"
 { printf '\x05'; head -c 700 "$seeds/a.img"; } >"$seeds/image/a-cut"

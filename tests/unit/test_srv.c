@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "fota/front.h"
 #include "fota/s3presign.h"
 #include "fota/routes.h"
 #include "fota/srv.h"
@@ -125,6 +126,73 @@ static void test_srv_listen(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (srv_parse_listen(bad[i], 5000, &a, where, sizeof(where)) != -1) {
             fail_msg("'%s' accepted", bad[i]);
+        }
+    }
+}
+
+/* The front's request heads (fota/front.h): what it takes itself, and what it leaves to
+ * libmicrohttpd. */
+static int front_takes(const char *head, front_request_t *rq, int *close_after, char *buf, size_t cap)
+{
+    size_t n = strlen(head);
+    assert_true(n + 1 <= cap);
+    memcpy(buf, head, n + 1);
+    return front_parse(buf, n, rq, close_after);
+}
+
+static void test_srv_front_parse(void **state)
+{
+    (void)state;
+    char buf[1024];
+    front_request_t rq;
+    int close_after;
+    assert_int_equal(front_takes("GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\n\r\n", &rq, &close_after, buf,
+                                 sizeof(buf)),
+                     1);
+    assert_string_equal(rq.path, "/firmware/slot_a.bin");
+    assert_null(rq.range);
+    assert_null(rq.device_id);
+    assert_int_equal(close_after, 0);
+    assert_int_equal(front_takes("GET /firmware/slot_b.bin HTTP/1.1\r\nhost: x\r\nx-device-id:  dev-1 \r\n"
+                                 "Authorization: Bearer abc\r\nRANGE: bytes=0-99\r\nIf-Range: \"e\"\r\n"
+                                 "If-None-Match: \"f\"\r\nUser-Agent: curl\r\nAccept: */*\r\n"
+                                 "Accept-Encoding: gzip\r\nConnection: Close\r\n\r\n",
+                                 &rq, &close_after, buf, sizeof(buf)),
+                     1);
+    assert_string_equal(rq.path, "/firmware/slot_b.bin");
+    assert_string_equal(rq.device_id, "dev-1"); /* whitespace around a value is not part of it */
+    assert_string_equal(rq.authorization, "Bearer abc");
+    assert_string_equal(rq.range, "bytes=0-99");
+    assert_string_equal(rq.if_range, "\"e\"");
+    assert_string_equal(rq.if_none_match, "\"f\"");
+    assert_int_equal(close_after, 1);
+    static const char *const left[] = {
+        "HEAD /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\n\r\n",        /* only GET */
+        "get /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\n\r\n",         /* methods are case-sensitive */
+        "GET /firmware/slot_a.bin HTTP/1.0\r\nHost: x\r\n\r\n",         /* only HTTP/1.1 */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\n\r\n",                      /* no Host */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", /* two */
+        "GET /firmware/slot_a.bin?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",     /* a query */
+        "GET /firmware/slot%5Fa.bin HTTP/1.1\r\nHost: x\r\n\r\n",       /* an escape */
+        "GET /firmware/../slot_a.bin HTTP/1.1\r\nHost: x\r\n\r\n",      /* dot segments */
+        "GET http://x/firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\n\r\n", /* absolute form */
+        "GET /firmware/slot_a.bin  HTTP/1.1\r\nHost: x\r\n\r\n",        /* two spaces */
+        "GET /firmware/slot_a.bin HTTP/1.1\nHost: x\r\n\r\n",            /* a bare LF */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n Range: bytes=2-3\r\n\r\n", /* fold */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nRange : bytes=0-1\r\n\r\n", /* space before ':' */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n",
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", /* a body */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\r\n",
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: close\r\n\r\n",
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nX-Other: 1\r\n\r\n", /* a header it does not know */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nX-Device-Id: a\x01b\r\n\r\n", /* a control byte */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\nUser-Agent: \xc3\xa9\r\n\r\n", /* not ASCII */
+        "GET /firmware/slot_a.bin HTTP/1.1\r\nHost: x\r\n",                       /* not the end of a head */
+    };
+    for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+        if (front_takes(left[i], &rq, &close_after, buf, sizeof(buf)) != 0) {
+            fail_msg("front took: %s", left[i]);
         }
     }
 }
@@ -276,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_srv_device_ids),
         cmocka_unit_test(test_srv_s3_listing),
         cmocka_unit_test(test_srv_listen),
+        cmocka_unit_test(test_srv_front_parse),
         cmocka_unit_test(test_srv_utf8_unescape_methods),
         cmocka_unit_test(test_srv_presign),
     };

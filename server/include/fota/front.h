@@ -18,6 +18,7 @@
 #ifndef FOTA_FRONT_H
 #define FOTA_FRONT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -49,6 +50,12 @@ typedef struct {
 } front_config_t;
 
 typedef struct front front_t;
+
+/* Takes a request head apart in place: buf[0, len) ends in its empty line ("\r\n\r\n"), and buf
+ * has room for one byte more (a NUL is written at buf[len]). 1 when the front can take the request
+ * (*rq points into buf; *close_after when it asked for Connection: close), 0 when it goes to
+ * libmicrohttpd. */
+int front_parse(char *buf, size_t len, front_request_t *rq, int *close_after);
 
 /* A non-blocking listening socket on addr (backlog 1024), or -1 with errno set. */
 int front_listen(const struct sockaddr_storage *addr);
