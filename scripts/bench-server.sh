@@ -83,7 +83,7 @@ read -r r1 e1 <<<"$(run "http://127.0.0.1:$p_one/firmware/slot_a.bin" 256)"
 echo "one thread (--threads 1), HTTP, 256 connections: $r1 req/s, $e1 errors"
 # What sending a response costs, one way or another, at 1,000 connections (tests/server/
 # send_pattern.c answers every request with this image, nothing else): the ceiling of each way
-# libmicrohttpd can send it, beside nginx's.
+# libmicrohttpd can send it, and of the front's way (hdr-more, nginx's), beside nginx.
 if [ -x "$HOST/tests/send_pattern" ]; then
   line="send patterns, HTTP, 1000 connections (req/s):"
   for pat in writev hdr-push hdr-more; do

@@ -26,6 +26,8 @@ typedef struct conn {
     struct conn *prev, *next; /* the thread's connections, least recently active first */
     time_t active;            /* monotonic seconds of the last byte in or out */
     size_t peeked;            /* bytes of the next request seen so far (progress, for the timeout) */
+    int more;                 /* bytes may be waiting unseen: an EPOLLIN came, or the last peek saw
+                               * more than the request it took (else a new one brings an EPOLLIN) */
     int sending, close_after;
     char head[512];
     size_t head_len, head_sent;
@@ -223,6 +225,7 @@ static int take_request(worker_t *w, conn_t *c)
     char buf[PEEK_MAX + 1];
     ssize_t n = recv(c->fd, buf, PEEK_MAX, MSG_PEEK);
     if (n <= 0) {
+        c->more = n < 0 && errno == EINTR;
         return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
     }
     if ((size_t)n > c->peeked) {
@@ -231,6 +234,7 @@ static int take_request(worker_t *w, conn_t *c)
     }
     char *end = memmem(buf, (size_t)n, "\r\n\r\n", 4);
     if (end == NULL && n < PEEK_MAX) {
+        c->more = 0; /* all of it seen: the rest comes with an EPOLLIN */
         return 0;
     }
     size_t len = end != NULL ? (size_t)(end - buf) + 4 : 0;
@@ -256,6 +260,7 @@ static int take_request(worker_t *w, conn_t *c)
         return -1;
     }
     c->peeked = 0;
+    c->more = (size_t)n > len || n == PEEK_MAX; /* another request behind this one (pipelined) */
     c->head_len = (size_t)hl;
     c->head_sent = 0;
     c->body_fd = rep.fd;
@@ -266,8 +271,11 @@ static int take_request(worker_t *w, conn_t *c)
     return 1;
 }
 
-static void on_ready(worker_t *w, conn_t *c)
+static void on_ready(worker_t *w, conn_t *c, uint32_t events)
 {
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        c->more = 1;
+    }
     for (;;) {
         if (c->sending) {
             int r = send_some(w, c);
@@ -285,6 +293,9 @@ static void on_ready(worker_t *w, conn_t *c)
                 drop(w, c);
                 return;
             }
+        }
+        if (!c->more) {
+            return; /* nothing new since the last look: saves a recv per request */
         }
         int r = take_request(w, c); /* the next one may be in the socket already (pipelined) */
         if (r < 0) {
@@ -320,7 +331,7 @@ static void *run(void *arg)
             if (evs[i].data.ptr == NULL) {
                 accept_some(w);
             } else if (evs[i].data.ptr != (void *)f) { /* f: the stop signal */
-                on_ready(w, evs[i].data.ptr);
+                on_ready(w, evs[i].data.ptr, evs[i].events);
             }
         }
         struct timespec ts;

@@ -2,11 +2,11 @@
  * connection to 127.0.0.1:PORT with the same 200 response carrying FILE, sent one of three ways,
  * so that wrk shows what each way of putting a response on a socket costs on this machine:
  *   writev    header and body in one writev from memory (the body copied into the socket):
- *             what libmicrohttpd does with fota-server's in-memory images
+ *             what libmicrohttpd does with fota-server's in-memory images (TLS aside)
  *   hdr-push  the header sent and pushed alone, then the body with sendfile (no copy):
  *             what libmicrohttpd does with a descriptor response
  *   hdr-more  the header sent with MSG_MORE (held until the body follows), then sendfile:
- *             what nginx does with sendfile and tcp_nopush
+ *             what nginx does with sendfile and tcp_nopush, and fota-server's front (front.c)
  * It reads no more of a request than where it ends (an empty line); whatever the request says,
  * the answer is the same. Epoll, edge-triggered, THREADS threads (default 2).
  * Usage: send_pattern writev|hdr-push|hdr-more PORT FILE [THREADS] */
