@@ -1,7 +1,8 @@
 /* fota-server: serves releases to bridges and takes device reports. This file is the HTTP side
  * (the request handlers, uploads, the daemon's start and stop); over plain HTTP the listening
  * socket is the front's (front.c: image downloads sent with sendfile, every other request handed
- * to libmicrohttpd, which answers it with the handlers here); the command line is options.c, the
+ * to libmicrohttpd, which answers it with the handlers here); what a device is sent, whichever
+ * of the two sends it, is worked out in delivery.c; the command line is options.c, the
  * route table routes.c, the release store and its switch releases.c, the S3 sync s3sync.c, the
  * report queue reports.c, the fleet API fleet_api.c, metrics metrics.c, the log srvlog.c.
  *
@@ -48,6 +49,7 @@
 #include "fota/hostlib.h"
 #include "fota/httpx.h"
 #include "fota/fleet.h"
+#include "fota/delivery.h"
 #include "fota/fleet_api.h"
 #include "fota/front.h"
 #include "fota/image.h"
@@ -67,77 +69,19 @@
 typedef struct {
     const char *root; /* absolute */
     const char *token; /* publish token (16-512 characters); "": publishing disabled */
-    releases_t *rel;  /* the release folder, its cache and its switch (releases.c) */
     reports_t *reports;
-    mirror_t *mirror; /* --redirect-downloads: images answered with a redirect to their S3 copy */
     db_t *fdb, *frdb; /* the fleet's store (the --db database): writing, and reading connections */
-    fleet_t *fleet;   /* device identity, inventory, rollouts (fleet.c) */
+    delivery_t dl;    /* the release folder, the fleet, the S3 copies: what a device is sent */
 } server_t;
-
-/* A device request's identity: who asks (X-Device-Id, or the id in the path; NULL for nobody),
- * its group, and for the requests that serve a release, the release the fleet says it should run
- * ("" for the current). */
-typedef struct {
-    const char *id;
-    char grp[FLEET_GROUP_MAX + 1];
-    char version[32];
-} who_t;
-
-/* The token of an Authorization: Bearer header, or NULL. */
-static const char *bearer_of(const char *authorization)
-{
-    return authorization != NULL && strncmp(authorization, "Bearer ", 7) == 0 ? authorization + 7 : NULL;
-}
 
 static const char *bearer(struct MHD_Connection *c)
 {
-    return bearer_of(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+    return delivery_bearer(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
-/* 0 with *w filled, or the HTTP status of the refusal (its message in *msg). hid: the X-Device-Id
- * header, token: the bearer token (NULL when absent); path_id: the device the URL names (reports),
- * or NULL. */
-static unsigned identify_as(server_t *s, const char *hid, const char *token, const char *path_id, who_t *w,
-                            const char **msg)
+static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path_id, delivery_who_t *w, const char **msg)
 {
-    memset(w, 0, sizeof(*w));
-    if (hid != NULL && !srv_valid_device_id(hid)) {
-        *msg = "X-Device-Id must be 1-64 of A-Z a-z 0-9 . _ -";
-        return MHD_HTTP_BAD_REQUEST;
-    }
-    if (path_id != NULL && hid != NULL && strcmp(hid, path_id) != 0) {
-        *msg = "X-Device-Id names another device than the URL";
-        return MHD_HTTP_FORBIDDEN;
-    }
-    w->id = path_id ? path_id : hid;
-    fleet_auth_t a = fleet_auth(s->fleet, w->id, token, w->grp, sizeof(w->grp));
-    if (a != FLEET_AUTH_OK) {
-        *msg = fleet_auth_message(a);
-        return a == FLEET_AUTH_PENDING ? MHD_HTTP_FORBIDDEN
-               : a == FLEET_AUTH_ERROR ? MHD_HTTP_INTERNAL_SERVER_ERROR
-                                       : MHD_HTTP_UNAUTHORIZED;
-    }
-    return 0;
-}
-
-static unsigned identify(server_t *s, struct MHD_Connection *c, const char *path_id, who_t *w, const char **msg)
-{
-    return identify_as(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id"), bearer(c), path_id, w, msg);
-}
-
-/* The path of a release file for this device: its rollout's release when one includes it and the
- * release is there, else the current one. */
-static void device_path(server_t *s, const who_t *w, const char *name, char *out, size_t cap)
-{
-    if (w != NULL && w->version[0] != '\0') {
-        struct stat st;
-        releases_version_path(s->rel, w->version, name, out, cap);
-        if (stat(out, &st) == 0) {
-            return;
-        }
-        srvlog(SRVLOG_WARN, "fota-server: rollout release %s has no %s: serving the current release", w->version, name);
-    }
-    releases_path(s->rel, name, out, cap);
+    return delivery_identify(&s->dl, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id"), bearer(c), path_id, w, msg);
 }
 
 typedef struct {
@@ -185,163 +129,32 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
 
 
 
-/* What a request for a release file is answered with: worked out once, then sent by
- * libmicrohttpd (serve_file) or by the front (front_answer, image bodies with sendfile). */
-typedef enum { FA_BODY, FA_ERROR, FA_NOT_MODIFIED, FA_UNSATISFIABLE, FA_REDIRECT } fa_kind_t;
-
-typedef struct {
-    fa_kind_t kind;
-    unsigned status;      /* FA_BODY: 200 or 206; FA_ERROR: the error's */
-    char msg[200];        /* FA_ERROR */
-    int fd;               /* FA_BODY: the file, or -1 */
-    release_blob_t *blob; /* FA_BODY: an image's bytes in memory, or NULL */
-    uint64_t first, n, size;
-    const char *type;
-    char etag[80];        /* images: "SHA-256"; else "" */
-    char range[96];       /* FA_BODY 206 and FA_UNSATISFIABLE: the Content-Range */
-    char loc[4096];       /* FA_REDIRECT */
-} file_answer_t;
-
-static void file_answer_done(file_answer_t *a)
-{
-    if (a->fd >= 0) {
-        close(a->fd);
-        a->fd = -1;
-    }
-    release_blob_unref(a->blob);
-    a->blob = NULL;
-}
-
-static void fa_error(file_answer_t *a, unsigned status, const char *msg)
-{
-    file_answer_done(a);
-    a->kind = FA_ERROR;
-    a->status = status;
-    snprintf(a->msg, sizeof(a->msg), "%s", msg);
-}
-
-/* inm, range, if_range: the request's If-None-Match, Range and If-Range (NULL when absent). */
-static void file_answer(server_t *s, const who_t *w, const char *name, const char *type, int is_image, const char *inm,
-                        const char *range, const char *if_range, file_answer_t *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->type = type;
-    char path[600];
-    device_path(s, w, name, path, sizeof(path));
-    a->fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (a->fd < 0 || fstat(a->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fa_error(a, MHD_HTTP_NOT_FOUND, "no such file in the current release");
-        return;
-    }
-    char sha[65] = "";
-    if (is_image) {
-        release_file_t fi;
-        if (releases_file_info(s->rel, path, a->fd, &st, &fi) != 0) {
-            fa_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the release file");
-            return;
-        }
-        a->blob = fi.blob;
-        if (fi.verdict != IMG_OK && fi.verdict != IMG_ERR_NO_KEY) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "release image refused: %s", img_strerror(fi.verdict));
-            fa_error(a, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
-            return;
-        }
-        snprintf(a->etag, sizeof(a->etag), "\"%.64s\"", fi.sha_hex);
-        memcpy(sha, fi.sha_hex, sizeof(sha));
-        if (inm != NULL && (strcmp(inm, a->etag) == 0 || strcmp(inm, "*") == 0)) {
-            file_answer_done(a);
-            a->kind = FA_NOT_MODIFIED;
-            return;
-        }
-    }
-    a->size = (uint64_t)st.st_size;
-    uint64_t last = a->size ? a->size - 1 : 0;
-    /* If-Range (RFC 9110 §13.1.5): the range only if the file is still that entity (strong
-     * comparison with our ETag; a date never matches, there is no Last-Modified). Otherwise the
-     * whole current file, 200, so a client never joins pieces of two releases. */
-    int stale = 0;
-    if (range != NULL && if_range != NULL && (a->etag[0] == '\0' || strcmp(if_range, a->etag) != 0)) {
-        range = NULL;
-        stale = 1; /* answered here, whole: the client learns of the new release from us */
-    }
-    /* --redirect-downloads: to the S3 copy named by this image's SHA-256, so a redirected window is
-     * of the release its If-Range named, whatever S3 does with If-Range or its own ETags. A
-     * request whose If-Range no longer matches is answered here (200, from here). */
-    if (s->mirror != NULL && a->blob != NULL && !stale &&
-        mirror_location(s->mirror, sha, a->blob, a->loc, sizeof(a->loc)) == 1) {
-        file_answer_done(a);
-        a->kind = FA_REDIRECT;
-        return;
-    }
-    srv_range_t rr = srv_parse_range(range, a->size, &a->first, &last);
-    if (rr == SRV_RANGE_MALFORMED) {
-        fa_error(a, MHD_HTTP_BAD_REQUEST, "malformed Range header (expected bytes=first-last)");
-        return;
-    }
-    if (rr == SRV_RANGE_UNSATISFIABLE) {
-        file_answer_done(a);
-        a->kind = FA_UNSATISFIABLE;
-        snprintf(a->range, sizeof(a->range), "bytes */%llu", (unsigned long long)a->size);
-        return;
-    }
-    a->kind = FA_BODY;
-    a->status = MHD_HTTP_OK;
-    a->n = a->size ? last - a->first + 1 : 0;
-    if (rr == SRV_RANGE_OK) {
-        a->status = MHD_HTTP_PARTIAL_CONTENT;
-        snprintf(a->range, sizeof(a->range), "bytes %llu-%llu/%llu", (unsigned long long)a->first,
-                 (unsigned long long)last, (unsigned long long)a->size);
-    }
-    if (a->blob != NULL && a->blob->size != a->size) {
-        release_blob_unref(a->blob); /* not these bytes: the file is sent */
-        a->blob = NULL;
-    }
-}
-
-/* A body answer's header lines besides Date, Connection and Content-Length, the same whichever
- * sends it: name i is names[i], its value values[i]; returns how many. */
-static size_t body_headers(const file_answer_t *a, const char *names[4], const char *values[4])
-{
-    size_t k = 0;
-    names[k] = MHD_HTTP_HEADER_CONTENT_TYPE, values[k++] = a->type;
-    names[k] = MHD_HTTP_HEADER_ACCEPT_RANGES, values[k++] = "bytes";
-    if (a->etag[0] != '\0') {
-        names[k] = MHD_HTTP_HEADER_ETAG, values[k++] = a->etag;
-    }
-    if (a->status == MHD_HTTP_PARTIAL_CONTENT) {
-        names[k] = MHD_HTTP_HEADER_CONTENT_RANGE, values[k++] = a->range;
-    }
-    return k;
-}
-
-static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const who_t *w, const char *name,
+static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const delivery_who_t *w, const char *name,
                                   const char *type, int is_image, const char *method, const char *url)
 {
-    file_answer_t *a = malloc(sizeof(*a));
+    delivery_answer_t *a = malloc(sizeof(*a));
     if (a == NULL) {
         return MHD_NO;
     }
-    file_answer(s, w, name, type, is_image, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+    delivery_answer(&s->dl, w, name, type, is_image, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE), a);
     enum MHD_Result ret = MHD_NO;
     struct MHD_Response *r = NULL;
     switch (a->kind) {
-    case FA_ERROR:
+    case DELIVERY_ERROR:
         ret = send_error(c, a->status, a->msg, method, url);
         break;
-    case FA_NOT_MODIFIED:
+    case DELIVERY_NOT_MODIFIED:
         ret = send_text_h(c, MHD_HTTP_NOT_MODIFIED, NULL, "", MHD_HTTP_HEADER_ETAG, a->etag, method, url);
         break;
-    case FA_UNSATISFIABLE:
+    case DELIVERY_UNSATISFIABLE:
         ret = send_text_h(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, NULL, "", MHD_HTTP_HEADER_CONTENT_RANGE, a->range, method, url);
         break;
-    case FA_REDIRECT:
+    case DELIVERY_REDIRECT:
         ret = send_redirect(c, a->loc, method, url);
         break;
-    case FA_BODY:
+    case DELIVERY_BODY:
         if (a->blob != NULL) { /* from memory: the response holds the reference and drops it when done */
             r = MHD_create_response_from_buffer_with_free_callback_cls((size_t)a->n, a->blob->data + a->first,
                                                                        release_blob_unref, a->blob);
@@ -358,7 +171,7 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const w
             break;
         }
         const char *names[4], *values[4];
-        for (size_t i = 0, k = body_headers(a, names, values); i < k; i++) {
+        for (size_t i = 0, k = delivery_headers(a, names, values); i < k; i++) {
             MHD_add_response_header(r, names[i], values[i]);
         }
         ret = MHD_queue_response(c, a->status, r);
@@ -367,55 +180,12 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const w
         srvlog(SRVLOG_INFO, "%s %s -> %u (%llu bytes)", method, url, a->status, (unsigned long long)a->n);
         break;
     }
-    file_answer_done(a);
+    delivery_answer_done(a);
     free(a);
     return ret;
 }
 
-/* The front's question (fota/front.h): an image download it can send itself, with sendfile. The
- * same identity, rollout and file rules as the handler's; anything but a body goes back to
- * libmicrohttpd, which works it out again and answers it. */
-static int front_answer(void *cls, const front_request_t *q, front_reply_t *reply)
-{
-    server_t *s = cls;
-    route_t route;
-    const char *allow, *msg;
-    who_t w;
-    if (routes_find("GET", q->path, &route, &allow) != ROUTES_FOUND || route.id != ROUTE_FIRMWARE ||
-        identify_as(s, q->device_id, bearer_of(q->authorization), NULL, &w, &msg) != 0) {
-        return 0;
-    }
-    fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
-    file_answer_t *a = malloc(sizeof(*a));
-    if (a == NULL) {
-        return 0;
-    }
-    file_answer(s, &w, q->path + strlen("/firmware/"), "application/octet-stream", 1, q->if_none_match, q->range,
-                q->if_range, a);
-    int ok = a->kind == FA_BODY;
-    if (ok) {
-        reply->status = a->status;
-        reply->fd = a->fd;
-        a->fd = -1;
-        reply->offset = a->first;
-        reply->length = a->n;
-        const char *names[4], *values[4];
-        size_t used = 0;
-        for (size_t i = 0, k = body_headers(a, names, values); ok && i < k; i++) {
-            int m = snprintf(reply->headers + used, sizeof(reply->headers) - used, "%s: %s\r\n", names[i], values[i]);
-            used += m > 0 ? (size_t)m : sizeof(reply->headers);
-            ok = used < sizeof(reply->headers); /* they fit: 215 bytes at most */
-        }
-        if (!ok) {
-            close(reply->fd);
-        }
-    }
-    file_answer_done(a);
-    free(a);
-    return ok;
-}
-
-static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const who_t *w, const char *method,
+static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const delivery_who_t *w, const char *method,
                                    const char *url)
 {
     const char *bank_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "bank");
@@ -434,7 +204,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     }
     const char *name = release_files[bank == LAYOUT_BANK_A ? 0 : 1];
     char path[600];
-    device_path(s, w, name, path, sizeof(path));
+    delivery_path(&s->dl, w, name, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -444,7 +214,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
         return send_error(c, MHD_HTTP_NOT_FOUND, "the current release has no image for that bank", method, url);
     }
     release_file_t info;
-    const release_file_t *fi = releases_file_info(s->rel, path, fd, &st, &info) == 0 ? &info : NULL;
+    const release_file_t *fi = releases_file_info(s->dl.rel, path, fd, &st, &info) == 0 ? &info : NULL;
     close(fd);
     if (fi != NULL) {
         release_blob_unref(info.blob); /* only its header and hash are needed here */
@@ -476,7 +246,7 @@ static enum MHD_Result api_release(server_t *s, struct MHD_Connection *c, const 
     if (base_s != NULL && !fail) {
         char pname[100];
         snprintf(pname, sizeof(pname), "patches/%s.patch", base_s);
-        device_path(s, w, pname, ppath, sizeof(ppath));
+        delivery_path(&s->dl, w, pname, ppath, sizeof(ppath));
         if (stat(ppath, &pst) == 0 && S_ISREG(pst.st_mode)) {
             char purl[100];
             snprintf(purl, sizeof(purl), "/api/v1/patches/%s", base_s);
@@ -594,15 +364,15 @@ static enum MHD_Result api_activate(server_t *s, struct MHD_Connection *c, const
          * same checks, then the switch. */
         snprintf(staging, sizeof(staging), "%s", final);
     }
-    int rc = make_current ? releases_activate(s->rel, staging, ver, ver, why, sizeof(why))
-                          : releases_publish(s->rel, staging, ver, why, sizeof(why));
+    int rc = make_current ? releases_activate(s->dl.rel, staging, ver, ver, why, sizeof(why))
+                          : releases_publish(s->dl.rel, staging, ver, why, sizeof(why));
     if (rc != 0) {
         unsigned status = strncmp(why, "cannot switch", 13) == 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR
                           : strstr(why, " has no ") || strstr(why, "is the current one") ? MHD_HTTP_CONFLICT
                                                                                        : MHD_HTTP_UNPROCESSABLE_CONTENT;
         return send_error(c, status, why, method, url);
     }
-    fleet_audit(s->fleet, "operator", make_current ? "release activated" : "release published", ver);
+    fleet_audit(s->dl.fleet, "operator", make_current ? "release activated" : "release published", ver);
     return send_text(c, MHD_HTTP_OK, "application/json",
                      make_current ? "{\"activated\":true}" : "{\"published\":true}", method, url);
 }
@@ -676,7 +446,7 @@ static enum MHD_Result upload_finish(server_t *s, struct MHD_Connection *c, requ
                           rq->uploaded > MAX_UPLOAD ? "image larger than a bank" : "cannot store the upload (disk full?)",
                           method, url);
     }
-    int err = releases_rename_in(s->rel, rq->upload_tmp, rq->upload_path);
+    int err = releases_rename_in(s->dl.rel, rq->upload_tmp, rq->upload_path);
     if (err != 0) {
         unlink(rq->upload_tmp);
         if (err == ENOENT) {
@@ -746,7 +516,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_error(c, MHD_HTTP_NOT_FOUND, "no such endpoint", method, url);
     }
     int admin = authorized(s, c);
-    who_t w;
+    delivery_who_t w;
     const char *msg = NULL;
     unsigned refused;
     img_version_t v;
@@ -761,7 +531,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                               "POST /api/v1/releases/X.Y.Z/activate (make it current) or .../publish (for rollouts)",
                               method, url);
         }
-        if (!releases_have_key(s->rel)) {
+        if (!releases_have_key(s->dl.rel)) {
             return send_error(c, MHD_HTTP_CONFLICT, "the server has no --pubkey to check releases with", method, url);
         }
         return api_activate(s, c, route.arg, route.id == ROUTE_RELEASE_ACTIVATE, method, url);
@@ -775,7 +545,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (refused != 0) {
             return send_error(c, refused, msg, method, url);
         }
-        fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
+        fleet_target(s->dl.fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
         if (route.id == ROUTE_FIRMWARE) {
             return serve_file(s, c, &w, url + strlen("/firmware/"), "application/octet-stream", 1, method, url);
         }
@@ -811,7 +581,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return route.id == ROUTE_DEVICE_REPORT ? api_report(s, c, route.arg, rq, method, url)
                                                : api_reports(s, c, route.arg, method, url);
     default: { /* the operator's fleet API and web view */
-        fleet_api_t fa = {s->fleet, s->rel, s->root, s->token};
+        fleet_api_t fa = {s->dl.fleet, s->dl.rel, s->root, s->token};
         return fleet_api_answer(&fa, c, &route, method, url, rq->body, rq->len, rq->too_large, admin);
     }
     }
@@ -898,11 +668,11 @@ int main(int argc, char **argv)
     /* The fleet lives in the same database, on its own connection. */
     if ((s.fdb = db_open(o.db ? o.db : dbpath, why, sizeof(why))) == NULL ||
         (s.frdb = db_open(o.db ? o.db : dbpath, why, sizeof(why))) == NULL ||
-        (s.fleet = fleet_open(s.fdb, s.frdb, o.fleet_mode, why, sizeof(why))) == NULL) {
+        (s.dl.fleet = fleet_open(s.fdb, s.frdb, o.fleet_mode, why, sizeof(why))) == NULL) {
         fprintf(stderr, "fota-server: cannot open the device store in '%s': %s\n", o.db ? o.db : dbpath, why);
         goto out;
     }
-    reports_set_hook(s.reports, fleet_on_reports, s.fleet);
+    reports_set_hook(s.reports, fleet_on_reports, s.dl.fleet);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -932,12 +702,12 @@ int main(int argc, char **argv)
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         o.threads = ncpu > 2 ? (ncpu > 64 ? 64u : (uint32_t)ncpu) : 2u;
     }
-    s.rel = releases_open(s.root, have_key ? pub : NULL);
-    if (s.rel == NULL) {
+    s.dl.rel = releases_open(s.root, have_key ? pub : NULL);
+    if (s.dl.rel == NULL) {
         fprintf(stderr, "fota-server: out of memory\n");
         goto out;
     }
-    releases_set_delta_from(s.rel, o.delta_from);
+    releases_set_delta_from(s.dl.rel, o.delta_from);
     /* epoll with a pool of threads, each with its own share of the connections: no select() and
      * its FD_SETSIZE wall (1,024 descriptors), and a timeout for connections that stall. One
      * thread (--threads 1) is poll(): level-triggered, so it cannot lose a request the way the
@@ -984,6 +754,11 @@ int main(int argc, char **argv)
         more[nmore++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &o.addr};
     }
     more[nmore] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /* Before the first request, which the serving threads answer with s.dl as it is then. */
+    if (o.redirect && (s.dl.mirror = mirror_start(&o.mirror)) == NULL) {
+        fprintf(stderr, "fota-server: cannot start the S3 copier for --redirect-downloads\n");
+        goto out;
+    }
     d = MHD_start_daemon(flags, (uint16_t)o.port, NULL, NULL, handler, &s, MHD_OPTION_ARRAY, common,
                                             MHD_OPTION_ARRAY, more, MHD_OPTION_END);
     if (d == NULL) {
@@ -993,7 +768,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (lfd >= 0) {
-        front_config_t fc = {lfd, o.threads, o.max_conns, o.idle_timeout, d, front_answer, &s};
+        front_config_t fc = {lfd, o.threads, o.max_conns, o.idle_timeout, d, delivery_front_answer, &s.dl};
         lfd = -1; /* the front's, whether it starts or not */
         if ((front = front_start(&fc)) == NULL) {
             fprintf(stderr, "fota-server: cannot start the threads that serve downloads\n");
@@ -1003,10 +778,6 @@ int main(int argc, char **argv)
     srvlog(SRVLOG_INFO, "fota-server: serving %s on %s://%s (%u threads, up to %u connections, idle timeout %u s)", s.root,
            cert_pem ? "https" : "http", o.where, (unsigned)o.threads, (unsigned)o.max_conns,
            (unsigned)o.idle_timeout);
-    if (o.redirect && (s.mirror = mirror_start(&o.mirror)) == NULL) {
-        fprintf(stderr, "fota-server: cannot start the S3 copier for --redirect-downloads\n");
-        goto out;
-    }
     if (o.redirect) {
         srvlog(SRVLOG_INFO, "fota-server: images redirected to copies in s3://%s/%s, presigned for %u s under %s",
                o.s3.bucket, o.mirror.prefix, (unsigned)o.mirror.expires, o.mirror.base);
@@ -1014,15 +785,15 @@ int main(int argc, char **argv)
     time_t next_sync = 0;
     while (!stop) {
         if (o.s3.bucket != NULL && time(NULL) >= next_sync) {
-            s3_sync(s.rel, &o.s3);
+            s3_sync(s.dl.rel, &o.s3);
             next_sync = time(NULL) + o.s3.interval;
             if (o.s3.activated[0] != '\0') {
                 char detail[200];
                 snprintf(detail, sizeof(detail), "%s from s3://%s/%s", o.s3.activated, o.s3.bucket, o.s3.prefix);
-                fleet_audit(s.fleet, "s3-sync", "release activated", detail);
+                fleet_audit(s.dl.fleet, "s3-sync", "release activated", detail);
             }
         }
-        fleet_tick(s.fleet); /* rollouts: halted or widened as their results say */
+        fleet_tick(s.dl.fleet); /* rollouts: halted or widened as their results say */
         sleep(1); /* a signal ends it early */
     }
     rc = 0;
@@ -1034,14 +805,14 @@ out:
     if (d != NULL) {
         MHD_stop_daemon(d);
     }
-    mirror_stop(s.mirror);
+    mirror_stop(s.dl.mirror);
     reports_close(s.reports); /* its writer's last batches still reach the fleet */
-    fleet_close(s.fleet);
+    fleet_close(s.dl.fleet);
     db_close(s.fdb);
     db_close(s.frdb);
     free(cert_pem);
     free(key_pem);
-    releases_close(s.rel);
+    releases_close(s.dl.rel);
     if (curl) {
         curl_global_cleanup();
     }
