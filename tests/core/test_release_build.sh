@@ -18,3 +18,13 @@ else
   grep -E "error|warning" "$out/build.log" | head -20
   echo "FAIL: the release build does not compile"; exit 1
 fi
+# What `make install PREFIX=...` puts there: the binaries under PREFIX/bin, and systemd units whose
+# ExecStart names them (the units said /usr/local/bin whatever the prefix).
+pfx=$(mktemp -d); trap 'rm -rf "$pfx"' EXIT
+cmake --install "$out" --prefix "$pfx/p" >"$out/install.log" 2>&1 || { cat "$out/install.log"; echo "FAIL: cmake --install"; exit 1; }
+for u in fota-server fota-bridge; do
+  [ -x "$pfx/p/bin/$u" ] || { echo "FAIL: $u not installed under the prefix"; exit 1; }
+  grep -q "^ExecStart=$pfx/p/bin/$u " "$pfx/p/lib/systemd/system/$u.service" ||
+    { grep ExecStart "$pfx/p/lib/systemd/system/$u.service"; echo "FAIL: $u.service does not start $pfx/p/bin/$u"; exit 1; }
+done
+echo "install under a prefix: the tools in PREFIX/bin, the systemd units starting them from there"
