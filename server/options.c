@@ -53,6 +53,16 @@ static const char usage[] =
     "                  (default 3, 0: none): devices running one of their images download a patch\n"
     "                  (GET /api/v1/release?...&base=SHA256 names it, docs/delta.md)\n";
 
+/* A number option: 0 with *out in [lo, hi], or -1 having said that arg is not `what`. */
+static int u32_option(const char *name, const char *arg, uint32_t lo, uint32_t hi, const char *what, uint32_t *out)
+{
+    if (fota_parse_u32(arg, out) == 0 && *out >= lo && *out <= hi) {
+        return 0;
+    }
+    fprintf(stderr, "fota-server: %s '%s' is not %s\n", name, arg, what);
+    return -1;
+}
+
 int server_opts_parse(int argc, char **argv, server_opts_t *o)
 {
     static const struct option opts[] = {{"root", required_argument, 0, 'r'},
@@ -100,8 +110,7 @@ int server_opts_parse(int argc, char **argv, server_opts_t *o)
             root = optarg;
             break;
         case 'p':
-            if (fota_parse_u32(optarg, &o->port) != 0 || o->port == 0 || o->port > 65535) {
-                fprintf(stderr, "fota-server: --port '%s' is not a port from 1 to 65535\n", optarg);
+            if (u32_option("--port", optarg, 1, 65535, "a port from 1 to 65535", &o->port) != 0) {
                 return 2;
             }
             break;
@@ -127,8 +136,8 @@ int server_opts_parse(int argc, char **argv, server_opts_t *o)
             o->s3.region = optarg;
             break;
         case 1005:
-            if (fota_parse_u32(optarg, &o->s3.interval) != 0 || o->s3.interval == 0) {
-                fprintf(stderr, "fota-server: --s3-interval '%s' is not a number of seconds above 0\n", optarg);
+            if (u32_option("--s3-interval", optarg, 1, UINT32_MAX, "a number of seconds above 0",
+                           &o->s3.interval) != 0) {
                 return 2;
             }
             break;
@@ -136,27 +145,23 @@ int server_opts_parse(int argc, char **argv, server_opts_t *o)
             listen_arg = optarg;
             break;
         case 1017:
-            if (fota_parse_u32(optarg, &o->delta_from) != 0 || o->delta_from > 16) {
-                fprintf(stderr, "fota-server: --delta-from '%s' is not a number from 0 to 16\n", optarg);
+            if (u32_option("--delta-from", optarg, 0, 16, "a number from 0 to 16", &o->delta_from) != 0) {
                 return 2;
             }
             break;
         case 1007:
-            if (fota_parse_u32(optarg, &o->threads) != 0 || o->threads == 0 || o->threads > 256) {
-                fprintf(stderr, "fota-server: --threads '%s' is not a number from 1 to 256\n", optarg);
+            if (u32_option("--threads", optarg, 1, 256, "a number from 1 to 256", &o->threads) != 0) {
                 return 2;
             }
             break;
         case 1008:
-            if (fota_parse_u32(optarg, &o->max_conns) != 0 || o->max_conns == 0 || o->max_conns > 1000000) {
-                fprintf(stderr, "fota-server: --max-connections '%s' is not a number from 1 to 1000000\n", optarg);
+            if (u32_option("--max-connections", optarg, 1, 1000000, "a number from 1 to 1000000", &o->max_conns) != 0) {
                 return 2;
             }
             break;
         case 1009:
-            if (fota_parse_u32(optarg, &o->idle_timeout) != 0 || o->idle_timeout == 0 || o->idle_timeout > 86400) {
-                fprintf(stderr, "fota-server: --idle-timeout '%s' is not a number of seconds from 1 to 86400\n",
-                        optarg);
+            if (u32_option("--idle-timeout", optarg, 1, 86400, "a number of seconds from 1 to 86400",
+                           &o->idle_timeout) != 0) {
                 return 2;
             }
             break;
@@ -185,17 +190,14 @@ int server_opts_parse(int argc, char **argv, server_opts_t *o)
             o->mirror.base = optarg;
             break;
         case 1014:
-            if (fota_parse_u32(optarg, &o->mirror.expires) != 0 || o->mirror.expires < 10 ||
-                o->mirror.expires > 604800) {
-                fprintf(stderr, "fota-server: --redirect-expires '%s' is not a number of seconds from 10 to 604800\n",
-                        optarg);
+            if (u32_option("--redirect-expires", optarg, 10, 604800, "a number of seconds from 10 to 604800",
+                           &o->mirror.expires) != 0) {
                 return 2;
             }
             break;
         case 1015:
-            if (fota_parse_u32(optarg, &o->mirror.check_s) != 0 || o->mirror.check_s > 86400) {
-                fprintf(stderr, "fota-server: --redirect-check '%s' is not a number of seconds from 0 to 86400\n",
-                        optarg);
+            if (u32_option("--redirect-check", optarg, 0, 86400, "a number of seconds from 0 to 86400",
+                           &o->mirror.check_s) != 0) {
                 return 2;
             }
             break;
