@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,10 +176,7 @@ int delivery_front_answer(void *cls, const front_request_t *q, front_reply_t *re
         return 0;
     }
     fleet_target(s->fleet, w.id, w.grp, w.version, sizeof(w.version), NULL, 0);
-    delivery_answer_t *a = malloc(sizeof(*a));
-    if (a == NULL) {
-        return 0;
-    }
+    delivery_answer_t answer, *a = &answer;
     delivery_answer(s, &w, q->path + strlen("/firmware/"), "application/octet-stream", 1, q->if_none_match, q->range,
                     q->if_range, a);
     int ok = a->kind == DELIVERY_BODY;
@@ -202,6 +198,5 @@ int delivery_front_answer(void *cls, const front_request_t *q, front_reply_t *re
         }
     }
     delivery_answer_done(a);
-    free(a);
     return ok;
 }

@@ -132,10 +132,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
 static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const delivery_who_t *w, const char *name,
                                   const char *type, int is_image, const char *method, const char *url)
 {
-    delivery_answer_t *a = malloc(sizeof(*a));
-    if (a == NULL) {
-        return MHD_NO;
-    }
+    delivery_answer_t answer, *a = &answer; /* on the stack, as its 4 KiB Location always was */
     delivery_answer(&s->dl, w, name, type, is_image, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE), a);
@@ -181,7 +178,6 @@ static enum MHD_Result serve_file(server_t *s, struct MHD_Connection *c, const d
         break;
     }
     delivery_answer_done(a);
-    free(a);
     return ret;
 }
 

@@ -254,8 +254,8 @@ static int take_request(worker_t *w, conn_t *c)
                       close_after ? "Connection: close\r\n" : "", rep.headers, (unsigned long long)rep.length);
     metrics_response(rep.status, rep.length);
     srvlog(SRVLOG_INFO, "GET %s -> %u (%llu bytes, sendfile)", rq.path, rep.status, (unsigned long long)rep.length);
-    char sink[PEEK_MAX];
-    if (hl < 0 || (size_t)hl >= sizeof(c->head) || recv(c->fd, sink, len, 0) != (ssize_t)len) {
+    /* The request itself, read at last into the buffer that peeked at it (rq is not used again). */
+    if (hl < 0 || (size_t)hl >= sizeof(c->head) || recv(c->fd, buf, len, 0) != (ssize_t)len) {
         close(rep.fd); /* cannot happen: the head fits, the request is in the socket */
         return -1;
     }
