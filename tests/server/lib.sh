@@ -1,6 +1,6 @@
 # Shared by the fota-server tests: a scratch folder removed at exit (with the server, $pid), a
 # block of 8 free ports from a random base ($port...), check NAME COMMAND..., code CURL-ARGS... (the status;
-# the body in $w/body), and the final tally.
+# the body in $w/body), start_server/stop_server ($HOST/fota-server), and the final tally.
 set -uo pipefail
 w=$(mktemp -d); pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$w"' EXIT
@@ -25,6 +25,14 @@ all_listed() { # BASE DEVICE_PREFIX DEVICES: each device lists 50 reports (the m
     [ "$n" -eq 50 ] || return 1
   done
 }
+start_server() { # OPTIONS...: fota-server on $port with them ($pid; its output in a fresh $w/log);
+  # fails when it does not answer /version within 5 s
+  "$HOST/fota-server" --port "$port" "$@" >"$w/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && return 0; sleep 0.05; done
+  return 1
+}
+stop_server() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
 tally() { # LABEL
   echo "$1: $pass passed, $fail failed"
   [ "$fail" -eq 0 ]

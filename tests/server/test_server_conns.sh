@@ -6,13 +6,7 @@
 HOST=${1:?host build dir}; HOLD=${2:?conn_hold helper}
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$w/root"; echo 1.0.0 >"$w/root/version.txt"
-start() { # extra fota-server options
-  "$HOST/fota-server" --root "$w/root" --port "$port" "$@" >"$w/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -s "$base/version" >/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
+start() { start_server --root "$w/root" "$@"; } # extra fota-server options
 held() { # file N: wait until the helper holds its connections
   for _ in $(seq 200); do grep -q '^open ' "$1" && return 0; sleep 0.05; done; return 1
 }
@@ -28,7 +22,7 @@ check "  ... and the 2 s idle timeout closed all 1,100" grep -q '^closed 1100 of
 check "  ... with no descriptor-limit errors logged" bash -c "! grep -q FD_SETSIZE '$w/log'"
 "$HOLD" "$port" 300 idle 3500 >"$w/idle.out" 2>&1
 check "300 idle connections closed by the idle timeout" grep -q '^closed 300 of 300$' "$w/idle.out"
-stop
+stop_server
 
 # At the limit libmicrohttpd stops accepting: a new connection waits in the listen queue until
 # the idle timeout frees a slot, instead of being shut out for good.
@@ -40,10 +34,10 @@ check "with --max-connections 100 all held by idle clients, a new client is stil
   test "$(curl -s -m 10 "$base/version")" = 1.0.0
 wait "$hp"
 check "  ... once the idle timeout closed the idle ones" grep -q '^closed 100 of 100$' "$w/limit.out"
-stop
+stop_server
 start --log-level warn || { echo "FAIL fota-server did not start"; exit 1; }
 curl -s -o /dev/null "$base/version"
-stop
+stop_server
 check "--log-level warn drops the request lines" bash -c "! grep -q ' info GET' '$w/log'"
 check "--log-level refuses an unknown level" bash -c "! '$HOST/fota-server' --root '$w/root' --log-level loud"
 check "--listen refuses a malformed address" bash -c "! '$HOST/fota-server' --root '$w/root' --listen 'localhost:80'"

@@ -13,13 +13,7 @@ mkdir -p "$w/r1" "$w/root"
 "$FOTA" sign -k "$KEY" -b b -v 1.0.0 -o "$w/r1/slot_b.bin" "$FW/app-b.elf" >/dev/null
 echo 1.0.0 >"$w/r1/version.txt"
 ln -s "$w/r1" "$w/root/current"
-start() { # extra fota-server options
-  "$HOST/fota-server" --root "$w/root" --port "$port" --pubkey "$KEY" "$@" >"$w/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -s "$base/version" >/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
+start() { start_server --root "$w/root" --pubkey "$KEY" "$@"; } # extra fota-server options
 img=$w/r1/slot_a.bin; size=$(stat -c %s "$img")
 norm() { LC_ALL=C sed 's/^Date: .*/Date: -/' "$1"; } # responses compared without their Date
 # On one connection: PARTS written one after the other (each a printf format), the whole answer
@@ -93,7 +87,7 @@ b0=$(bytes)
 for _ in 1 2 3; do curl -s -o /dev/null "$base/firmware/slot_a.bin"; done
 b1=$(bytes)
 check "metrics: the front's downloads are in the body bytes" test $((b1 - b0)) -ge $((3 * size))
-stop
+stop_server
 
 # The connection limit counts the connections libmicrohttpd holds and those the front holds.
 start --max-connections 3 --idle-timeout 3 || { echo "FAIL fota-server did not start"; exit 1; }
@@ -105,5 +99,5 @@ check "with 3 connections held (2 by libmicrohttpd, 1 by the front), a 4th waits
   test "$(curl -s -m 1 -o /dev/null -w '%{http_code}' "$base/version")" = 000
 check "  ... and is answered once the idle timeout freed them" test "$(curl -s -m 10 "$base/version")" = 1.0.0
 exec 4<&- 5<&- 6<&-
-stop
+stop_server
 tally "server front"

@@ -19,7 +19,6 @@ start() { # root (as given: may be relative to $w)
   for _ in $(seq 100); do curl -s -o /dev/null "$base/version" && return 0; sleep 0.05; done
   return 1
 }
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
 put() { code -X PUT -H "$auth" --data-binary @"$1" "$base/api/v1/releases/$2/$3"; }
 activate() { code -X POST -H "$auth" "$base/api/v1/releases/$1/activate"; }
 publish() { put "$w/a-$1.bin" "$1" slot_a.bin >/dev/null; put "$w/b-$1.bin" "$1" slot_b.bin >/dev/null; activate "$1"; }
@@ -59,17 +58,17 @@ curl -s -o /dev/null -X PUT -H "$auth" --limit-rate 2k --max-time 1 --data-binar
   "$base/api/v1/releases/6.0.0/slot_b.bin"
 sleep 1
 check "an upload cut off by its client leaves no file" test "$(leftovers)" = 0
-stop
+stop_server
 
 echo "== (c) a relative --root, and a dangling current"
 start root || { echo "FAIL fota-server did not start with a relative root"; exit 1; }
 check "publish 5.0.0 with --root given relative" test "$(publish 5.0.0)" = 200
 check "  ... and 5.0.0 is what is served" test "$(curl -s "$base/version")" = 5.0.0
-stop
+stop_server
 echo 0.0.1 >"$w/root/version.txt"
 rm "$w/root/current"; ln -s "$w/root/releases/nowhere" "$w/root/current"
 start root || { echo "FAIL fota-server did not start"; exit 1; }
 check "a dangling current serves nothing (404), not the root's own files" test "$(code "$base/version")" = 404
-stop
+stop_server
 
 tally "server publishing"
